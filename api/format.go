@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// Media types served.
+const (
+	mediaFHIRJSON = "application/fhir+json"
+	mediaJSON     = "application/json"
+)
+
+// formatKey holds the negotiated response media type in the gin context.
+const formatKey = "fhir.format"
+
+// negotiate picks the response media type from _format or Accept and rejects requests whose
+// body is not JSON. It runs before every FHIR handler.
+func negotiate(c *gin.Context) {
+	media, err := responseMedia(c.Query("_format"), c.GetHeader("Accept"))
+	if err != nil {
+		c.Set(formatKey, mediaFHIRJSON)
+		writeError(c, err)
+		c.Abort()
+		return
+	}
+	c.Set(formatKey, media)
+	if c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut || c.Request.Method == http.MethodPatch {
+		if err := checkRequestMedia(c.GetHeader("Content-Type"), c.Request.URL.Path); err != nil {
+			writeError(c, err)
+			c.Abort()
+			return
+		}
+	}
+	c.Next()
+}
+
+func responseMedia(format, accept string) (string, error) {
+	if format != "" {
+		switch strings.ToLower(strings.TrimSpace(format)) {
+		case "json", mediaFHIRJSON, mediaJSON, "application/json+fhir":
+			return mediaFHIRJSON, nil
+		default:
+			return "", fhir.Errorf(fhir.KindNotAcceptable, "_format=%s is not served: this server speaks JSON only (_format=json)", format)
+		}
+	}
+	if strings.TrimSpace(accept) == "" {
+		return mediaFHIRJSON, nil
+	}
+	best := ""
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if params["q"] == "0" {
+			continue
+		}
+		switch mt {
+		case mediaFHIRJSON, "application/json+fhir", "application/*", "*/*":
+			return mediaFHIRJSON, nil
+		case mediaJSON:
+			best = mediaJSON
+		}
+	}
+	if best != "" {
+		return best, nil
+	}
+	return "", fhir.Errorf(fhir.KindNotAcceptable, "Accept: %s names no media type this server produces: use application/fhir+json or application/json", accept)
+}
+
+func checkRequestMedia(contentType, path string) error {
+	if contentType == "" {
+		return nil // curl and many clients omit it for JSON; the body is still checked
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err == nil && (mt == mediaFHIRJSON || mt == mediaJSON || mt == "application/json+fhir") {
+		return nil
+	}
+	if err == nil && mt == "application/x-www-form-urlencoded" && strings.HasSuffix(path, "/_search") {
+		return nil
+	}
+	return fhir.Errorf(fhir.KindUnsupportedMedia, "Content-Type %s is not accepted: send the resource as application/fhir+json", contentType)
+}
+
+// writeJSON writes a JSON body in the negotiated media type, indented when _pretty=true.
+func writeJSON(c *gin.Context, status int, body []byte) {
+	media := c.GetString(formatKey)
+	if media == "" {
+		media = mediaFHIRJSON
+	}
+	if c.Query("_pretty") == "true" {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, body, "", "  "); err == nil {
+			body = buf.Bytes()
+		}
+	}
+	c.Data(status, media+"; charset=utf-8", body)
+}
+
+// writeValue encodes v without HTML escaping and writes it.
+func writeValue(c *gin.Context, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeError(c, fhir.Wrap(err, "encode response"))
+		return
+	}
+	writeJSON(c, status, bytes.TrimRight(buf.Bytes(), "\n"))
+}

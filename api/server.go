@@ -1,0 +1,120 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// Options are what the HTTP layer needs.
+type Options struct {
+	Service *fhir.Service
+	Logger  *slog.Logger
+	// BaseURL is the absolute base of the FHIR API for links; "" derives it from each request.
+	BaseURL      string
+	MaxBodyBytes int64
+	DefaultCount int
+	MaxCount     int
+	// Version is the software version shown in the CapabilityStatement.
+	Version string
+	// StartedAt is shown as the CapabilityStatement date.
+	StartedAt time.Time
+}
+
+// Server is the HTTP handler of the FHIR API.
+type Server struct {
+	opts   Options
+	svc    *fhir.Service
+	engine *gin.Engine
+	routes []route
+}
+
+// New builds the HTTP handler.
+func New(opts Options) (*Server, error) {
+	if opts.Service == nil {
+		return nil, errors.New("api: New needs a service")
+	}
+	if opts.Logger == nil {
+		return nil, errors.New("api: New needs a logger")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 8 << 20
+	}
+	if opts.DefaultCount <= 0 {
+		opts.DefaultCount = 20
+	}
+	if opts.MaxCount < opts.DefaultCount {
+		opts.MaxCount = max(1000, opts.DefaultCount)
+	}
+	if opts.StartedAt.IsZero() {
+		opts.StartedAt = time.Now()
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{opts: opts, svc: opts.Service, engine: gin.New()}
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.RedirectTrailingSlash = false
+	s.engine.RedirectFixedPath = false
+	s.engine.Use(requestContext(opts.Logger), recoverPanics)
+	s.routes = s.fhirRoutes()
+	s.register()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func (s *Server) register() {
+	s.engine.GET("/healthz", s.healthz)
+	s.engine.GET("/readyz", s.readyz)
+	s.engine.GET("/", s.home)
+
+	fhirGroup := s.engine.Group("/fhir", limitBody(s.opts.MaxBodyBytes), negotiate)
+	for _, rt := range s.routes {
+		fhirGroup.Handle(rt.method, rt.path, handle(rt.handler))
+	}
+	s.engine.NoRoute(func(c *gin.Context) {
+		c.Set(formatKey, mediaFHIRJSON)
+		writeError(c, fhir.Errorf(fhir.KindNotFound, "Nothing is served at %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		c.Set(formatKey, mediaFHIRJSON)
+		writeError(c, fhir.Errorf(fhir.KindMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+}
+
+// healthz reports that the process is up.
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz reports whether the database answers.
+func (s *Server) readyz(c *gin.Context) {
+	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
+		loggerFrom(c).Warn("not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database does not answer"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// baseURL is the absolute base of the FHIR API for this request.
+func (s *Server) baseURL(c *gin.Context) string {
+	if s.opts.BaseURL != "" {
+		return s.opts.BaseURL
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host + "/fhir"
+}

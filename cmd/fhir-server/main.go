@@ -1,0 +1,172 @@
+// Command fhir-server is a FHIR R4 server for patient-involvement data: questionnaires,
+// questionnaire responses and shared care plans.
+//
+// With no MONGODB_URI it starts an embedded database under FHIR_DATA_DIR, so
+// `go run ./cmd/fhir-server` serves at once. See README.md for every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fhir-server:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: it parses args and env, then runs the chosen command until ctx ends.
+func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := config.Parse("fhir-server serve", args, env)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "help":
+		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (try: serve)", cmd)
+	}
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve starts the database (or connects to MongoDB) and the HTTP server, and shuts both
+// down gracefully when ctx ends.
+func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+
+	uri := cfg.MongoURI
+	if uri == "" {
+		emb, err := store.StartEmbedded(ctx, cfg.DataDir, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := emb.Close(); err != nil {
+				log.Error("embedded database stopped with an error", "err", err)
+			}
+		}()
+		uri = emb.URI()
+		log.Warn("using the embedded database (FerretDB with SQLite): meant for development, demos and small data; set MONGODB_URI for production",
+			"data_dir", cfg.DataDir)
+	} else {
+		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
+	}
+	client, err := store.Connect(ctx, uri)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+
+	registry := fhir.DefaultRegistry()
+	st, err := store.New(client.Database(cfg.MongoDatabase), registry)
+	if err != nil {
+		return err
+	}
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	svc, err := fhir.NewService(st, registry)
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Options{
+		Service: svc, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = "http://" + displayAddr(ln.Addr()) + "/fhir"
+	}
+	log.Info("FHIR server listening", "addr", ln.Addr().String(), "base_url", base)
+	fmt.Fprintf(stdout, "FHIR R4 server ready at %s (try: curl %s/metadata)\n", base, base)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// displayAddr turns a listen address into one a person can paste into a browser.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := "localhost"
+	if !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+		if tcp.IP.To4() == nil {
+			host = "[" + host + "]"
+		}
+	}
+	return fmt.Sprintf("%s:%d", host, tcp.Port)
+}

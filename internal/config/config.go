@@ -1,0 +1,152 @@
+// Package config holds the server's configuration: one struct, read once at startup from
+// command-line flags with environment variables as fallbacks.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the server can be told at startup.
+type Config struct {
+	// Addr is the listen address (FHIR_ADDR, --addr). Default ":8080".
+	Addr string
+	// DataDir holds the embedded database and the dev signing key (FHIR_DATA_DIR, --data-dir). Default "./data".
+	DataDir string
+	// MongoURI connects to MongoDB; empty starts the embedded database (MONGODB_URI, --mongodb-uri).
+	MongoURI string
+	// MongoDatabase is the database name (MONGODB_DATABASE, --mongodb-database). Default "fhir".
+	MongoDatabase string
+	// BaseURL is the absolute base of links, e.g. https://fhir.example.org/fhir; empty derives
+	// it from each request (FHIR_BASE_URL, --base-url).
+	BaseURL string
+	// MaxBodyBytes limits request bodies (FHIR_MAX_BODY_BYTES, --max-body-bytes). Default 8 MiB.
+	MaxBodyBytes int64
+	// DefaultCount and MaxCount are the page sizes of history and search (FHIR_DEFAULT_COUNT,
+	// FHIR_MAX_COUNT). Defaults 20 and 1000.
+	DefaultCount int
+	MaxCount     int
+	// ShutdownTimeout bounds how long in-flight requests may finish at shutdown (FHIR_SHUTDOWN_TIMEOUT). Default 30s.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (FHIR_LOG_LEVEL). Default info.
+	LogLevel string
+	// LogFormat is text or json (FHIR_LOG_FORMAT). Default text.
+	LogFormat string
+}
+
+// Lookup reads an environment variable; tests pass their own.
+type Lookup func(key string) (string, bool)
+
+// Parse reads the configuration from args (without the program name) and env.
+func Parse(name string, args []string, env Lookup) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	str := func(key, def string) string {
+		if v, ok := env(key); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	num := func(key string, def int64) int64 {
+		v, ok := env(key)
+		if !ok || v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not a whole number", key, v))
+			return def
+		}
+		return n
+	}
+	dur := func(key string, def time.Duration) time.Duration {
+		v, ok := env(key)
+		if !ok || v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not a duration such as 30s", key, v))
+			return def
+		}
+		return d
+	}
+
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", str("FHIR_ADDR", ":8080"), "listen address (FHIR_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", str("FHIR_DATA_DIR", "./data"), "directory of the embedded database and dev keys (FHIR_DATA_DIR)")
+	fs.StringVar(&c.MongoURI, "mongodb-uri", str("MONGODB_URI", ""), "MongoDB connection string; empty starts the embedded database (MONGODB_URI)")
+	fs.StringVar(&c.MongoDatabase, "mongodb-database", str("MONGODB_DATABASE", "fhir"), "MongoDB database name (MONGODB_DATABASE)")
+	fs.StringVar(&c.BaseURL, "base-url", str("FHIR_BASE_URL", ""), "absolute base URL of the FHIR API for links, e.g. https://fhir.example.org/fhir; empty: from each request (FHIR_BASE_URL)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", num("FHIR_MAX_BODY_BYTES", 8<<20), "largest request body accepted, in bytes (FHIR_MAX_BODY_BYTES)")
+	fs.IntVar(&c.DefaultCount, "default-count", int(num("FHIR_DEFAULT_COUNT", 20)), "page size when _count is not given (FHIR_DEFAULT_COUNT)")
+	fs.IntVar(&c.MaxCount, "max-count", int(num("FHIR_MAX_COUNT", 1000)), "largest page size a client may ask for (FHIR_MAX_COUNT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("FHIR_SHUTDOWN_TIMEOUT", 30*time.Second), "time in-flight requests get to finish at shutdown (FHIR_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.LogLevel, "log-level", str("FHIR_LOG_LEVEL", "info"), "debug, info, warn or error (FHIR_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", str("FHIR_LOG_FORMAT", "text"), "text or json (FHIR_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	if err := c.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("base URL %q must be an absolute http(s) URL", c.BaseURL))
+		}
+		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max body bytes %d is too small (at least 1024)", c.MaxBodyBytes))
+	}
+	if c.DefaultCount < 1 || c.MaxCount < c.DefaultCount {
+		errs = append(errs, fmt.Errorf("page sizes must satisfy 1 <= default-count (%d) <= max-count (%d)", c.DefaultCount, c.MaxCount))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Redacted returns the MongoDB URI with any password masked, for logs.
+func (c *Config) Redacted() string {
+	if c.MongoURI == "" {
+		return ""
+	}
+	u, err := url.Parse(c.MongoURI)
+	if err != nil {
+		return "(unparseable URI)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,253 @@
+package fhir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// maxWriteAttempts bounds how often an unconditional write retries after losing a race.
+const maxWriteAttempts = 200
+
+// Service carries out the FHIR interactions on a Store: it owns ids, version numbers,
+// timestamps and the create/update/delete rules, and knows nothing of HTTP.
+type Service struct {
+	store    Store
+	registry *Registry
+	now      func() time.Time
+}
+
+// NewService returns a Service over store for the types in registry.
+func NewService(store Store, registry *Registry) (*Service, error) {
+	if store == nil || registry == nil {
+		return nil, errors.New("fhir: NewService needs a store and a registry")
+	}
+	return &Service{store: store, registry: registry, now: time.Now}, nil
+}
+
+// Registry returns the resource types this service serves.
+func (s *Service) Registry() *Registry { return s.registry }
+
+// Store returns the underlying store.
+func (s *Service) Store() Store { return s.store }
+
+// WriteResult is the outcome of a write.
+type WriteResult struct {
+	Resource *Resource
+	// Created is set when the write created the resource (HTTP 201).
+	Created bool
+}
+
+// Status is the HTTP status of a successful write.
+func (w *WriteResult) Status() int {
+	if w.Created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+func (s *Service) checkType(typ string) error {
+	if !s.registry.Supports(typ) {
+		return s.registry.unsupported(typ)
+	}
+	return nil
+}
+
+// Read returns the newest version of a resource: KindNotFound when it never existed,
+// KindGone when it was deleted.
+func (s *Service) Read(ctx context.Context, typ, id string) (*Resource, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, Errorf(KindNotFound, "%s/%s is not known: %q is not a valid id", typ, id, id)
+	}
+	r, err := s.store.Current(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return r, goneError(r)
+	}
+	return r, nil
+}
+
+func goneError(r *Resource) error {
+	return Errorf(KindGone, "%s/%s was deleted (version %d, %s)", r.Type, r.ID, r.VersionID, FormatInstant(r.LastUpdated))
+}
+
+// VRead returns one version of a resource; KindGone for the version written by a delete.
+func (s *Service) VRead(ctx context.Context, typ, id string, vid int64) (*Resource, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) || vid < 1 {
+		return nil, Errorf(KindNotFound, "%s/%s/_history/%d is not known", typ, id, vid)
+	}
+	r, err := s.store.Version(ctx, typ, id, vid)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return r, goneError(r)
+	}
+	return r, nil
+}
+
+// Create stores body as a new resource with a server-assigned id; an id in the body is ignored.
+func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteResult, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	body, err := ParseBody(data, typ)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		next, err := body.Version(NewID(), 1, s.now(), http.MethodPost)
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.Put(ctx, next, nil)
+		if errors.Is(err, ErrVersionConflict) {
+			continue // an id collision: draw another
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &WriteResult{Resource: next, Created: true}, nil
+	}
+	return nil, Wrap(ErrVersionConflict, "create %s: no free id", typ)
+}
+
+// Update stores body as the newest version of typ/id, creating the resource when it does not
+// exist (update as create). ifMatch, when not nil, is the version the client expects to replace.
+func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMatch *int64) (*WriteResult, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	body, err := ParseBody(data, typ)
+	if err != nil {
+		return nil, err
+	}
+	if body.ID == "" {
+		return nil, Errorf(KindInvalid, "The resource has no id: an update must carry the id of the URL (%q)", id).At(typ + ".id")
+	}
+	if body.ID != id {
+		return nil, Errorf(KindInvalid, "The resource's id %q does not match the id in the URL %q", body.ID, id).At(typ + ".id")
+	}
+	return s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
+		vid, method := int64(1), http.MethodPut
+		if prev != nil {
+			vid = prev.VersionID + 1
+		}
+		return body.Version(id, vid, s.after(prev), method)
+	})
+}
+
+// Delete deletes typ/id by writing a deleted version. Deleting a deleted resource writes
+// nothing and succeeds; deleting one that never existed is KindNotFound.
+func (s *Service) Delete(ctx context.Context, typ, id string, ifMatch *int64) (*Resource, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, Errorf(KindNotFound, "%s/%s is not known: %q is not a valid id", typ, id, id)
+	}
+	var gone *Resource
+	res, err := s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
+		if prev == nil {
+			return nil, Errorf(KindNotFound, "%s/%s is not known", typ, id)
+		}
+		if prev.Deleted {
+			gone = prev
+			return nil, nil
+		}
+		return &Resource{Type: typ, ID: id, VersionID: prev.VersionID + 1, LastUpdated: s.after(prev),
+			Deleted: true, Method: http.MethodDelete}, nil
+	})
+	if gone != nil {
+		return gone, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Resource, nil
+}
+
+// write runs the optimistic read-modify-write loop of update and delete. build returns the
+// next version from the current one (nil when there is none), or nil to write nothing.
+func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, build func(prev *Resource) (*Resource, error)) (*WriteResult, error) {
+	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
+		prev, err := s.store.Current(ctx, typ, id)
+		if IsKind(err, KindNotFound) {
+			prev, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ifMatch != nil {
+			if prev == nil {
+				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but %s/%s does not exist", *ifMatch, typ, id)
+			}
+			if prev.VersionID != *ifMatch {
+				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but the current version of %s/%s is %d", *ifMatch, typ, id, prev.VersionID)
+			}
+		}
+		next, err := build(prev)
+		if err != nil || next == nil {
+			return nil, err
+		}
+		err = s.store.Put(ctx, next, prev)
+		if errors.Is(err, ErrVersionConflict) {
+			if ifMatch != nil {
+				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but %s/%s was changed by another request", *ifMatch, typ, id)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &WriteResult{Resource: next, Created: prev == nil || prev.Deleted}, nil
+	}
+	return nil, Errorf(KindConflict, "%s/%s is being changed by many requests at once; retry later", typ, id)
+}
+
+// after returns the timestamp for a version following prev: now, but never earlier than
+// prev's, so that versions of one resource are ordered in time as in number.
+func (s *Service) after(prev *Resource) time.Time {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if prev != nil && !now.After(prev.LastUpdated) {
+		now = prev.LastUpdated.Add(time.Millisecond)
+	}
+	return now
+}
+
+// History returns a page of a resource's or a type's history, newest first.
+func (s *Service) History(ctx context.Context, q HistoryQuery) (*HistoryPage, error) {
+	if err := s.checkType(q.Type); err != nil {
+		return nil, err
+	}
+	if q.ID != "" {
+		if !ValidID(q.ID) {
+			return nil, Errorf(KindNotFound, "%s/%s is not known", q.Type, q.ID)
+		}
+		if _, err := s.store.Current(ctx, q.Type, q.ID); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.History(ctx, q)
+}
+
+// NewID returns a new server-assigned resource id: 128 random bits as 32 hex digits.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,328 @@
+package fhir
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxIssues bounds how many problems one validation reports.
+const maxIssues = 50
+
+// validator walks a decoded JSON resource against the schema of its model and collects issues.
+type validator struct {
+	issues []Issue
+}
+
+func (v *validator) add(code IssueType, path, format string, args ...any) {
+	if len(v.issues) >= maxIssues {
+		return
+	}
+	v.issues = append(v.issues, Issue{
+		Severity: SeverityError, Code: code, Diagnostics: fmt.Sprintf(format, args...), Expression: []string{path},
+	})
+}
+
+func (v *validator) full() bool { return len(v.issues) >= maxIssues }
+
+// ValidateTree checks a decoded resource (objects as map[string]any, numbers as json.Number)
+// against the FHIR R4 definition of resourceType: unknown elements, wrong JSON types, wrong
+// cardinality, codes outside required bindings and missing required elements. It returns a
+// KindInvalid *Error listing every problem (up to a bound), or nil.
+func ValidateTree(resourceType string, tree map[string]any) error {
+	t, ok := modelTypes[resourceType]
+	if !ok {
+		return Errorf(KindNotFound, "Resource type %q is not a FHIR R4 resource type", resourceType)
+	}
+	v := &validator{}
+	v.resource(schemaFor(t), tree, resourceType, true)
+	if len(v.issues) == 0 {
+		return nil
+	}
+	sort.SliceStable(v.issues, func(i, j int) bool { return v.issues[i].Expression[0] < v.issues[j].Expression[0] })
+	return &Error{Kind: KindInvalid, Issues: v.issues}
+}
+
+// resource validates a resource object whose resourceType has already been matched to s.
+func (v *validator) resource(s *schema, obj map[string]any, path string, allowContained bool) {
+	for key, val := range obj {
+		if key == "resourceType" {
+			continue
+		}
+		if key == "contained" && s.domainResource {
+			v.contained(obj, val, path+".contained", allowContained)
+			continue
+		}
+		v.member(s, obj, key, val, path)
+	}
+	v.requireds(s, obj, path)
+}
+
+func (v *validator) contained(obj map[string]any, val any, path string, allowed bool) {
+	if !allowed {
+		v.add(IssueStructure, path, "A contained resource SHALL NOT contain other resources (%s)", path)
+		return
+	}
+	arr, ok := val.([]any)
+	if !ok {
+		v.add(IssueStructure, path, "%s must be an array of resources", path)
+		return
+	}
+	if len(arr) == 0 {
+		v.add(IssueStructure, path, "%s must not be an empty array", path)
+	}
+	for i, item := range arr {
+		v.inlineResource(item, fmt.Sprintf("%s[%d]", path, i), false)
+	}
+}
+
+// inlineResource validates a resource nested in another (contained, Bundle entry).
+func (v *validator) inlineResource(val any, path string, allowContained bool) {
+	m, ok := val.(map[string]any)
+	if !ok {
+		v.add(IssueStructure, path, "%s must be a resource (a JSON object with resourceType)", path)
+		return
+	}
+	rt, _ := m["resourceType"].(string)
+	t, ok := modelTypes[rt]
+	if !ok {
+		v.add(IssueStructure, path, "%s has no valid resourceType (got %q)", path, rt)
+		return
+	}
+	v.resource(schemaFor(t), m, path, allowContained)
+}
+
+func (v *validator) requireds(s *schema, obj map[string]any, path string) {
+	for _, f := range s.required {
+		if _, ok := obj[f.name]; ok {
+			continue
+		}
+		if _, ok := obj["_"+f.name]; ok && f.primitive() {
+			continue // value absent, but explained by extensions (e.g. data-absent-reason)
+		}
+		v.add(IssueRequired, path+"."+f.name, "Missing required element %s.%s", path, f.name)
+	}
+	for _, c := range s.choices {
+		var present []string
+		for _, m := range c.members {
+			if _, ok := obj[m]; ok {
+				present = append(present, m)
+			} else if _, ok := obj["_"+m]; ok {
+				present = append(present, m)
+			}
+		}
+		switch {
+		case len(present) > 1:
+			v.add(IssueStructure, path+"."+present[1], "%s.%s[x] may hold only one value, but %s are all present", path, c.base, strings.Join(present, ", "))
+		case len(present) == 0 && c.required:
+			v.add(IssueRequired, path+"."+c.base+"[x]", "Missing required element %s.%s[x] (one of %s)", path, c.base, strings.Join(c.members, ", "))
+		}
+	}
+}
+
+// member validates one key of an object of schema s.
+func (v *validator) member(s *schema, obj map[string]any, key string, val any, path string) {
+	if v.full() {
+		return
+	}
+	p := path + "." + key
+	if strings.HasPrefix(key, "_") {
+		f, ok := s.fields[key[1:]]
+		if !ok || !f.primitive() {
+			v.add(IssueStructure, p, "Unknown element %q in %s: %s is not a primitive element of %s", key, path, key[1:], s.name)
+			return
+		}
+		v.primitiveExtension(f, val, p, obj[key[1:]])
+		return
+	}
+	f, ok := s.fields[key]
+	if !ok {
+		v.add(IssueStructure, p, "Unknown element %q in %s: FHIR R4 %s defines no such element%s", key, path, s.name, suggest(s, key))
+		return
+	}
+	if val == nil {
+		v.add(IssueStructure, p, "%s must not be null", p)
+		return
+	}
+	if f.array {
+		arr, ok := val.([]any)
+		if !ok {
+			v.add(IssueStructure, p, "%s must be an array (it may repeat)", p)
+			return
+		}
+		if len(arr) == 0 {
+			v.add(IssueStructure, p, "%s must not be an empty array: leave the element out instead", p)
+			return
+		}
+		_, hasExt := obj["_"+key]
+		for i, item := range arr {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			if item == nil {
+				if !(f.primitive() && hasExt) {
+					v.add(IssueStructure, ip, "%s must not be null", ip)
+				}
+				continue
+			}
+			v.value(f, item, ip)
+		}
+		return
+	}
+	if _, isArr := val.([]any); isArr {
+		v.add(IssueStructure, p, "%s must be a single value, not an array (it does not repeat)", p)
+		return
+	}
+	v.value(f, val, p)
+}
+
+func (v *validator) primitiveExtension(f *field, val any, path string, sibling any) {
+	if f.array {
+		arr, ok := val.([]any)
+		if !ok {
+			v.add(IssueStructure, path, "%s must be an array, matching %s", path, strings.TrimPrefix(path, "_"))
+			return
+		}
+		if sib, ok := sibling.([]any); ok && len(sib) != len(arr) {
+			v.add(IssueStructure, path, "%s must have as many entries as the primitive array it extends", path)
+		}
+		for i, item := range arr {
+			if item == nil {
+				continue
+			}
+			v.element(item, fmt.Sprintf("%s[%d]", path, i))
+		}
+		return
+	}
+	v.element(val, path)
+}
+
+func (v *validator) element(val any, path string) {
+	m, ok := val.(map[string]any)
+	if !ok {
+		v.add(IssueStructure, path, "%s must be an object holding id and/or extension", path)
+		return
+	}
+	for key, item := range m {
+		v.member(elementSchema, m, key, item, path)
+	}
+}
+
+// value validates one (non-array) value of field f.
+func (v *validator) value(f *field, val any, path string) {
+	switch f.kind {
+	case kindString:
+		s, ok := val.(string)
+		if !ok {
+			v.add(IssueStructure, path, "%s must be a JSON string, got %s", path, jsonType(val))
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			v.add(IssueValue, path, "%s must not be empty or only whitespace: leave the element out instead", path)
+		} else if !utf8.ValidString(s) {
+			v.add(IssueValue, path, "%s is not valid UTF-8", path)
+		}
+	case kindCode:
+		s, ok := val.(string)
+		if !ok {
+			v.add(IssueStructure, path, "%s must be a JSON string holding a code, got %s", path, jsonType(val))
+			return
+		}
+		if _, ok := f.codes[s]; !ok {
+			v.add(IssueCodeInvalid, path, "%s has the code %q, which is not in its required value set (allowed: %s)", path, s, f.codeList)
+		}
+	case kindBool:
+		if _, ok := val.(bool); !ok {
+			v.add(IssueStructure, path, "%s must be a JSON boolean (true or false), got %s", path, jsonType(val))
+		}
+	case kindInteger:
+		n, ok := val.(json.Number)
+		if !ok {
+			v.add(IssueStructure, path, "%s must be a JSON number (an integer), got %s", path, jsonType(val))
+			return
+		}
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil || i > math.MaxInt32 || i < math.MinInt32 {
+			v.add(IssueValue, path, "%s must be a 32-bit integer, got %s", path, n)
+		}
+	case kindDecimal:
+		if _, ok := val.(json.Number); !ok {
+			v.add(IssueStructure, path, "%s must be a JSON number, got %s", path, jsonType(val))
+		}
+	case kindComplex:
+		m, ok := val.(map[string]any)
+		if !ok {
+			v.add(IssueStructure, path, "%s must be a JSON object (%s), got %s", path, f.complex.name, jsonType(val))
+			return
+		}
+		if len(m) == 0 {
+			v.add(IssueStructure, path, "%s must not be an empty object: leave the element out instead", path)
+			return
+		}
+		for key, item := range m {
+			v.member(f.complex, m, key, item, path)
+		}
+		v.requireds(f.complex, m, path)
+	case kindResource:
+		v.inlineResource(val, path, true)
+	}
+}
+
+func jsonType(val any) string {
+	switch val.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", val)
+}
+
+// suggest names the defined element closest to a misspelt one.
+func suggest(s *schema, key string) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(s.fields))
+	for n := range s.fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
