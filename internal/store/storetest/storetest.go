@@ -1,0 +1,71 @@
+// Package storetest gives tests a fresh, real database: on the embedded database started once
+// per test binary, or on the MongoDB named by MONGODB_URI when it is set.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/patient-involvement/fhir-server/internal/store"
+)
+
+var (
+	once     sync.Once
+	client   *mongo.Client
+	embedded *store.Embedded
+	dataDir  string
+	startErr error
+)
+
+func start() {
+	uri := os.Getenv("MONGODB_URI")
+	if uri == "" {
+		dataDir, startErr = os.MkdirTemp("", "fhir-storetest-")
+		if startErr != nil {
+			return
+		}
+		embedded, startErr = store.StartEmbedded(context.Background(), dataDir, slog.New(slog.DiscardHandler))
+		if startErr != nil {
+			return
+		}
+		uri = embedded.URI()
+	}
+	client, startErr = store.Connect(context.Background(), uri)
+}
+
+// Main runs the tests of a package and then stops the embedded database and removes its
+// files. Call it from TestMain: os.Exit(storetest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if client != nil {
+		_ = client.Disconnect(context.Background())
+	}
+	if embedded != nil {
+		_ = embedded.Close()
+	}
+	if dataDir != "" {
+		_ = os.RemoveAll(dataDir)
+	}
+	return code
+}
+
+// NewDatabase returns an empty database of its own for the test and drops it when the test ends.
+func NewDatabase(tb testing.TB) *mongo.Database {
+	tb.Helper()
+	once.Do(start)
+	if startErr != nil {
+		tb.Fatalf("start test database: %v", startErr)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	db := client.Database("test_" + hex.EncodeToString(b[:]))
+	tb.Cleanup(func() { _ = db.Drop(context.Background()) })
+	return db
+}
