@@ -86,4 +86,3 @@ func TestBadInputIsRejectedAndNothingIsWritten(t *testing.T) {
 		}
 	}
 }
-
