@@ -14,6 +14,7 @@ import (
 func TestPanicBecomesOperationOutcomeWithoutInternals(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
+	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	engine.Use(requestContext(slog.New(slog.NewTextHandler(&logs, nil))), recoverPanics)
 	engine.GET("/boom", func(*gin.Context) { panic("secret internal detail") })

@@ -23,6 +23,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/store"
+	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -76,7 +77,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 
 	uri := cfg.MongoURI
 	if uri == "" {
-		emb, err := store.StartEmbedded(ctx, cfg.DataDir, log)
+		emb, err := embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -18,6 +20,18 @@ import (
 type Store struct {
 	db       *mongo.Database
 	registry *fhir.Registry
+	// locks serialise the writes of one resource within this process. MongoDB's conditional
+	// replace is atomic by itself; the embedded database's is not (it reads, then writes),
+	// and since it only ever serves this one process, serialising here makes it exact too.
+	locks [256]sync.Mutex
+}
+
+func (s *Store) lock(typ, id string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(typ))
+	_, _ = h.Write([]byte{'/'})
+	_, _ = h.Write([]byte(id))
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -137,6 +151,9 @@ func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.R
 
 // Put implements fhir.Store.
 func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
+	mu := s.lock(next.Type, next.ID)
+	mu.Lock()
+	defer mu.Unlock()
 	if prev == nil {
 		_, err := s.current(next.Type).InsertOne(ctx, currentDoc(next))
 		if mongo.IsDuplicateKeyError(err) {

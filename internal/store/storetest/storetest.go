@@ -13,13 +13,15 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/patient-involvement/fhir-server/internal/store"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
 
 var (
 	once     sync.Once
 	client   *mongo.Client
-	embedded *store.Embedded
+	emb      *embedded.Server
 	dataDir  string
 	startErr error
 )
@@ -31,13 +33,13 @@ func start() {
 		if startErr != nil {
 			return
 		}
-		embedded, startErr = store.StartEmbedded(context.Background(), dataDir, slog.New(slog.DiscardHandler))
+		emb, startErr = embedded.Start(context.Background(), dataDir, slog.New(slog.DiscardHandler))
 		if startErr != nil {
 			return
 		}
-		uri = embedded.URI()
+		uri = emb.URI()
 	}
-	client, startErr = store.Connect(context.Background(), uri)
+	client, startErr = mongo.Connect(options.Client().ApplyURI(uri))
 }
 
 // Main runs the tests of a package and then stops the embedded database and removes its
@@ -47,8 +49,8 @@ func Main(m *testing.M) int {
 	if client != nil {
 		_ = client.Disconnect(context.Background())
 	}
-	if embedded != nil {
-		_ = embedded.Close()
+	if emb != nil {
+		_ = emb.Close()
 	}
 	if dataDir != "" {
 		_ = os.RemoveAll(dataDir)

@@ -1,4 +1,6 @@
-package store
+// Package embedded runs an in-process MongoDB-wire-compatible database (FerretDB v1 with
+// its SQLite backend) for development, demos, tests and small data.
+package embedded
 
 import (
 	"context"
@@ -12,18 +14,18 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
-// Embedded is an in-process MongoDB-wire-compatible database (FerretDB v1 with its SQLite
+// Server is an in-process MongoDB-wire-compatible database (FerretDB v1 with its SQLite
 // backend) listening on loopback only. It is meant for development, demos, tests and small
 // data: it serves no query from an index.
-type Embedded struct {
+type Server struct {
 	uri    string
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// StartEmbedded starts the embedded database with its files under dir and returns once it
+// Start starts the embedded database with its files under dir and returns once it
 // accepts connections. logger receives its errors.
-func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embedded, error) {
+func Start(ctx context.Context, dir string, logger *slog.Logger) (*Server, error) {
 	dbDir := filepath.Join(dir, "ferretdb")
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create embedded database directory: %w", err)
@@ -43,7 +45,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		return nil, fmt.Errorf("start embedded database: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{cancel: cancel, done: make(chan error, 1)}
+	e := &Server{cancel: cancel, done: make(chan error, 1)}
 	go func() { e.done <- f.Run(runCtx) }()
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -70,10 +72,10 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 }
 
 // URI is the connection string of the running database.
-func (e *Embedded) URI() string { return e.uri }
+func (e *Server) URI() string { return e.uri }
 
 // Close stops the database and waits for it.
-func (e *Embedded) Close() error {
+func (e *Server) Close() error {
 	e.cancel()
 	err := <-e.done
 	if errors.Is(err, context.Canceled) {
