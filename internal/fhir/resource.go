@@ -91,8 +91,14 @@ func ParseBody(data []byte, expectedType string) (*Body, error) {
 	if _, known := modelTypes[rt]; !known {
 		return nil, Errorf(KindInvalid, "%q is not a FHIR R4 resource type", rt).At("resourceType")
 	}
+	// Report a repeated key together with every other problem, so one round trip shows all.
+	var issues []Issue
 	if err := checkDuplicateKeys(compact, rt); err != nil {
-		return nil, err
+		var fe *Error
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		issues = append(issues, fe.Issues...)
 	}
 	b := &Body{Type: rt, compact: compact, Tree: tree}
 	if idv, present := tree["id"]; present {
@@ -103,7 +109,14 @@ func ParseBody(data []byte, expectedType string) (*Body, error) {
 		b.ID = id
 	}
 	if err := ValidateTree(rt, tree); err != nil {
-		return nil, err
+		var fe *Error
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		issues = append(issues, fe.Issues...)
+	}
+	if len(issues) > 0 {
+		return nil, &Error{Kind: KindInvalid, Issues: issues}
 	}
 	return b, nil
 }
