@@ -1,0 +1,54 @@
+// Package servertest starts the real FHIR server for tests of the packages around it (the
+// loader, the generator, the fixtures): the api handler over a fresh database from storetest,
+// served by httptest. Test binaries that use it must call storetest.Main from TestMain.
+package servertest
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/store"
+	"github.com/patient-involvement/fhir-server/internal/store/storetest"
+)
+
+// Server is a running FHIR server on a database of its own.
+type Server struct {
+	// Base is the FHIR base URL, e.g. http://127.0.0.1:41234/fhir.
+	Base string
+	// Service is the service behind the HTTP API, for writing in-process to the same database.
+	Service *fhir.Service
+}
+
+// New starts a server on a fresh, empty database and stops it when the test ends.
+func New(tb testing.TB) *Server {
+	tb.Helper()
+	svc := NewService(tb)
+	h, err := api.New(api.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return &Server{Base: srv.URL + "/fhir", Service: svc}
+}
+
+// NewService returns the domain service on a fresh, empty database, without HTTP.
+func NewService(tb testing.TB) *fhir.Service {
+	tb.Helper()
+	registry := fhir.DefaultRegistry()
+	st, err := store.New(storetest.NewDatabase(tb), registry)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.EnsureIndexes(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := fhir.NewService(st, registry)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc
+}
