@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeStartsWithZeroSetupAndShutsDown runs the whole program as `fhir-server serve` on
+// the embedded database in an empty data dir, talks to it, and stops it as a signal would.
+func TestServeStartsWithZeroSetupAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	env := map[string]string{"FHIR_DATA_DIR": t.TempDir(), "FHIR_ADDR": "127.0.0.1:0"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, lookup, stdoutW, io.Discard)
+		stdoutW.Close()
+	}()
+
+	lines := bufio.NewScanner(stdoutR)
+	base := ""
+	re := regexp.MustCompile(`ready at (http://\S+/fhir)`)
+	deadline := time.After(60 * time.Second)
+	got := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := re.FindStringSubmatch(lines.Text()); m != nil {
+				got <- m[1]
+			}
+		}
+		close(got)
+	}()
+	select {
+	case base = <-got:
+	case err := <-done:
+		t.Fatalf("server stopped before it was ready: %v", err)
+	case <-deadline:
+		t.Fatal("server did not print its base URL within 60s")
+	}
+	if base == "" {
+		t.Fatal("no base URL printed")
+	}
+
+	tests := []struct {
+		name, url string
+		status    int
+		body      string
+	}{
+		{"metadata", base + "/metadata", 200, `"fhirVersion":"4.0.1"`},
+		{"readyz", strings.TrimSuffix(base, "/fhir") + "/readyz", 200, `"ok"`},
+	}
+	for _, tc := range tests {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.body) {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, b)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not shut down within 30s")
+	}
+}
+
+func TestRunRejectsBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
+		{"relative base URL", []string{"serve", "--base-url", "fhir"}, nil, "absolute"},
+		{"bad body limit env", []string{"serve"}, map[string]string{"FHIR_MAX_BODY_BYTES": "lots"}, "FHIR_MAX_BODY_BYTES"},
+		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "log level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			err := run(context.Background(), tc.args, lookup, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
