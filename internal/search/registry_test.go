@@ -1,0 +1,65 @@
+package search
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestRegistryHasEveryParameter(t *testing.T) {
+	t.Parallel()
+	commonNames := []string{"_id", "_lastUpdated", "_profile", "_security", "_source", "_tag"}
+	want := map[string][]string{
+		"QuestionnaireResponse": {"author", "authored", "based-on", "encounter", "identifier", "part-of",
+			"patient", "questionnaire", "source", "status", "subject"},
+		"CarePlan": {"activity-code", "activity-date", "activity-reference", "based-on", "care-team", "category",
+			"condition", "date", "encounter", "goal", "identifier", "instantiates-canonical", "instantiates-uri",
+			"intent", "part-of", "patient", "performer", "replaces", "status", "subject"},
+		"Questionnaire": {"code", "context", "context-quantity", "context-type", "context-type-quantity",
+			"context-type-value", "date", "definition", "description", "effective", "identifier", "jurisdiction",
+			"name", "publisher", "status", "subject-type", "title", "url", "version"},
+	}
+	if got := ResourceTypes(); !slices.Equal(got, []string{"CarePlan", "Questionnaire", "QuestionnaireResponse"}) {
+		t.Errorf("ResourceTypes() = %v", got)
+	}
+	for typ, names := range want {
+		names = append(slices.Clone(names), commonNames...)
+		slices.Sort(names)
+		var got []string
+		for _, d := range Definitions(typ) {
+			got = append(got, d.Name)
+			if d.Expression == "" || d.URL == "" || d.Type == "" {
+				t.Errorf("%s.%s is incomplete: %+v", typ, d.Name, d)
+			}
+			if d.Type == TypeReference && len(d.Targets) == 0 {
+				t.Errorf("%s.%s: reference without targets", typ, d.Name)
+			}
+			if d.Type == TypeComposite && len(d.Components) != 2 {
+				t.Errorf("%s.%s: composite with %d components", typ, d.Name, len(d.Components))
+			}
+		}
+		if !slices.Equal(got, names) {
+			t.Errorf("%s parameters:\n got %v\nwant %v", typ, got, names)
+		}
+	}
+}
+
+func TestRegistryQuirks(t *testing.T) {
+	t.Parallel()
+	q := Lookup("QuestionnaireResponse", "questionnaire")
+	if q.Type != TypeReference || !q.Canonical || !slices.Equal(q.Targets, []string{"Questionnaire"}) {
+		t.Errorf("questionnaire = %+v, want a canonical reference to Questionnaire", q)
+	}
+	ctv := Lookup("Questionnaire", "context-type-quantity")
+	if ctv.Components[0].Def.Name != "context-type" || ctv.Components[1].Def.Type != TypeQuantity {
+		t.Errorf("context-type-quantity components = %+v", ctv.Components)
+	}
+	if Lookup("Questionnaire", "identifier").Allows(ModifierOfType) != true {
+		t.Error("identifier should allow :of-type")
+	}
+	if Lookup("Questionnaire", "status").Allows(ModifierOfType) {
+		t.Error("status should not allow :of-type")
+	}
+	if Lookup("Patient", "name") != nil || Definitions("Patient") != nil {
+		t.Error("Patient is not served")
+	}
+}
