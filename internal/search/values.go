@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -265,12 +266,35 @@ func parseDecimal(s string) (Decimal, error) {
 	if i != len(s) {
 		return Decimal{}, badValue("%q is not a number", s)
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) {
+	if exp > 400 || exp < -400 {
+		return Decimal{}, badValue("%q is out of range", s)
+	}
+	// Exact arithmetic, so that the bounds are the floats nearest the true bounds.
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
 		return Decimal{}, badValue("%q is not a number", s)
 	}
-	half := math.Pow10(exp-fraction) / 2
-	return Decimal{Text: s, Value: v, Low: v - half, High: v + half}, nil
+	half := new(big.Rat).SetFrac(big.NewInt(1), big.NewInt(2))
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(exp-fraction))), nil))
+	if exp-fraction >= 0 {
+		half.Mul(half, scale)
+	} else {
+		half.Quo(half, scale)
+	}
+	v, _ := r.Float64()
+	lo, _ := new(big.Rat).Sub(r, half).Float64()
+	hi, _ := new(big.Rat).Add(r, half).Float64()
+	if math.IsInf(v, 0) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return Decimal{}, badValue("%q is out of range", s)
+	}
+	return Decimal{Text: s, Value: v, Low: lo, High: hi}, nil
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func parseQuantity(d *Definition, raw string) (Value, error) {
