@@ -208,23 +208,17 @@ func (s *Store) Indexes() []Index {
 	return out
 }
 
-// EnsureIndexes creates every declared index that does not exist yet.
+// EnsureIndexes creates every declared index that does not exist yet. Indexes are created
+// one at a time: the embedded database drops the connection on a createIndexes that names
+// several indexes of which some exist already, as they do on every start after the first.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	byColl := map[string][]mongo.IndexModel{}
-	var order []string
 	for _, ix := range s.Indexes() {
-		if byColl[ix.Collection] == nil {
-			order = append(order, ix.Collection)
-		}
 		opts := options.Index()
 		if ix.Unique {
 			opts.SetUnique(true)
 		}
-		byColl[ix.Collection] = append(byColl[ix.Collection], mongo.IndexModel{Keys: ix.Keys, Options: opts})
-	}
-	for _, c := range order {
-		if _, err := s.db.Collection(c).Indexes().CreateMany(ctx, byColl[c]); err != nil {
-			return fmt.Errorf("create indexes on %s: %w", c, err)
+		if _, err := s.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: opts}); err != nil {
+			return fmt.Errorf("create index %v on %s: %w", ix.Keys, ix.Collection, err)
 		}
 	}
 	return nil
