@@ -22,6 +22,7 @@ import (
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/loader"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
@@ -51,11 +52,14 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 			return err
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "load":
+		return runLoad(ctx, args, env, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
+		fmt.Fprintln(stdout, "       fhir-server load [flags] PATH…   load FHIR JSON, Bundles and NDJSON (load -h)")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, load, help)", cmd)
 	}
 }
 
@@ -109,6 +113,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	svc, err := fhir.NewService(st, registry)
 	if err != nil {
 		return err
+	}
+	if cfg.Demo {
+		if _, err := loader.Demo(ctx, svc, log); err != nil {
+			return err
+		}
 	}
 	handler, err := api.New(api.Options{
 		Service: svc, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,

@@ -38,6 +38,9 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json (FHIR_LOG_FORMAT). Default text.
 	LogFormat string
+	// Demo loads the example data embedded in the binary on first start, when the database
+	// holds no Questionnaire yet (FHIR_DEMO, --demo). Default false.
+	Demo bool
 }
 
 // Lookup reads an environment variable; tests pass their own.
@@ -45,6 +48,20 @@ type Lookup func(key string) (string, bool)
 
 // Parse reads the configuration from args (without the program name) and env.
 func Parse(name string, args []string, env Lookup) (*Config, error) {
+	c, rest, err := ParseCommand(name, args, env, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	}
+	return c, nil
+}
+
+// ParseCommand is Parse for commands that take flags of their own and arguments after the
+// flags (such as `fhir-server load [flags] PATH…`): define, when not nil, adds the command's
+// flags to the set, and the arguments that follow the flags are returned.
+func ParseCommand(name string, args []string, env Lookup, define func(*flag.FlagSet)) (*Config, []string, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -66,6 +83,18 @@ func Parse(name string, args []string, env Lookup) (*Config, error) {
 			return def
 		}
 		return n
+	}
+	boolean := func(key string, def bool) bool {
+		v, ok := env(key)
+		if !ok || v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not true or false", key, v))
+			return def
+		}
+		return b
 	}
 	dur := func(key string, def time.Duration) time.Duration {
 		v, ok := env(key)
@@ -93,19 +122,20 @@ func Parse(name string, args []string, env Lookup) (*Config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("FHIR_SHUTDOWN_TIMEOUT", 30*time.Second), "time in-flight requests get to finish at shutdown (FHIR_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", str("FHIR_LOG_LEVEL", "info"), "debug, info, warn or error (FHIR_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", str("FHIR_LOG_FORMAT", "text"), "text or json (FHIR_LOG_FORMAT)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	fs.BoolVar(&c.Demo, "demo", boolean("FHIR_DEMO", false), "load the built-in example data on first start, when the database holds no Questionnaire (FHIR_DEMO)")
+	if define != nil {
+		define(fs)
 	}
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
 	}
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }
 
 func (c *Config) validate() error {

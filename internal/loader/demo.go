@@ -1,0 +1,54 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/patient-involvement/fhir-server/fixtures"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// Demo loads the fixtures embedded in the binary through svc, on first start only: when no
+// Questionnaire was ever written to the database (none current, none deleted). Later starts,
+// and databases that already hold the user's own questionnaires, are left alone. It reports
+// whether it loaded; a fixture that is refused is an error.
+func Demo(ctx context.Context, svc *fhir.Service, log *slog.Logger) (bool, error) {
+	page, err := svc.History(ctx, fhir.HistoryQuery{Type: "Questionnaire", Count: 1})
+	if err != nil {
+		return false, fmt.Errorf("demo data: look for questionnaires: %w", err)
+	}
+	if len(page.Versions) > 0 {
+		log.Info("demo data not loaded: the database already holds questionnaires")
+		return false, nil
+	}
+	inputs, err := FSInputs(fixtures.FS(), ".", "fixtures")
+	if err != nil {
+		return false, fmt.Errorf("demo data: %w", err)
+	}
+	// Questionnaires go last: their presence is what marks the demo data as loaded, so a
+	// first start that is interrupted is completed by the next one.
+	sort.SliceStable(inputs, func(i, j int) bool {
+		return !isQuestionnaire(inputs[i].Name) && isQuestionnaire(inputs[j].Name)
+	})
+	target, err := NewServiceTarget(svc)
+	if err != nil {
+		return false, err
+	}
+	l, err := New(target, Options{})
+	if err != nil {
+		return false, err
+	}
+	sum, err := l.Load(ctx, inputs)
+	if err != nil {
+		return false, fmt.Errorf("demo data: %w", err)
+	}
+	t := sum.Total()
+	log.Info("demo data loaded", "resources", t.Total(), "created", t.Created, "unchanged", t.Unchanged,
+		"elapsed", sum.Elapsed.String())
+	return true, nil
+}
+
+func isQuestionnaire(name string) bool { return strings.HasPrefix(name, "fixtures/Questionnaire/") }

@@ -1,0 +1,62 @@
+package loader
+
+import (
+	"context"
+	"errors"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// ServiceTarget writes through the domain service in-process, straight into the database
+// the service was built on, with the same validation and versioning as the HTTP API.
+type ServiceTarget struct {
+	svc *fhir.Service
+}
+
+var _ Target = (*ServiceTarget)(nil)
+
+// NewServiceTarget returns a target that writes through svc.
+func NewServiceTarget(svc *fhir.Service) (*ServiceTarget, error) {
+	if svc == nil {
+		return nil, errors.New("loader: NewServiceTarget needs a service")
+	}
+	return &ServiceTarget{svc: svc}, nil
+}
+
+// Check pings the database.
+func (t *ServiceTarget) Check(ctx context.Context) error { return t.svc.Store().Ping(ctx) }
+
+// Current reads typ/id; a resource that never existed or was deleted gives nil.
+func (t *ServiceTarget) Current(ctx context.Context, typ, id string) (*Stored, error) {
+	r, err := t.svc.Read(ctx, typ, id)
+	switch {
+	case fhir.IsKind(err, fhir.KindNotFound), fhir.IsKind(err, fhir.KindGone):
+		return nil, nil
+	case err != nil:
+		return nil, rejected(err)
+	}
+	return &Stored{Raw: r.Raw, Version: r.VersionID}, nil
+}
+
+// Put updates typ/id, creating it when it does not exist.
+func (t *ServiceTarget) Put(ctx context.Context, typ, id string, body []byte, ifMatch int64) (bool, error) {
+	var match *int64
+	if ifMatch > 0 {
+		match = &ifMatch
+	}
+	res, err := t.svc.Update(ctx, typ, id, body, match)
+	if err != nil {
+		return false, rejected(err)
+	}
+	return res.Created, nil
+}
+
+// rejected turns a domain error about the resource into a RejectedError; internal errors
+// (the database failing) are returned as they are and stop the load.
+func rejected(err error) error {
+	var e *fhir.Error
+	if errors.As(err, &e) && e.Kind != fhir.KindInternal {
+		return &RejectedError{Status: e.Kind.Status(), Issues: fhir.OutcomeFor(err).Issue}
+	}
+	return err
+}
