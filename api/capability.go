@@ -99,6 +99,22 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 }
 
 // capabilities serves GET /fhir/metadata.
+//
+//	@Summary		The CapabilityStatement
+//	@Description	What this server offers: FHIR version, formats, and per resource type the interactions served.
+//	@Description	It is built from the same route table that registers the handlers.
+//	@ID				capabilities
+//	@Tags			Server
+//	@Produce		application/fhir+json,application/json
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	CapabilityStatement		"The CapabilityStatement"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/metadata [get]
 func (s *Server) capabilities(c *gin.Context) error {
 	writeValue(c, http.StatusOK, s.buildCapabilities(s.baseURL(c)))
 	return nil
@@ -114,8 +130,10 @@ func (s *Server) home(c *gin.Context) {
 <h1>Patient-involvement FHIR R4 server</h1>
 <p>FHIR base URL: <code>`+htmlEscape(base)+`</code></p>
 <ul>
+<li><a href="`+docsPath+`">API documentation</a> (Swagger UI: try every interaction from the browser)</li>
 <li><a href="/fhir/metadata">CapabilityStatement</a> (<code>GET /fhir/metadata</code>)</li>
-<li><a href="/healthz">/healthz</a> and <a href="/readyz">/readyz</a></li>
+<li>OpenAPI 3.1 description: <a href="`+openAPIJSONPath+`">`+openAPIJSONPath+`</a> and <a href="`+openAPIYAMLPath+`">`+openAPIYAMLPath+`</a></li>
+<li>Health: <a href="/healthz">/healthz</a> (process up) and <a href="/readyz">/readyz</a> (database answers)</li>
 </ul>
 </body></html>`)
 }

@@ -16,11 +16,56 @@ import (
 const cursorParam = "_cursor"
 
 // instanceHistory serves GET /fhir/{type}/{id}/_history.
+//
+//	@Summary		History of one {type}
+//	@Description	Every version of the {type}, newest first, as a Bundle of type history; deletes appear as entries without a resource.
+//	@Description	Pages hold _count entries; the next link carries the _cursor of the following page.
+//	@ID				history-instance
+//	@Tags			{type}
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string	true	"Resource type"
+//	@Param			id				path		string	true	"Logical id"
+//	@Param			_count			query		integer	false	"Entries per page (default 20, capped at the server's maximum, 1000 unless configured)"	minimum(1)
+//	@Param			_since			query		string	false	"Only versions written at or after this instant, e.g. 2026-01-31T12:00:00Z"	format(date-time)
+//	@Param			_cursor			query		string	false	"Opaque position of the next page: copy it from the next link of the previous page"
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Bundle					"A page of the history"
+//	@Failure		400				{object}	fhir.OperationOutcome	"_count, _since or _cursor is malformed"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served or the id was never written"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/{id}/_history [get]
 func (s *Server) instanceHistory(c *gin.Context) error {
 	return s.history(c, c.Param("id"))
 }
 
 // typeHistory serves GET /fhir/{type}/_history.
+//
+//	@Summary		History of all {type} resources
+//	@Description	Every version of every {type}, newest first, as a Bundle of type history.
+//	@Description	Pages hold _count entries; the next link carries the _cursor of the following page.
+//	@ID				history-type
+//	@Tags			{type}
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string	true	"Resource type"
+//	@Param			_count			query		integer	false	"Entries per page (default 20, capped at the server's maximum, 1000 unless configured)"	minimum(1)
+//	@Param			_since			query		string	false	"Only versions written at or after this instant, e.g. 2026-01-31T12:00:00Z"	format(date-time)
+//	@Param			_cursor			query		string	false	"Opaque position of the next page: copy it from the next link of the previous page"
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Bundle					"A page of the history"
+//	@Failure		400				{object}	fhir.OperationOutcome	"_count, _since or _cursor is malformed"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/_history [get]
 func (s *Server) typeHistory(c *gin.Context) error {
 	return s.history(c, "")
 }

@@ -12,6 +12,28 @@ import (
 )
 
 // read serves GET /fhir/{type}/{id}.
+//
+//	@Summary		Read the current version of a {type}
+//	@Description	Returns the newest version of the {type} with its version id as ETag and its time as Last-Modified.
+//	@Description	A deleted resource answers 410 Gone with the ETag of the deleting version.
+//	@ID				read
+//	@Tags			{type}
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string	true	"Resource type"
+//	@Param			id				path		string	true	"Logical id"
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Resource				"The current version"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served or the id is not known"
+//	@Failure		410				{object}	fhir.OperationOutcome	"The resource was deleted"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			200,410	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			200,410	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/{id} [get]
 func (s *Server) read(c *gin.Context) error {
 	r, err := s.svc.Read(c.Request.Context(), c.Param("type"), c.Param("id"))
 	if err != nil {
@@ -25,6 +47,28 @@ func (s *Server) read(c *gin.Context) error {
 }
 
 // vread serves GET /fhir/{type}/{id}/_history/{vid}.
+//
+//	@Summary		Read one version of a {type}
+//	@Description	Returns the version vid of the {type}, as it was written. The version written by a delete answers 410 Gone.
+//	@ID				vread
+//	@Tags			{type}
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string	true	"Resource type"
+//	@Param			id				path		string	true	"Logical id"
+//	@Param			vid				path		integer	true	"Version id: 1, 2, 3…"	minimum(1)
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Resource				"The version"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served, or the id or the version is not known"
+//	@Failure		410				{object}	fhir.OperationOutcome	"This version is the one written by a delete"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			200,410	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			200,410	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/{id}/_history/{vid} [get]
 func (s *Server) vread(c *gin.Context) error {
 	vid, err := strconv.ParseInt(c.Param("vid"), 10, 64)
 	if err != nil || vid < 1 {
@@ -42,6 +86,33 @@ func (s *Server) vread(c *gin.Context) error {
 }
 
 // create serves POST /fhir/{type}.
+//
+//	@Summary		Create a {type}
+//	@Description	Stores the body as a new {type} with a server-assigned id (an id in the body is ignored) and version 1.
+//	@Description	The body is validated against the FHIR R4 definition of {type}; every problem found is reported in one OperationOutcome.
+//	@ID				create
+//	@Tags			{type}
+//	@Accept			application/fhir+json,application/json
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string		true	"Resource type"
+//	@Param			resource		body		Resource	true	"The {type} to create"
+//	@Param			Prefer			header		string	false	"What a successful write returns: the resource (return=representation, the default), no body (return=minimal) or an OperationOutcome (return=OperationOutcome)"	Enums(return=representation,return=minimal,return=OperationOutcome)
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		201				{object}	Resource				"Created; the body is what Prefer asks for (none for return=minimal)"
+//	@Failure		400				{object}	fhir.OperationOutcome	"The body is not valid JSON or not a valid {type}"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
+//	@Failure		413				{object}	fhir.OperationOutcome	"The body is larger than the server's limit"
+//	@Failure		415				{object}	fhir.OperationOutcome	"Content-Type is not JSON"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			201				{string}	Location		"URL of the new version: .../{type}/{id}/_history/1"
+//	@Header			201	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			201	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type} [post]
 func (s *Server) create(c *gin.Context) error {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -56,6 +127,39 @@ func (s *Server) create(c *gin.Context) error {
 }
 
 // update serves PUT /fhir/{type}/{id}.
+//
+//	@Summary		Update (or create) a {type}
+//	@Description	Stores the body as the newest version of the {type}. The body's id must equal the id in the URL.
+//	@Description	An id that does not exist yet, or a deleted resource, is created (201); an existing one gets a new version (200).
+//	@Description	With If-Match the write only happens while the current version is the one named (optimistic locking).
+//	@ID				update
+//	@Tags			{type}
+//	@Accept			application/fhir+json,application/json
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string		true	"Resource type"
+//	@Param			id				path		string		true	"Logical id: 1 to 64 letters, digits, '-' and '.'"
+//	@Param			resource		body		Resource	true	"The new version of the {type}, with the id of the URL"
+//	@Param			If-Match		header		string	false	"Only write when the current version is this one: send the ETag received with it"
+//	@Param			Prefer			header		string	false	"What a successful write returns: the resource (return=representation, the default), no body (return=minimal) or an OperationOutcome (return=OperationOutcome)"	Enums(return=representation,return=minimal,return=OperationOutcome)
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Resource				"Updated; the body is what Prefer asks for"
+//	@Success		201				{object}	Resource				"Created; the body is what Prefer asks for"
+//	@Failure		400				{object}	fhir.OperationOutcome	"Invalid JSON or resource, an id that differs from the URL or is malformed, or a malformed If-Match"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
+//	@Failure		409				{object}	fhir.OperationOutcome	"Too many concurrent writes to this resource; retry"
+//	@Failure		412				{object}	fhir.OperationOutcome	"If-Match does not name the current version"
+//	@Failure		413				{object}	fhir.OperationOutcome	"The body is larger than the server's limit"
+//	@Failure		415				{object}	fhir.OperationOutcome	"Content-Type is not JSON"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			200,201			{string}	Location		"URL of the version written: .../{type}/{id}/_history/{vid}"
+//	@Header			200,201	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			200,201	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/{id} [put]
 func (s *Server) update(c *gin.Context) error {
 	ifMatch, err := parseIfMatch(c.GetHeader("If-Match"))
 	if err != nil {
@@ -74,6 +178,32 @@ func (s *Server) update(c *gin.Context) error {
 }
 
 // delete serves DELETE /fhir/{type}/{id}.
+//
+//	@Summary		Delete a {type}
+//	@Description	Writes a new version that marks the {type} deleted; its history is kept and a later update brings it back.
+//	@Description	Deleting a resource that is already deleted succeeds and writes nothing.
+//	@ID				delete
+//	@Tags			{type}
+//	@Produce		application/fhir+json,application/json
+//	@Param			type			path		string	true	"Resource type"
+//	@Param			id				path		string	true	"Logical id"
+//	@Param			If-Match		header		string	false	"Only write when the current version is this one: send the ETag received with it"
+//	@Param			Prefer			header		string	false	"return=OperationOutcome answers 200 with an OperationOutcome instead of 204"	Enums(return=minimal,return=OperationOutcome)
+//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	fhir.OperationOutcome	"Deleted, reported as Prefer: return=OperationOutcome asks"
+//	@Success		204				"Deleted"
+//	@Failure		400				{object}	fhir.OperationOutcome	"A malformed If-Match"
+//	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served or the id was never written"
+//	@Failure		409				{object}	fhir.OperationOutcome	"Too many concurrent writes to this resource; retry"
+//	@Failure		412				{object}	fhir.OperationOutcome	"If-Match does not name the current version"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
+//	@Header			200,204			{string}	ETag			"The version id of the deleting version as a weak entity tag"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/{type}/{id} [delete]
 func (s *Server) delete(c *gin.Context) error {
 	ifMatch, err := parseIfMatch(c.GetHeader("If-Match"))
 	if err != nil {

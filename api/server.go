@@ -67,6 +67,9 @@ func New(opts Options) (*Server, error) {
 	s.engine.Use(requestContext(opts.Logger), recoverPanics)
 	s.routes = s.fhirRoutes()
 	s.register()
+	if err := s.registerDocs(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -93,11 +96,32 @@ func (s *Server) register() {
 }
 
 // healthz reports that the process is up.
+//
+//	@Summary		Liveness
+//	@Description	200 while the process serves HTTP; it does not look at the database.
+//	@ID				healthz
+//	@Tags			Server
+//	@Produce		json
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response"
+//	@Success		200				{object}	healthStatus	"The process is up"
+//	@Header			all				{string}	X-Request-Id	"The request id"
+//	@Router			/healthz [get]
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
 // readyz reports whether the database answers.
+//
+//	@Summary		Readiness
+//	@Description	200 when the database answers a ping, 503 when it does not.
+//	@ID				readyz
+//	@Tags			Server
+//	@Produce		json
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response"
+//	@Success		200				{object}	healthStatus	"Ready to serve"
+//	@Failure		503				{object}	healthStatus	"The database does not answer"
+//	@Header			all				{string}	X-Request-Id	"The request id"
+//	@Router			/readyz [get]
 func (s *Server) readyz(c *gin.Context) {
 	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
 		loggerFrom(c).Warn("not ready", "err", err)

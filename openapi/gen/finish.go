@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+const (
+	// typeParam is the path parameter of the generic FHIR routes, as the annotations write it.
+	typeParam = "{type}"
+	// schemaRefPrefix starts every reference to a component schema.
+	schemaRefPrefix = "#/components/schemas/"
+	// resourceSchema is the schema of api.resourceDoc: a resource of any type.
+	resourceSchema = "Resource"
+	// requestIDHeader is the header that carries the request id.
+	requestIDHeader = "X-Request-Id"
+	// interactionKey names the FHIR interaction of an operation, for tools and tests.
+	interactionKey = "x-fhir-interaction"
+)
+
+// Media types of FHIR request and response bodies.
+var bodyMediaTypes = []string{"application/fhir+json", "application/json"}
+
+// finish turns swag's document into the published one:
+//   - schemas lose their Go package prefix (fhir.OperationOutcome becomes OperationOutcome);
+//   - each /fhir/{type}/... path becomes one path per served type (/fhir/CarePlan/...), tagged
+//     with the type, with "{type}" in its texts replaced and Resource narrowed to the type;
+//   - operations keep the FHIR interaction of their swag @ID in x-fhir-interaction and get
+//     an operationId unique per type;
+//   - request and response bodies get examples made from the fixtures by the server's code;
+//   - the bearer scheme is marked optional while the server does not enforce it.
+func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error) {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("read swag's output: %w", err)
+	}
+	if err := renameSchemas(doc); err != nil {
+		return nil, err
+	}
+	tidy(doc)
+	schemas := object(object(doc, "components"), "schemas")
+	resource := object(schemas, resourceSchema)
+	if len(resource) == 0 {
+		return nil, fmt.Errorf("swag made no %s schema: is api.resourceDoc named %s?", resourceSchema, resourceSchema)
+	}
+
+	paths := map[string]any{}
+	for path, item := range object(doc, "paths") {
+		if !strings.Contains(path, typeParam) {
+			if err := finishPath(path, item.(map[string]any), "", ex); err != nil {
+				return nil, err
+			}
+			paths[path] = item
+			continue
+		}
+		for _, t := range reg.Types() {
+			typed := deepCopy(item).(map[string]any)
+			replaceInStrings(typed, typeParam, t.Name)
+			replaceInStrings(typed, schemaRefPrefix+resourceSchema, schemaRefPrefix+t.Name)
+			p := strings.ReplaceAll(path, typeParam, t.Name)
+			if err := finishPath(p, typed, t.Name, ex); err != nil {
+				return nil, err
+			}
+			paths[p] = typed
+		}
+	}
+	doc["paths"] = paths
+
+	var tags []any
+	for _, t := range reg.Types() {
+		schemas[t.Name] = typeSchema(resource, t.Name)
+		tags = append(tags, map[string]any{
+			"name":         t.Name,
+			"description":  "FHIR R4 " + t.Name + " resources: " + interactionList(t.Interactions),
+			"externalDocs": map[string]any{"description": t.Name + " in the FHIR R4 specification", "url": specURL(t.Name)},
+		})
+	}
+	if existing, ok := doc["tags"].([]any); ok {
+		tags = append(tags, existing...)
+	}
+	doc["tags"] = tags
+	object(doc, "components")["examples"] = ex.components
+	object(doc, "components")["headers"] = ex.headers
+	return doc, check(doc)
+}
+
+// finishPath completes the operations of one path; typ is "" for paths of no resource type.
+func finishPath(path string, item map[string]any, typ string, ex *examples) error {
+	for method, v := range item {
+		op, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		code, _ := op["operationId"].(string)
+		if code == "" {
+			return fmt.Errorf("%s %s has no @ID", strings.ToUpper(method), path)
+		}
+		if strings.HasPrefix(path, "/fhir/") {
+			op[interactionKey] = code
+		}
+		if sec, ok := op["security"].([]any); ok {
+			// Authorization is not enforced yet: a request without a token is accepted too.
+			op["security"] = append(sec, map[string]any{})
+		}
+		var te *typeExamples
+		if typ != "" {
+			te = ex.byType[typ]
+			op["operationId"] = lowerCamel(code) + typ
+			op["parameters"] = withoutParam(op["parameters"], "type", "path")
+			for _, p := range list(op["parameters"]) {
+				if p := p.(map[string]any); p["in"] == "path" && p["name"] == "id" {
+					p["example"] = te.id
+				}
+			}
+		}
+		if body := object(op, "requestBody"); len(body) > 0 {
+			if te == nil {
+				return fmt.Errorf("%s %s: a request body outside /fhir/{type}", method, path)
+			}
+			name, summary, example := typ+"Create", "A new "+typ+" (a fixture without id)", te.create
+			if code == string(fhir.InteractionUpdate) {
+				name, summary, example = typ+"Update", "A "+typ+" with the id of the URL (a fixture)", te.update
+			}
+			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + typ}, ex.ref(name, summary, example))
+		}
+		for status, r := range object(op, "responses") {
+			if err := finishResponse(r.(map[string]any), status, code, typ, te, ex); err != nil {
+				return fmt.Errorf("%s %s %s: %w", strings.ToUpper(method), path, status, err)
+			}
+		}
+	}
+	return nil
+}
+
+// finishResponse adds the examples of one response: of its body and of its headers.
+func finishResponse(r map[string]any, status, code, typ string, te *typeExamples, ex *examples) error {
+	n, err := strconv.Atoi(status)
+	if err != nil {
+		return err
+	}
+	headers := object(r, "headers")
+	for name, h := range headers {
+		if e := headerExample(name, te); e != "" {
+			h.(map[string]any)["example"] = e
+		}
+		if name == requestIDHeader {
+			// The same on every response: written once, in components.headers.
+			ex.headers[name] = h
+			headers[name] = map[string]any{"$ref": "#/components/headers/" + name}
+		}
+	}
+	content := object(r, "content")
+	if len(content) == 0 {
+		return nil
+	}
+	var schema map[string]any
+	for _, mt := range content {
+		schema = object(mt.(map[string]any), "schema")
+		break
+	}
+	ref, _ := schema["$ref"].(string)
+	var example map[string]any
+	switch {
+	case typ != "" && ref == schemaRefPrefix+typ:
+		example = ex.ref(typ, "Version 1 of a "+typ+" as the server returns it (a fixture)", json.RawMessage(te.stored.Raw))
+	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionHistoryInstance):
+		example = ex.ref(typ+"InstanceHistory", "A page of the history of one "+typ, te.history(true))
+	case ref == schemaRefPrefix+"Bundle":
+		example = ex.ref(typ+"TypeHistory", "A page of the history of all "+typ+" resources", te.history(false))
+	case ref == schemaRefPrefix+"CapabilityStatement":
+		example = ex.ref("CapabilityStatement", "The CapabilityStatement of this server", ex.capabilities)
+	case ref == schemaRefPrefix+"OperationOutcome" && n < 300:
+		example = ex.ref(typ+"Deleted", "A delete answered with Prefer: return=OperationOutcome", te.deleted())
+	case ref == schemaRefPrefix+"OperationOutcome":
+		oo, err := errorOutcome(n, r["description"].(string))
+		if err != nil {
+			return err
+		}
+		example = map[string]any{"outcome": map[string]any{"value": oo}}
+	default:
+		return nil
+	}
+	r["content"] = bodyContent(schema, example)
+	return nil
+}
+
+// bodyContent is the content of a FHIR body: the same schema and examples in each media type.
+func bodyContent(schema map[string]any, examples map[string]any) map[string]any {
+	content := map[string]any{}
+	for _, mt := range bodyMediaTypes {
+		content[mt] = map[string]any{"schema": schema, "examples": examples}
+	}
+	return content
+}
+
+// headerExample is an example value of a response header.
+func headerExample(name string, te *typeExamples) string {
+	switch name {
+	case "ETag":
+		return `W/"1"`
+	case "Last-Modified":
+		return exampleTime.Format(http.TimeFormat)
+	case "Location":
+		if te != nil {
+			return te.location()
+		}
+	case requestIDHeader:
+		return "7d1f0a3c9e4b2a6f1c8d5e07"
+	}
+	return ""
+}
+
+// typeSchema is the schema of one resource type: the Resource schema with resourceType fixed
+// to the type, pointing to the type's definition in the FHIR specification.
+func typeSchema(resource map[string]any, typ string) map[string]any {
+	s := deepCopy(resource).(map[string]any)
+	s["description"] = "A FHIR R4 " + typ + ". Only the elements every resource has are listed here; " +
+		"the server validates the rest against the " + typ + " definition of FHIR R4 (4.0.1)."
+	s["externalDocs"] = map[string]any{"description": typ + " in the FHIR R4 specification", "url": specURL(typ)}
+	s["additionalProperties"] = true
+	s["required"] = []any{"resourceType"}
+	props := object(s, "properties")
+	props["resourceType"] = map[string]any{
+		"type": "string", "const": typ, "description": "Always " + typ + ": it must match the type in the URL.",
+	}
+	return s
+}
+
+// specURL is the page of a resource type in the FHIR R4 specification.
+func specURL(typ string) string { return "https://hl7.org/fhir/R4/" + strings.ToLower(typ) + ".html" }
+
+func interactionList(is []fhir.Interaction) string {
+	var s []string
+	for _, i := range is {
+		s = append(s, string(i))
+	}
+	return strings.Join(s, ", ")
+}
+
+// renameSchemas drops the Go package prefix of schema names and follows the renames in
+// every reference.
+func renameSchemas(doc map[string]any) error {
+	schemas := object(object(doc, "components"), "schemas")
+	renames := map[string]string{}
+	for name := range schemas {
+		if i := strings.LastIndex(name, "."); i >= 0 {
+			renames[name] = name[i+1:]
+		}
+	}
+	for from, to := range renames {
+		if _, taken := schemas[to]; taken {
+			return fmt.Errorf("schemas %s and %s would both be named %s", from, to, to)
+		}
+		schemas[to] = schemas[from]
+		delete(schemas, from)
+	}
+	walk(doc, func(m map[string]any) {
+		if ref, ok := m["$ref"].(string); ok {
+			if to, ok := renames[strings.TrimPrefix(ref, schemaRefPrefix)]; ok {
+				m["$ref"] = schemaRefPrefix + to
+			}
+		}
+	})
+	return nil
+}
+
+// tidy removes what swag adds that means nothing to a client: Go names of enum values and
+// uniqueItems: false.
+func tidy(doc map[string]any) {
+	walk(doc, func(m map[string]any) {
+		delete(m, "x-enum-varnames")
+		if u, ok := m["uniqueItems"].(bool); ok && !u {
+			delete(m, "uniqueItems")
+		}
+	})
+}
+
+// check rejects a document with an unresolved reference, a "{type}" left in it, or two
+// operations with one operationId.
+func check(doc map[string]any) error {
+	components := object(doc, "components")
+	var errs []string
+	walk(doc, func(m map[string]any) {
+		if ref, ok := m["$ref"].(string); ok {
+			kind, name, _ := strings.Cut(strings.TrimPrefix(ref, "#/components/"), "/")
+			if _, ok := object(components, kind)[name]; !ok || !strings.HasPrefix(ref, "#/components/") {
+				errs = append(errs, "unresolved reference "+ref)
+			}
+		}
+	})
+	ids := map[string]string{}
+	for path, item := range object(doc, "paths") {
+		if strings.Contains(path, typeParam) {
+			errs = append(errs, "path "+path+" is left generic")
+		}
+		for method, op := range item.(map[string]any) {
+			id, _ := op.(map[string]any)["operationId"].(string)
+			where := strings.ToUpper(method) + " " + path
+			if prev, dup := ids[id]; dup {
+				errs = append(errs, fmt.Sprintf("operationId %q of %s is also that of %s", id, where, prev))
+			}
+			ids[id] = where
+		}
+	}
+	if bytes, _ := json.Marshal(doc); strings.Contains(string(bytes), typeParam) {
+		errs = append(errs, typeParam+" is left in a text")
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("the finished document is not sound:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// lowerCamel turns an interaction code into an identifier: history-instance -> historyInstance.
+func lowerCamel(code string) string {
+	parts := strings.Split(code, "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func withoutParam(params any, name, in string) []any {
+	var out []any
+	for _, p := range list(params) {
+		if m := p.(map[string]any); m["name"] == name && m["in"] == in {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// object returns m[key] as an object, or an empty one.
+func object(m map[string]any, key string) map[string]any {
+	if v, ok := m[key].(map[string]any); ok {
+		return v
+	}
+	return map[string]any{}
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// walk calls fn on every object in v, depth first.
+func walk(v any, fn func(map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		fn(v)
+		for _, e := range v {
+			walk(e, fn)
+		}
+	case []any:
+		for _, e := range v {
+			walk(e, fn)
+		}
+	}
+}
+
+// replaceInStrings replaces old with new in every string value of v.
+func replaceInStrings(v any, old, new string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok {
+				v[k] = strings.ReplaceAll(s, old, new)
+			} else {
+				replaceInStrings(e, old, new)
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if s, ok := e.(string); ok {
+				v[i] = strings.ReplaceAll(s, old, new)
+			} else {
+				replaceInStrings(e, old, new)
+			}
+		}
+	}
+}
+
+// deepCopy copies a decoded JSON value.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
