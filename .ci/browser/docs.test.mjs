@@ -1,0 +1,207 @@
+// Drives Swagger UI at /docs in Debian's Chromium, as a developer would: authorize with a
+// bearer token, then "Try it out" → "Execute" on GET /fhir/metadata and on a read and the
+// history of a QuestionnaireResponse, and check that 200 responses are rendered and that the
+// token was sent. It starts the server binary itself and always stops it.
+//
+// Usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR
+// Environment: CHROMIUM (default /usr/bin/chromium).
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [binary, fixturePath, shotDir] = process.argv.slice(2);
+if (!binary || !fixturePath || !shotDir) {
+  console.error("usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR");
+  process.exit(2);
+}
+const TOKEN = "ci-docs-test-token";
+const STEP_MS = 30_000; // any single wait in the page
+const TOTAL_MS = 5 * 60_000; // the whole test
+
+const watchdog = setTimeout(() => fail(new Error(`the browser test took longer than ${TOTAL_MS / 1000}s`)), TOTAL_MS);
+const dataDir = mkdtempSync(join(tmpdir(), "fhir-docs-data-"));
+const profileDir = mkdtempSync(join(tmpdir(), "fhir-docs-chromium-"));
+let server;
+let serverLog = "";
+let browser;
+let cleaned = false;
+
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  clearTimeout(watchdog);
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill("SIGTERM");
+    const exited = await Promise.race([
+      new Promise((r) => server.once("exit", () => r(true))),
+      new Promise((r) => setTimeout(() => r(false), 40_000)),
+    ]);
+    if (!exited) server.kill("SIGKILL");
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
+}
+
+async function fail(err) {
+  console.error("docs browser test FAILED:", err?.stack || err);
+  await cleanup();
+  process.exit(1);
+}
+process.on("SIGINT", () => fail(new Error("interrupted")));
+process.on("SIGTERM", () => fail(new Error("terminated")));
+
+// freePort asks the kernel for a free loopback port.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const l = createServer();
+    l.once("error", reject);
+    l.listen(0, "127.0.0.1", () => {
+      const { port } = l.address();
+      l.close(() => resolve(port));
+    });
+  });
+}
+
+// startServer runs the binary on a free loopback port with a fresh data directory and
+// returns its origin; its output is kept to show when it fails.
+async function startServer() {
+  const port = await freePort();
+  server = spawn(binary, [], {
+    env: { ...process.env, FHIR_ADDR: `127.0.0.1:${port}`, FHIR_DATA_DIR: dataDir, FHIR_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  server.once("exit", (code) => (serverLog += `\n[server exited: ${code}]`));
+  return `http://127.0.0.1:${port}`;
+}
+
+async function waitReady(origin) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const r = await fetch(origin + "/readyz", { signal: AbortSignal.timeout(5_000) });
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (server.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`/readyz did not answer 200 within 120s; server output:\n${serverLog}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+// executeOperation expands an operation, presses "Try it out" and "Execute", and returns the
+// status code Swagger UI renders and the curl command it shows.
+async function executeOperation(page, tag, operationId) {
+  const op = page.locator(`#operations-${tag}-${operationId}`);
+  await op.scrollIntoViewIfNeeded({ timeout: STEP_MS });
+  if (!(await op.locator(".opblock-body").count())) {
+    await op.locator(".opblock-summary").first().click({ timeout: STEP_MS });
+  }
+  await op.locator("button.try-out__btn").click({ timeout: STEP_MS });
+  await op.locator("button.execute").click({ timeout: STEP_MS });
+  const status = op.locator(".live-responses-table tbody .response-col_status").first();
+  await status.waitFor({ timeout: STEP_MS });
+  const curl = await op.locator(".curl-command").first().innerText({ timeout: STEP_MS });
+  return { status: (await status.innerText()).trim(), curl };
+}
+
+async function main() {
+  const origin = await startServer();
+  await waitReady(origin);
+  console.log(`server ready at ${origin}`);
+
+  // The read example in the description names the fixture's id: store that fixture first.
+  const fixture = JSON.parse(readFileSync(fixturePath, "utf8"));
+  const put = await fetch(`${origin}/fhir/${fixture.resourceType}/${fixture.id}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/fhir+json" },
+    body: JSON.stringify(fixture),
+    signal: AbortSignal.timeout(STEP_MS),
+  });
+  if (put.status !== 201 && put.status !== 200) throw new Error(`storing the fixture: ${put.status} ${await put.text()}`);
+
+  // A fresh profile directory (playwright passes it as --user-data-dir).
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    timeout: 60_000,
+    viewport: { width: 1280, height: 1100 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  const page = browser.pages()[0] || (await browser.newPage());
+  page.setDefaultTimeout(STEP_MS);
+  const offOrigin = [];
+  page.on("request", (req) => {
+    if (!req.url().startsWith(origin) && !req.url().startsWith("data:")) offOrigin.push(req.url());
+  });
+  const consoleErrors = [];
+  page.on("pageerror", (err) => consoleErrors.push(String(err)));
+
+  await page.goto(origin + "/docs", { waitUntil: "load", timeout: STEP_MS });
+  await page.locator(".information-container .title").waitFor({ timeout: STEP_MS });
+  const title = (await page.locator(".information-container .title").innerText()).trim();
+  if (!title.includes("FHIR")) throw new Error(`unexpected title ${JSON.stringify(title)}`);
+  console.log(`Swagger UI rendered: ${title.split("\n")[0]}`);
+
+  // Authorize with a bearer token.
+  await page.locator(".auth-wrapper button.authorize").click();
+  const modal = page.locator(".modal-ux");
+  await modal.locator("input").first().fill(TOKEN);
+  await modal.locator("button.authorize").first().click();
+  await modal.locator("button.btn-done, button.close-modal").first().click();
+  console.log("authorized with a bearer token");
+
+  const checks = [
+    ["Server", "capabilities", "GET /fhir/metadata"],
+    ["QuestionnaireResponse", "readQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}`],
+    ["QuestionnaireResponse", "historyInstanceQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}/_history`],
+  ];
+  for (const [tag, id, what] of checks) {
+    const { status, curl } = await executeOperation(page, tag, id);
+    if (status !== "200") throw new Error(`${what}: Swagger UI shows status ${status}, want 200`);
+    if (!curl.includes(`Authorization: Bearer ${TOKEN}`)) throw new Error(`${what}: the request did not carry the token:\n${curl}`);
+    console.log(`${what}: 200 rendered, token sent`);
+  }
+  const body = await page.locator("#operations-QuestionnaireResponse-readQuestionnaireResponse .live-responses-table tbody .response-col_description").first().innerText();
+  if (!body.includes(fixture.id)) throw new Error("the read response body shown does not contain the resource id");
+
+  if (offOrigin.length) throw new Error(`the page fetched from elsewhere than the server: ${offOrigin.join(", ")}`);
+  if (consoleErrors.length) throw new Error(`the page threw: ${consoleErrors.join("; ")}`);
+
+  // Show the rendered 200 of the history call: the status, the body and the headers.
+  await page
+    .locator("#operations-QuestionnaireResponse-historyInstanceQuestionnaireResponse .live-responses-table")
+    .first()
+    .evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await page.evaluate(() => window.scrollBy(0, -120));
+  const shot = join(shotDir, "swagger-ui.png");
+  await page.screenshot({ path: shot, fullPage: false, timeout: STEP_MS });
+  const size = statSync(shot).size;
+  if (size < 10_000) throw new Error(`the screenshot ${shot} is suspiciously small (${size} bytes)`);
+  console.log(`screenshot: ${shot} (${size} bytes)`);
+}
+
+try {
+  await main();
+  await cleanup();
+  console.log("docs browser test passed");
+  process.exit(0);
+} catch (err) {
+  await fail(err);
+}
