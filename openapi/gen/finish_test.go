@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/patient-involvement/fhir-server/fixtures"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// swagOutput is a small document of the shape swag writes for a generic read.
+const swagOutput = `{
+  "openapi": "3.1.0",
+  "info": {"title": "t", "version": "1"},
+  "paths": {
+    "/fhir/{type}/{id}": {"get": {
+      "operationId": "read", "summary": "Read a {type}", "tags": ["{type}"],
+      "security": [{"BearerAuth": []}],
+      "parameters": [
+        {"name": "type", "in": "path", "required": true, "schema": {"type": "string"}},
+        {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+      ],
+      "responses": {
+        "200": {"description": "ok", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}},
+                "headers": {"ETag": {"schema": {"type": "string"}}, "X-Request-Id": {"schema": {"type": "string"}}}},
+        "404": {"description": "The type is not served", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/fhir.OperationOutcome"}}}}
+      }
+    }}
+  },
+  "components": {"schemas": {
+    "Resource": {"type": "object", "properties": {"resourceType": {"type": "string"}}},
+    "fhir.OperationOutcome": {"type": "object", "properties": {"issue": {"type": "array", "uniqueItems": false, "items": {"$ref": "#/components/schemas/fhir.Issue"}}}},
+    "fhir.Issue": {"type": "object", "x-enum-varnames": ["X"]}
+  }}
+}`
+
+func TestFinishExpandsGenericPathsPerType(t *testing.T) {
+	reg := fhir.DefaultRegistry()
+	ex, err := newExamples(reg, fixtures.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := finish([]byte(swagOutput), reg, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := encodeJSON(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Paths map[string]map[string]struct {
+			OperationID string           `json:"operationId"`
+			Interaction string           `json:"x-fhir-interaction"`
+			Summary     string           `json:"summary"`
+			Tags        []string         `json:"tags"`
+			Security    []map[string]any `json:"security"`
+			Parameters  []struct {
+				Name    string `json:"name"`
+				Example string `json:"example"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas  map[string]json.RawMessage `json:"schemas"`
+			Examples map[string]json.RawMessage `json:"examples"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Paths) != len(reg.Types()) {
+		t.Errorf("got paths %v, want one per served type", got.Paths)
+	}
+	for _, rt := range reg.Types() {
+		op, ok := got.Paths["/fhir/"+rt.Name+"/{id}"]["get"]
+		if !ok {
+			t.Errorf("no GET /fhir/%s/{id}", rt.Name)
+			continue
+		}
+		if op.OperationID != "read"+rt.Name || op.Interaction != "read" || op.Summary != "Read a "+rt.Name ||
+			len(op.Tags) != 1 || op.Tags[0] != rt.Name {
+			t.Errorf("%s: operationId %q, interaction %q, summary %q, tags %v", rt.Name, op.OperationID, op.Interaction, op.Summary, op.Tags)
+		}
+		if len(op.Parameters) != 1 || op.Parameters[0].Name != "id" || op.Parameters[0].Example != exampleFixtures[rt.Name] {
+			t.Errorf("%s: parameters %+v, want only id with the fixture's id as example", rt.Name, op.Parameters)
+		}
+		if len(op.Security) != 2 || len(op.Security[1]) != 0 {
+			t.Errorf("%s: security %v, want the bearer scheme or none", rt.Name, op.Security)
+		}
+		if _, ok := got.Components.Schemas[rt.Name]; !ok {
+			t.Errorf("no schema %s", rt.Name)
+		}
+		if e := string(got.Components.Examples[rt.Name]); !strings.Contains(e, `"versionId":"1"`) {
+			t.Errorf("example %s lacks the meta the server writes: %.200s", rt.Name, e)
+		}
+	}
+	text := string(out)
+	for _, gone := range []string{"fhir.OperationOutcome", "x-enum-varnames", "uniqueItems", "{type}"} {
+		if strings.Contains(text, gone) {
+			t.Errorf("the finished document still contains %q", gone)
+		}
+	}
+	if !strings.Contains(text, `"code":"not-found"`) || !strings.Contains(text, `"#/components/headers/X-Request-Id"`) {
+		t.Error("the 404 example or the shared X-Request-Id header is missing")
+	}
+}
+
+func TestFinishRejectsUnsoundDocuments(t *testing.T) {
+	reg := fhir.DefaultRegistry()
+	ex, err := newExamples(reg, fixtures.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"unresolved reference", `"#/components/schemas/fhir.Issue"`, `"#/components/schemas/Nothing"`, "unresolved reference"},
+		{"operation without @ID", `"operationId": "read", `, ``, "has no @ID"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := finish([]byte(strings.Replace(swagOutput, tc.from, tc.to, 1)), reg, ex)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithoutFieldsKeepsOrder(t *testing.T) {
+	got, err := withoutFields([]byte(`{"resourceType":"X","id":"a","meta":{"v":1},"b":1.10,"a":[1]}`), "id", "meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"resourceType":"X","b":1.10,"a":[1]}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
