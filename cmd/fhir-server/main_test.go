@@ -12,12 +12,20 @@ import (
 )
 
 // TestServeStartsWithZeroSetupAndShutsDown runs the whole program as `fhir-server serve` on
-// the embedded database in an empty data dir, talks to it, and stops it as a signal would.
+// the embedded database in an empty data dir, talks to it, and stops it as a signal would;
+// then starts it again on the same, now populated, data dir.
 func TestServeStartsWithZeroSetupAndShutsDown(t *testing.T) {
+	dataDir := t.TempDir()
+	for _, start := range []string{"first start", "restart on existing data"} {
+		t.Run(start, func(t *testing.T) { serveOnce(t, dataDir) })
+	}
+}
+
+func serveOnce(t *testing.T, dataDir string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdoutR, stdoutW := io.Pipe()
-	env := map[string]string{"FHIR_DATA_DIR": t.TempDir(), "FHIR_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"FHIR_DATA_DIR": dataDir, "FHIR_ADDR": "127.0.0.1:0"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	done := make(chan error, 1)
 	go func() {
