@@ -42,6 +42,9 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	if err != nil {
 		return err
 	}
+	if token != "" && baseURL == "" {
+		return errors.New("load: --token is only used with --url")
+	}
 	if token == "" && baseURL != "" {
 		// From the environment, and not as the flag's default: -h would print it.
 		token, _ = env("FHIR_TOKEN")
@@ -49,20 +52,17 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	if len(paths) == 0 {
 		return errors.New("load: name at least one file or folder (fhir-server load -h)")
 	}
-	inputs, err := loader.Paths(paths, os.Stdin)
-	if err != nil {
-		return err
-	}
-
 	var target loader.Target
 	if baseURL != "" {
 		if target, err = loader.NewHTTPTarget(baseURL, token, nil); err != nil {
 			return err
 		}
-	} else {
-		if token != "" {
-			return errors.New("load: --token is only used with --url")
-		}
+	}
+	inputs, err := loader.Paths(paths, os.Stdin)
+	if err != nil {
+		return err
+	}
+	if target == nil {
 		svc, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
 		if err != nil {
 			return err

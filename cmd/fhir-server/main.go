@@ -54,12 +54,15 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 		return serve(ctx, cfg, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args, env, stdout, stderr)
+	case "generate":
+		return runGenerate(args, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
 		fmt.Fprintln(stdout, "       fhir-server load [flags] PATH…   load FHIR JSON, Bundles and NDJSON (load -h)")
+		fmt.Fprintln(stdout, "       fhir-server generate [flags]     write example responses and care plans as NDJSON (generate -h)")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, load, help)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, load, generate, help)", cmd)
 	}
 }
 
