@@ -11,7 +11,7 @@ import (
 const (
 	barInterval   = 100 * time.Millisecond
 	lineInterval  = 5 * time.Second
-	barWidth      = 30
+	barWidth      = 20
 	clearLineANSI = "\r\x1b[K"
 )
 
@@ -54,7 +54,8 @@ func (p *progress) update(done int64, s *Summary) {
 	fmt.Fprintln(p.w, line)
 }
 
-// line renders the state: bar (when the size is known), percentage, counts, rate.
+// line renders the state: on a terminal a bar, the percentage, the count, the rate and the
+// failures, short enough for an 80-column line; elsewhere the percentage and every count.
 func (p *progress) line(done int64, c Counts, elapsed time.Duration) string {
 	var b strings.Builder
 	if p.total > 0 {
@@ -67,7 +68,13 @@ func (p *progress) line(done int64, c Counts, elapsed time.Duration) string {
 	}
 	fmt.Fprintf(&b, "%d resources", c.Total())
 	if secs := elapsed.Seconds(); secs > 0 {
-		fmt.Fprintf(&b, " (%.0f/s)", float64(c.Total())/secs)
+		fmt.Fprintf(&b, ", %.0f/s", float64(c.Total())/secs)
+	}
+	if p.terminal {
+		if c.Failed > 0 {
+			fmt.Fprintf(&b, ", %d failed", c.Failed)
+		}
+		return b.String()
 	}
 	fmt.Fprintf(&b, ": %d created, %d updated, %d unchanged, %d failed", c.Created, c.Updated, c.Unchanged, c.Failed)
 	return b.String()
