@@ -113,7 +113,8 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", str("FHIR_ADDR", ":8080"), "listen address (FHIR_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", str("FHIR_DATA_DIR", "./data"), "directory of the embedded database and dev keys (FHIR_DATA_DIR)")
-	fs.StringVar(&c.MongoURI, "mongodb-uri", str("MONGODB_URI", ""), "MongoDB connection string; empty starts the embedded database (MONGODB_URI)")
+	// The URI may hold a password: it is not shown as the flag's default in -h output.
+	fs.StringVar(&c.MongoURI, "mongodb-uri", "", "MongoDB connection string; empty starts the embedded database (MONGODB_URI)")
 	fs.StringVar(&c.MongoDatabase, "mongodb-database", str("MONGODB_DATABASE", "fhir"), "MongoDB database name (MONGODB_DATABASE)")
 	fs.StringVar(&c.BaseURL, "base-url", str("FHIR_BASE_URL", ""), "absolute base URL of the FHIR API for links, e.g. https://fhir.example.org/fhir; empty: from each request (FHIR_BASE_URL)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", num("FHIR_MAX_BODY_BYTES", 8<<20), "largest request body accepted, in bytes (FHIR_MAX_BODY_BYTES)")
@@ -128,6 +129,9 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
+	}
+	if c.MongoURI == "" {
+		c.MongoURI = str("MONGODB_URI", "")
 	}
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
