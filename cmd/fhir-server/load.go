@@ -104,6 +104,10 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 			}
 		})
 		uri = emb.URI()
+		log.Warn("using the embedded database (FerretDB with SQLite): meant for development, demos and small data; set MONGODB_URI for production",
+			"data_dir", cfg.DataDir)
+	} else {
+		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
 	}
 	client, err := store.Connect(ctx, uri)
 	if err != nil {

@@ -22,10 +22,7 @@ import (
 
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/config"
-	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
-	"github.com/patient-involvement/fhir-server/internal/store"
-	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -83,41 +80,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
 
-	uri := cfg.MongoURI
-	if uri == "" {
-		emb, err := embedded.Start(ctx, cfg.DataDir, log)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := emb.Close(); err != nil {
-				log.Error("embedded database stopped with an error", "err", err)
-			}
-		}()
-		uri = emb.URI()
-		log.Warn("using the embedded database (FerretDB with SQLite): meant for development, demos and small data; set MONGODB_URI for production",
-			"data_dir", cfg.DataDir)
-	} else {
-		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
-	}
-	client, err := store.Connect(ctx, uri)
+	svc, closeDB, err := openService(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database(cfg.MongoDatabase), registry)
-	if err != nil {
-		return err
-	}
-	if err := st.EnsureIndexes(ctx); err != nil {
-		return err
-	}
-	svc, err := fhir.NewService(st, registry)
-	if err != nil {
-		return err
-	}
+	defer closeDB()
 	if cfg.Demo {
 		if _, err := loader.Demo(ctx, svc, log); err != nil {
 			return err
