@@ -104,7 +104,7 @@ func (s *Server) register() {
 //	@Produce		json
 //	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response"
 //	@Success		200				{object}	healthStatus	"The process is up"
-//	@Header			all				{string}	X-Request-Id	"The request id"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
 //	@Router			/healthz [get]
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
@@ -120,7 +120,7 @@ func (s *Server) healthz(c *gin.Context) {
 //	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response"
 //	@Success		200				{object}	healthStatus	"Ready to serve"
 //	@Failure		503				{object}	healthStatus	"The database does not answer"
-//	@Header			all				{string}	X-Request-Id	"The request id"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
 //	@Router			/readyz [get]
 func (s *Server) readyz(c *gin.Context) {
 	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
