@@ -1,0 +1,50 @@
+package search
+
+import (
+	"context"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// Request is one page of a search to run.
+type Request struct {
+	// Criteria are the parsed search; Criteria.Count nil means no limit (conditional
+	// operations), 0 means the total only.
+	Criteria *Criteria
+	// Cursor is the page token of a next or previous link ("" for the first page). A token
+	// that was not issued by this server for these criteria is a fhir.KindInvalid error.
+	Cursor string
+	// Compartment, when set ("Patient/123"), limits matches and included resources of
+	// patient-data types to that patient's compartment (see CompartmentParams); resources
+	// of other types (Questionnaire) are not limited.
+	Compartment string
+	// BaseURL is the absolute base of the FHIR API as the client sees it, so that absolute
+	// reference values that point at this server match the relative references stored.
+	BaseURL string
+}
+
+// Result is one page of search results.
+type Result struct {
+	// Matches are the resources that matched, in order (search.mode = match).
+	Matches []*fhir.Resource
+	// Included are the resources added by _include and _revinclude, each once and never one
+	// that is also a match (search.mode = include).
+	Included []*fhir.Resource
+	// Total is the number of matches over all pages, nil when it was not computed.
+	Total *int64
+	// Next and Prev are the page tokens of the following and preceding pages, "" when there
+	// is none. Put them in a link's _cursor parameter next to the canonical criteria.
+	Next, Prev string
+}
+
+// Searcher runs searches. internal/store implements it over MongoDB.
+type Searcher interface {
+	Search(ctx context.Context, req *Request) (*Result, error)
+}
+
+// CompartmentParams names, per resource type holding patient data, the reference parameter
+// that places a resource in a patient's compartment. Types not listed are not patient data.
+var CompartmentParams = map[string]string{
+	"QuestionnaireResponse": "subject",
+	"CarePlan":              "subject",
+}
