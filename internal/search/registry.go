@@ -141,7 +141,11 @@ var carePlan = []*Definition{
 	def("CarePlan-instantiates-uri", "instantiates-uri", TypeURI, "CarePlan.instantiatesUri"),
 	def("CarePlan-intent", "intent", TypeToken, "CarePlan.intent"),
 	def("CarePlan-part-of", "part-of", TypeReference, "CarePlan.partOf", "CarePlan"),
-	def("clinical-patient", "patient", TypeReference, "CarePlan.subject.where(resolve() is Patient)", "Patient"),
+	// clinical-patient lists Patient and Group as targets in R4 4.0.1 search-parameters.json
+	// (entry clinical-patient, "target": ["Patient", "Group"]), although its CarePlan
+	// expression only keeps references that resolve to a Patient.
+	def("clinical-patient", "patient", TypeReference, "CarePlan.subject.where(resolve() is Patient)",
+		"Patient", "Group"),
 	// performer searches the detailed activities' performers, despite the description
 	// talking of "simple" activities.
 	def("CarePlan-performer", "performer", TypeReference, "CarePlan.activity.detail.performer",

@@ -59,6 +59,13 @@ func TestRegistryQuirks(t *testing.T) {
 	if Lookup("Questionnaire", "status").Allows(ModifierOfType) {
 		t.Error("status should not allow :of-type")
 	}
+	// R4 clinical-patient targets Patient and Group, QuestionnaireResponse-patient only Patient.
+	if got := Lookup("CarePlan", "patient").Targets; !slices.Equal(got, []string{"Patient", "Group"}) {
+		t.Errorf("CarePlan patient targets = %v, want [Patient Group]", got)
+	}
+	if got := Lookup("QuestionnaireResponse", "patient").Targets; !slices.Equal(got, []string{"Patient"}) {
+		t.Errorf("QuestionnaireResponse patient targets = %v, want [Patient]", got)
+	}
 	if Lookup("Patient", "name") != nil || Definitions("Patient") != nil {
 		t.Error("Patient is not served")
 	}
