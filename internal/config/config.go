@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -41,7 +42,60 @@ type Config struct {
 	// Demo loads the example data embedded in the binary on first start, when the database
 	// holds no Questionnaire yet (FHIR_DEMO, --demo). Default false.
 	Demo bool
+
+	// Auth is how bearer tokens are checked (FHIR_AUTH, --auth): AuthJWKS, AuthDev or AuthOff.
+	// Default: AuthJWKS when JWTIssuer is set, else AuthDev.
+	Auth string
+	// JWTIssuer is the exact "iss" tokens must carry (FHIR_JWT_ISSUER, --jwt-issuer). Required
+	// in jwks mode; in dev mode it defaults to DevIssuer.
+	JWTIssuer string
+	// JWTAudience is the value the "aud" of tokens must contain (FHIR_JWT_AUDIENCE,
+	// --jwt-audience). Default: BaseURL; when that is empty too, DevAudience in dev mode, and
+	// jwks mode refuses to start.
+	JWTAudience string
+	// JWKSURL is the authorization server's JSON Web Key Set, fetched, cached and refreshed
+	// (FHIR_JWKS_URL, --jwks-url). It must be https, or http on a loopback host.
+	JWKSURL string
+	// JWKSFile is a local JWK Set (JSON) or PEM file of one or more public keys
+	// (FHIR_JWKS_FILE, --jwks-file). jwks mode needs exactly one of JWKSURL and JWKSFile.
+	JWKSFile string
+	// SMART holds the authorization server's endpoints advertised in
+	// /.well-known/smart-configuration and the CapabilityStatement. All optional.
+	SMART SMARTEndpoints
 }
+
+// SMARTEndpoints are the authorization server's URLs, advertised for SMART App Launch discovery.
+type SMARTEndpoints struct {
+	// AuthorizeURL is the OAuth 2.0 authorization endpoint (FHIR_SMART_AUTHORIZE_URL).
+	AuthorizeURL string
+	// TokenURL is the OAuth 2.0 token endpoint (FHIR_SMART_TOKEN_URL).
+	TokenURL string
+	// RegistrationURL is the dynamic client registration endpoint (FHIR_SMART_REGISTRATION_URL).
+	RegistrationURL string
+	// ManagementURL is where a user manages the apps they authorized (FHIR_SMART_MANAGEMENT_URL).
+	ManagementURL string
+	// IntrospectionURL is the token introspection endpoint (FHIR_SMART_INTROSPECTION_URL).
+	IntrospectionURL string
+	// RevocationURL is the token revocation endpoint (FHIR_SMART_REVOCATION_URL).
+	RevocationURL string
+}
+
+// The authorization modes.
+const (
+	// AuthJWKS verifies tokens from an external authorization server against its public keys.
+	AuthJWKS = "jwks"
+	// AuthDev verifies tokens signed with a key the server creates in DataDir/auth, for
+	// development; `fhir-server token` mints them.
+	AuthDev = "dev"
+	// AuthOff lets every request through with full access. Never use it with real data.
+	AuthOff = "off"
+)
+
+// DevIssuer and DevAudience are the "iss" and (when there is no base URL) "aud" of dev mode tokens.
+const (
+	DevIssuer   = "urn:fhir-server:dev"
+	DevAudience = "urn:fhir-server:dev"
+)
 
 // Lookup reads an environment variable; tests pass their own.
 type Lookup func(key string) (string, bool)
@@ -124,6 +178,17 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.LogLevel, "log-level", str("FHIR_LOG_LEVEL", "info"), "debug, info, warn or error (FHIR_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", str("FHIR_LOG_FORMAT", "text"), "text or json (FHIR_LOG_FORMAT)")
 	fs.BoolVar(&c.Demo, "demo", boolean("FHIR_DEMO", false), "load the built-in example data on first start, when the database holds no Questionnaire (FHIR_DEMO)")
+	fs.StringVar(&c.Auth, "auth", str("FHIR_AUTH", ""), "bearer token checks: jwks, dev or off; default jwks when an issuer is set, else dev (FHIR_AUTH)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", str("FHIR_JWT_ISSUER", ""), "exact iss of accepted tokens; required in jwks mode (FHIR_JWT_ISSUER)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", str("FHIR_JWT_AUDIENCE", ""), "value the aud of accepted tokens must contain; default: the base URL (FHIR_JWT_AUDIENCE)")
+	fs.StringVar(&c.JWKSURL, "jwks-url", str("FHIR_JWKS_URL", ""), "JWK Set URL of the authorization server (FHIR_JWKS_URL)")
+	fs.StringVar(&c.JWKSFile, "jwks-file", str("FHIR_JWKS_FILE", ""), "file holding a JWK Set or PEM public keys (FHIR_JWKS_FILE)")
+	fs.StringVar(&c.SMART.AuthorizeURL, "smart-authorize-url", str("FHIR_SMART_AUTHORIZE_URL", ""), "OAuth authorization endpoint advertised for SMART (FHIR_SMART_AUTHORIZE_URL)")
+	fs.StringVar(&c.SMART.TokenURL, "smart-token-url", str("FHIR_SMART_TOKEN_URL", ""), "OAuth token endpoint advertised for SMART (FHIR_SMART_TOKEN_URL)")
+	fs.StringVar(&c.SMART.RegistrationURL, "smart-registration-url", str("FHIR_SMART_REGISTRATION_URL", ""), "client registration endpoint advertised for SMART (FHIR_SMART_REGISTRATION_URL)")
+	fs.StringVar(&c.SMART.ManagementURL, "smart-management-url", str("FHIR_SMART_MANAGEMENT_URL", ""), "app management page advertised for SMART (FHIR_SMART_MANAGEMENT_URL)")
+	fs.StringVar(&c.SMART.IntrospectionURL, "smart-introspection-url", str("FHIR_SMART_INTROSPECTION_URL", ""), "token introspection endpoint advertised for SMART (FHIR_SMART_INTROSPECTION_URL)")
+	fs.StringVar(&c.SMART.RevocationURL, "smart-revocation-url", str("FHIR_SMART_REVOCATION_URL", ""), "token revocation endpoint advertised for SMART (FHIR_SMART_REVOCATION_URL)")
 	if define != nil {
 		define(fs)
 	}
@@ -167,7 +232,93 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
 	}
+	errs = append(errs, c.validateAuth())
 	return errors.Join(errs...)
+}
+
+// validateAuth settles the authorization mode and its defaults, and rejects settings that
+// cannot work together.
+func (c *Config) validateAuth() error {
+	if c.Auth == "" {
+		c.Auth = AuthDev
+		if c.JWTIssuer != "" {
+			c.Auth = AuthJWKS
+		}
+	}
+	if c.JWTAudience == "" {
+		c.JWTAudience = c.BaseURL
+	}
+	var errs []error
+	switch c.Auth {
+	case AuthJWKS:
+		if c.JWTIssuer == "" {
+			errs = append(errs, errors.New("auth mode jwks needs the tokens' issuer (FHIR_JWT_ISSUER)"))
+		}
+		if c.JWTAudience == "" {
+			errs = append(errs, errors.New("auth mode jwks needs an audience: set FHIR_JWT_AUDIENCE or FHIR_BASE_URL"))
+		}
+		switch {
+		case c.JWKSURL == "" && c.JWKSFile == "":
+			errs = append(errs, errors.New("auth mode jwks needs the issuer's keys: set FHIR_JWKS_URL or FHIR_JWKS_FILE"))
+		case c.JWKSURL != "" && c.JWKSFile != "":
+			errs = append(errs, errors.New("set only one of FHIR_JWKS_URL and FHIR_JWKS_FILE"))
+		}
+	case AuthDev:
+		if c.JWTIssuer == "" {
+			c.JWTIssuer = DevIssuer
+		}
+		if c.JWTAudience == "" {
+			c.JWTAudience = DevAudience
+		}
+	case AuthOff:
+	default:
+		errs = append(errs, fmt.Errorf("auth mode %q must be jwks, dev or off", c.Auth))
+	}
+	if c.Auth != AuthJWKS && (c.JWKSURL != "" || c.JWKSFile != "") {
+		errs = append(errs, fmt.Errorf("FHIR_JWKS_URL and FHIR_JWKS_FILE are only used in auth mode jwks, not %s", c.Auth))
+	}
+	if c.JWKSURL != "" {
+		if err := checkKeyURL(c.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("JWKS URL: %w", err))
+		}
+	}
+	for _, e := range []struct{ name, url string }{
+		{"FHIR_SMART_AUTHORIZE_URL", c.SMART.AuthorizeURL},
+		{"FHIR_SMART_TOKEN_URL", c.SMART.TokenURL},
+		{"FHIR_SMART_REGISTRATION_URL", c.SMART.RegistrationURL},
+		{"FHIR_SMART_MANAGEMENT_URL", c.SMART.ManagementURL},
+		{"FHIR_SMART_INTROSPECTION_URL", c.SMART.IntrospectionURL},
+		{"FHIR_SMART_REVOCATION_URL", c.SMART.RevocationURL},
+	} {
+		if e.url == "" {
+			continue
+		}
+		if u, err := url.Parse(e.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q must be an absolute http(s) URL", e.name, e.url))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkKeyURL accepts https URLs, and http only on a loopback host: keys fetched in the clear
+// could be replaced on the way.
+func checkKeyURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https (http only on localhost)", raw)
+	default:
+		return fmt.Errorf("%q must be an https URL", raw)
+	}
 }
 
 // Redacted returns the MongoDB URI with any password masked, for logs.

@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+func TestSmartConfiguration(t *testing.T) {
+	t.Parallel()
+	full := Discovery{
+		Issuer: "https://idp.example", JWKSURI: "https://idp.example/jwks",
+		AuthorizeURL: "https://idp.example/authorize", TokenURL: "https://idp.example/token",
+		RevocationURL: "https://idp.example/revoke", ResourceTypes: []string{"CarePlan"},
+	}
+	tests := []struct {
+		name     string
+		d        Discovery
+		has      []string
+		lacks    []string
+		caps     []string
+		noCaps   []string
+		inScopes []string
+	}{
+		{name: "with an authorization server", d: full,
+			has:      []string{"issuer", "jwks_uri", "authorization_endpoint", "token_endpoint", "revocation_endpoint", "grant_types_supported", "code_challenge_methods_supported", "scopes_supported", "response_types_supported", "capabilities"},
+			lacks:    []string{"registration_endpoint", "introspection_endpoint"},
+			caps:     []string{"launch-standalone", "client-public", "client-confidential-symmetric", "permission-v1", "permission-v2", "permission-patient", "permission-user", "context-standalone-patient"},
+			inScopes: []string{"openid", "fhirUser", "launch/patient", "patient/*.rs", "system/*.*", "user/CarePlan.cruds"}},
+		{name: "dev mode: keys only", d: Discovery{Issuer: DevIssuer, JWKSURI: "http://localhost:8080/fhir/.well-known/jwks.json"},
+			has:    []string{"issuer", "jwks_uri", "capabilities"},
+			lacks:  []string{"authorization_endpoint", "token_endpoint", "grant_types_supported", "code_challenge_methods_supported"},
+			caps:   []string{"permission-v2", "permission-patient"},
+			noCaps: []string{"launch-standalone"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := json.Marshal(SmartConfiguration(tc.d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range tc.has {
+				if _, ok := doc[k]; !ok {
+					t.Errorf("no %s in %s", k, b)
+				}
+			}
+			for _, k := range tc.lacks {
+				if _, ok := doc[k]; ok {
+					t.Errorf("%s present in %s", k, b)
+				}
+			}
+			caps := strs(doc["capabilities"])
+			for _, c := range tc.caps {
+				if !slices.Contains(caps, c) {
+					t.Errorf("capability %s missing: %v", c, caps)
+				}
+			}
+			for _, c := range tc.noCaps {
+				if slices.Contains(caps, c) {
+					t.Errorf("capability %s claimed: %v", c, caps)
+				}
+			}
+			scopes := strs(doc["scopes_supported"])
+			for _, s := range tc.inScopes {
+				if !slices.Contains(scopes, s) {
+					t.Errorf("scope %s missing: %v", s, scopes)
+				}
+			}
+			if m, ok := doc["code_challenge_methods_supported"]; ok && !slices.Equal(strs(m), []string{"S256"}) {
+				t.Errorf("PKCE methods %v", m)
+			}
+		})
+	}
+}
+
+func strs(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestCapabilitySecurityIsValidFHIR puts rest.security into a CapabilityStatement and runs
+// the server's own validator over it.
+func TestCapabilitySecurityIsValidFHIR(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		d       Discovery
+		wantExt []string
+	}{
+		{"all endpoints", Discovery{TokenURL: "https://idp/token", AuthorizeURL: "https://idp/authorize", RegistrationURL: "https://idp/register",
+			ManagementURL: "https://idp/manage", IntrospectionURL: "https://idp/introspect", RevocationURL: "https://idp/revoke"},
+			[]string{"token", "authorize", "register", "manage", "introspect", "revoke"}},
+		{"token and authorize", Discovery{TokenURL: "https://idp/token", AuthorizeURL: "https://idp/authorize"}, []string{"token", "authorize"}},
+		{"no endpoints", Discovery{}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sec := CapabilitySecurity(tc.d)
+			cs := map[string]any{
+				"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01", "kind": "instance",
+				"fhirVersion": "4.0.1", "format": []string{"json"},
+				"implementation": map[string]any{"description": "test"},
+				"rest":           []any{map[string]any{"mode": "server", "security": sec}},
+			}
+			b, err := json.Marshal(cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fhir.ParseBody(b, "CapabilityStatement"); err != nil {
+				t.Fatalf("invalid: %v\n%s", err, b)
+			}
+			var got struct {
+				Rest []struct {
+					Security struct {
+						CORS    bool `json:"cors"`
+						Service []struct {
+							Coding []struct{ System, Code string } `json:"coding"`
+						} `json:"service"`
+						Extension []struct {
+							URL       string `json:"url"`
+							Extension []struct {
+								URL      string `json:"url"`
+								ValueURI string `json:"valueUri"`
+							} `json:"extension"`
+						} `json:"extension"`
+					} `json:"security"`
+				} `json:"rest"`
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			s := got.Rest[0].Security
+			if !s.CORS || s.Service[0].Coding[0].System != securityServiceSystem || s.Service[0].Coding[0].Code != "SMART-on-FHIR" {
+				t.Errorf("security %s", b)
+			}
+			var names []string
+			for _, e := range s.Extension {
+				if e.URL != oauthURIsExtension {
+					t.Errorf("extension %s", e.URL)
+				}
+				for _, sub := range e.Extension {
+					if sub.ValueURI == "" {
+						t.Errorf("%s has no URI", sub.URL)
+					}
+					names = append(names, sub.URL)
+				}
+			}
+			if !slices.Equal(names, tc.wantExt) {
+				t.Errorf("oauth-uris %v, want %v", names, tc.wantExt)
+			}
+		})
+	}
+}
