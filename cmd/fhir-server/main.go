@@ -33,7 +33,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "fhir-server:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -54,13 +54,16 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 		return runLoad(ctx, args, env, stdout, stderr)
 	case "generate":
 		return runGenerate(args, stdout, stderr)
+	case "token":
+		return runToken(args, env, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
 		fmt.Fprintln(stdout, "       fhir-server load [flags] PATH…   load FHIR JSON, Bundles and NDJSON (load -h)")
 		fmt.Fprintln(stdout, "       fhir-server generate [flags]     write example responses and care plans as NDJSON (generate -h)")
+		fmt.Fprintln(stdout, "       fhir-server token --scope S …    print a dev mode access token (token -h)")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, load, generate, help)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, load, generate, token, help)", cmd)
 	}
 }
 
