@@ -1,0 +1,347 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// resourceSummary are the elements of Resource that R4 marks as summary: every resource has them.
+var resourceSummary = []string{"id", "meta", "implicitRules"}
+
+// summaryElements are, per served type, the top-level elements its R4 StructureDefinition
+// flags isSummary, in definition order (differential of StructureDefinition-Questionnaire,
+// -QuestionnaireResponse and -CarePlan). Not summary, among others: Questionnaire
+// derivedFrom, description, purpose, copyright, approvalDate, lastReviewDate, item;
+// QuestionnaireResponse item; CarePlan contributor, careTeam, supportingInfo, goal,
+// activity, note.
+var summaryElements = map[string][]string{
+	"Questionnaire": {"url", "identifier", "version", "name", "title", "status", "experimental", "subjectType",
+		"date", "publisher", "contact", "useContext", "jurisdiction", "effectivePeriod", "code"},
+	"QuestionnaireResponse": {"identifier", "basedOn", "partOf", "questionnaire", "status", "subject",
+		"encounter", "authored", "author", "source"},
+	"CarePlan": {"identifier", "instantiatesCanonical", "instantiatesUri", "basedOn", "replaces", "partOf",
+		"status", "intent", "category", "title", "description", "subject", "encounter", "period", "created",
+		"author", "addresses"},
+}
+
+// mandatoryElements are, per served type, the top-level elements with min 1 in R4.
+var mandatoryElements = map[string][]string{
+	"Questionnaire":         {"status"},
+	"QuestionnaireResponse": {"status"},
+	"CarePlan":              {"status", "intent", "subject"},
+}
+
+// SummaryElements returns the top-level elements of resourceType that FHIR R4 marks as
+// summary (ElementDefinition.isSummary): those of Resource (id, meta, implicitRules) and then
+// the type's own, in definition order. It is nil for a type the server does not serve.
+func SummaryElements(resourceType string) []string {
+	own, ok := summaryElements[resourceType]
+	if !ok {
+		return nil
+	}
+	return append(slices.Clone(resourceSummary), own...)
+}
+
+// MandatoryElements returns the top-level elements of resourceType that FHIR R4 requires
+// (min 1): QuestionnaireResponse and Questionnaire status, CarePlan status, intent and
+// subject. It is nil for a type the server does not serve.
+func MandatoryElements(resourceType string) []string {
+	return slices.Clone(mandatoryElements[resourceType])
+}
+
+// subsettedTag is the meta.tag a resource reduced by _summary or _elements carries (R4
+// search.html, "Summary"): the client must not take it for the whole resource.
+const subsettedTag = `{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED",` +
+	`"display":"Resource encoded in summary mode"}`
+
+// Shape returns the resource JSON raw reduced as _summary or _elements ask:
+//
+//   - SummaryTrue: resourceType and the summary elements (SummaryElements);
+//   - SummaryText: resourceType, id, meta, text and the mandatory elements;
+//   - SummaryData: everything but text;
+//   - SummaryCount, SummaryFalse and "": raw itself, unless elements are given;
+//   - elements (used when summary is "" or false): resourceType, id, meta, the listed
+//     top-level elements and the mandatory elements.
+//
+// A primitive's extension member ("_status") goes with its element. Members keep their
+// order and their bytes: values are copied, never decoded and encoded again, so numbers
+// stay exactly as written. When anything was removed, meta.tag gains the SUBSETTED coding
+// (once), meta being added after id when the resource has none. raw is a JSON object;
+// anything else is an error.
+func Shape(raw []byte, resourceType string, summary Summary, elements []string) ([]byte, error) {
+	keep := map[string]bool{"resourceType": true}
+	dropOnly := ""
+	switch summary {
+	case SummaryTrue:
+		for _, e := range resourceSummary {
+			keep[e] = true
+		}
+		for _, e := range summaryElements[resourceType] {
+			keep[e] = true
+		}
+	case SummaryText:
+		for _, e := range []string{"id", "meta", "text"} {
+			keep[e] = true
+		}
+	case SummaryData:
+		dropOnly = "text"
+	default:
+		if len(elements) == 0 {
+			return raw, nil
+		}
+		for _, e := range append([]string{"id", "meta"}, elements...) {
+			keep[e] = true
+		}
+	}
+	for _, e := range mandatoryElements[resourceType] {
+		keep[e] = true
+	}
+	members, err := splitObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	kept := func(key string) bool {
+		base := key
+		if len(key) > 1 && key[0] == '_' {
+			base = key[1:]
+		}
+		if dropOnly != "" {
+			return base != dropOnly
+		}
+		return keep[base]
+	}
+	removed := false
+	metaAt, anchor := -1, -1
+	for i, m := range members {
+		if !kept(m.key) {
+			removed = true
+			continue
+		}
+		switch m.key {
+		case "meta":
+			metaAt = i
+		case "resourceType":
+			if anchor < 0 {
+				anchor = i
+			}
+		case "id":
+			anchor = i
+		}
+	}
+	if !removed {
+		return raw, nil
+	}
+	var out bytes.Buffer
+	out.Grow(len(raw) + len(subsettedTag) + 16)
+	out.WriteByte('{')
+	n := 0
+	writeMember := func(key, value []byte) {
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		n++
+		out.Write(key)
+		out.WriteByte(':')
+		out.Write(value)
+	}
+	if metaAt < 0 && anchor < 0 {
+		writeMember([]byte(`"meta"`), []byte(`{"tag":[`+subsettedTag+`]}`))
+	}
+	for i, m := range members {
+		if !kept(m.key) {
+			continue
+		}
+		value := m.value
+		if i == metaAt {
+			if value, err = withSubsetted(value); err != nil {
+				return nil, err
+			}
+		}
+		writeMember(m.rawKey, value)
+		if i == anchor && metaAt < 0 {
+			writeMember([]byte(`"meta"`), []byte(`{"tag":[`+subsettedTag+`]}`))
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
+
+// withSubsetted returns the meta object with the SUBSETTED coding added to its tags, or as
+// it is when the tag is there already.
+func withSubsetted(meta []byte) ([]byte, error) {
+	members, err := splitObject(meta)
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	tagged := false
+	for i, m := range members {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		out.Write(m.rawKey)
+		out.WriteByte(':')
+		if m.key != "tag" {
+			out.Write(m.value)
+			continue
+		}
+		var tags []struct{ System, Code string }
+		if err := json.Unmarshal(m.value, &tags); err != nil {
+			return nil, fmt.Errorf("meta.tag: %w", err)
+		}
+		for _, t := range tags {
+			if t.System == "http://terminology.hl7.org/CodeSystem/v3-ObservationValue" && t.Code == "SUBSETTED" {
+				return meta, nil
+			}
+		}
+		arr := bytes.TrimSpace(m.value)
+		inner := bytes.TrimSpace(arr[1 : len(arr)-1])
+		out.Write(arr[:len(arr)-1])
+		if len(inner) > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteString(subsettedTag)
+		out.WriteByte(']')
+		tagged = true
+	}
+	if !tagged {
+		if len(members) > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteString(`"tag":[` + subsettedTag + `]`)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
+
+// jsonMember is one member of a JSON object, as slices of the object's bytes.
+type jsonMember struct {
+	key    string // the decoded name
+	rawKey []byte // the name as written, quotes included
+	value  []byte // the value as written
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// splitObject splits a JSON object into its members, in order, without decoding values.
+// White space between tokens is allowed.
+func splitObject(b []byte) ([]jsonMember, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errNotObject
+	}
+	i = skipSpace(b, i+1)
+	var out []jsonMember
+	if i < len(b) && b[i] == '}' {
+		if skipSpace(b, i+1) != len(b) {
+			return nil, errNotObject
+		}
+		return out, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, fmt.Errorf("%w: expected a member name at %d", errNotObject, i)
+		}
+		ke, err := scanString(b, i)
+		if err != nil {
+			return nil, err
+		}
+		rawKey := b[i:ke]
+		key := string(rawKey[1 : len(rawKey)-1])
+		if bytes.IndexByte(rawKey, '\\') >= 0 {
+			if err := json.Unmarshal(rawKey, &key); err != nil {
+				return nil, fmt.Errorf("%w: %v", errNotObject, err)
+			}
+		}
+		j := skipSpace(b, ke)
+		if j >= len(b) || b[j] != ':' {
+			return nil, fmt.Errorf("%w: expected ':' at %d", errNotObject, j)
+		}
+		j = skipSpace(b, j+1)
+		ve, err := scanValue(b, j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, jsonMember{key: key, rawKey: rawKey, value: b[j:ve]})
+		i = skipSpace(b, ve)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			if skipSpace(b, i+1) != len(b) {
+				return nil, fmt.Errorf("%w: data after the object", errNotObject)
+			}
+			return out, nil
+		default:
+			return nil, fmt.Errorf("%w: expected ',' or '}' at %d", errNotObject, i)
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index just past the JSON string that starts at b[i] == '"'.
+func scanString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unterminated string", errNotObject)
+}
+
+// scanValue returns the index just past the JSON value that starts at b[i].
+func scanValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, fmt.Errorf("%w: missing value", errNotObject)
+	}
+	switch b[i] {
+	case '"':
+		return scanString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e, err := scanString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("%w: unterminated value", errNotObject)
+	default:
+		j := i
+	scan:
+		for ; j < len(b); j++ {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				break scan
+			}
+		}
+		if j == i {
+			return 0, fmt.Errorf("%w: missing value at %d", errNotObject, i)
+		}
+		return j, nil
+	}
+}
