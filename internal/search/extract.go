@@ -16,7 +16,7 @@ import (
 
 // ExtractOptions are the server settings that extraction depends on.
 type ExtractOptions struct {
-	// BaseURL is the absolute base of the FHIR API (no trailing slash). An absolute
+	// BaseURL is the absolute base of the FHIR API (a trailing slash is ignored). An absolute
 	// reference that starts with BaseURL+"/" is also indexed as the relative "Type/id" it
 	// stands for. Empty means no absolute reference is taken for a local one.
 	BaseURL string
@@ -49,7 +49,7 @@ type ExtractOptions struct {
 func Extract(resourceType string, tree map[string]any, opts ExtractOptions) (Index, error) {
 	progs := programs[resourceType]
 	idx := make(Index, len(progs))
-	x := extractor{base: opts.BaseURL, loc: opts.Location}
+	x := extractor{base: strings.TrimSuffix(opts.BaseURL, "/"), loc: opts.Location}
 	if x.loc == nil {
 		x.loc = time.UTC
 	}
