@@ -27,6 +27,9 @@ type Resource struct {
 	// Tree is the decoded body (objects as map[string]any, numbers as json.Number). It is set
 	// for resources being written, so storage can extract search values without decoding again.
 	Tree map[string]any
+	// Compartments are the patient compartments the version belongs to ("Patient/123"),
+	// as stored with it; set on versions read from storage.
+	Compartments []string
 }
 
 // ETag is the weak entity tag of this version.

@@ -43,6 +43,9 @@ type HistoryQuery struct {
 	Count int
 	// Cursor continues after the last entry of a previous page ("" for the first page).
 	Cursor string
+	// Compartment, when set ("Patient/123"), keeps only versions in that patient's
+	// compartment.
+	Compartment string
 }
 
 // HistoryPage is one page of a history.

@@ -80,7 +80,7 @@ func (s *Store) instanceHistory(ctx context.Context, q fhir.HistoryQuery, cur *h
 	var out []*fhir.Resource
 	below := latest.VersionID // history versions strictly below this
 	if cur == nil {
-		if q.Since.IsZero() || !latest.LastUpdated.Before(q.Since) {
+		if (q.Since.IsZero() || !latest.LastUpdated.Before(q.Since)) && inCompartment(latest, q.Compartment) {
 			out = append(out, latest)
 		}
 	} else {
@@ -90,6 +90,9 @@ func (s *Store) instanceHistory(ctx context.Context, q fhir.HistoryQuery, cur *h
 		filter := bson.D{{Key: "id", Value: q.ID}, {Key: "vid", Value: bson.D{{Key: "$lt", Value: below}}}}
 		if !q.Since.IsZero() {
 			filter = append(filter, bson.E{Key: "ts", Value: bson.D{{Key: "$gte", Value: q.Since}}})
+		}
+		if q.Compartment != "" {
+			filter = append(filter, bson.E{Key: "cmp", Value: q.Compartment})
 		}
 		docs, err := s.find(ctx, q.Type+"_history", filter, bson.D{{Key: "id", Value: 1}, {Key: "vid", Value: -1}}, int64(q.Count+1-len(out)))
 		if err != nil {
@@ -107,6 +110,9 @@ func (s *Store) typeHistory(ctx context.Context, q fhir.HistoryQuery, cur *histo
 	// The newest versions come from the current collection, older ones from the history
 	// collection; each is read in history order and the two are merged.
 	curFilter, histFilter := bson.D{}, bson.D{}
+	if q.Compartment != "" {
+		curFilter, histFilter = bson.D{{Key: "cmp", Value: q.Compartment}}, bson.D{{Key: "cmp", Value: q.Compartment}}
+	}
 	if !q.Since.IsZero() {
 		since := bson.E{Key: "ts", Value: bson.D{{Key: "$gte", Value: q.Since}}}
 		curFilter, histFilter = append(curFilter, since), append(histFilter, since)
@@ -156,6 +162,19 @@ func (s *Store) typeHistory(ctx context.Context, q fhir.HistoryQuery, cur *histo
 		out = append(out, next)
 	}
 	return page(out, q.Count), nil
+}
+
+// inCompartment reports whether r is in compartment ("" means no limit).
+func inCompartment(r *fhir.Resource, compartment string) bool {
+	if compartment == "" {
+		return true
+	}
+	for _, c := range r.Compartments {
+		if c == compartment {
+			return true
+		}
+	}
+	return false
 }
 
 // page cuts a list read with one extra entry into a page and the cursor of the next.

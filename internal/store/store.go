@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // Store is the MongoDB implementation of fhir.Store.
@@ -24,6 +28,18 @@ type Store struct {
 	// replace is atomic by itself; the embedded database's is not (it reads, then writes),
 	// and since it only ever serves this one process, serialising here makes it exact too.
 	locks [256]sync.Mutex
+
+	extract search.ExtractOptions
+
+	keyMu sync.Mutex
+	key   []byte // signs page cursors; see pagingKey
+}
+
+// Options tune a Store.
+type Options struct {
+	// BaseURL is the configured absolute base of the FHIR API, if any: absolute references
+	// that start with it are indexed as the relative references they stand for.
+	BaseURL string
 }
 
 func (s *Store) lock(typ, id string) *sync.Mutex {
@@ -37,11 +53,15 @@ func (s *Store) lock(typ, id string) *sync.Mutex {
 var _ fhir.Store = (*Store)(nil)
 
 // New returns a Store on db for the types of registry. Call EnsureIndexes before serving.
-func New(db *mongo.Database, registry *fhir.Registry) (*Store, error) {
+func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, error) {
 	if db == nil || registry == nil {
 		return nil, errors.New("store: New needs a database and a registry")
 	}
-	return &Store{db: db, registry: registry}, nil
+	s := &Store{db: db, registry: registry}
+	for _, o := range opts {
+		s.extract.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	}
+	return s, nil
 }
 
 // Connect opens a client to uri and checks that the server answers.
@@ -69,6 +89,8 @@ type document struct {
 	Deleted bool      `bson:"del"`
 	Method  string    `bson:"op"`
 	Body    string    `bson:"res,omitempty"`
+	// Cmp lists the patient compartments of the version ("Patient/123").
+	Cmp []string `bson:"cmp,omitempty"`
 }
 
 func (d *document) resource(typ string) *fhir.Resource {
@@ -78,6 +100,7 @@ func (d *document) resource(typ string) *fhir.Resource {
 	}
 	r := &fhir.Resource{
 		Type: typ, ID: id, VersionID: d.VID, LastUpdated: d.TS.UTC(), Deleted: d.Deleted, Method: d.Method,
+		Compartments: d.Cmp,
 	}
 	if !d.Deleted {
 		r.Raw = []byte(d.Body)
@@ -85,8 +108,10 @@ func (d *document) resource(typ string) *fhir.Resource {
 	return r
 }
 
-func currentDoc(r *fhir.Resource) bson.D {
-	return bson.D{
+// currentDoc is the stored current version: the version and, for a live resource, its
+// search values.
+func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
+	d := bson.D{
 		{Key: "_id", Value: r.ID},
 		{Key: "vid", Value: r.VersionID},
 		{Key: "ts", Value: r.LastUpdated},
@@ -94,10 +119,70 @@ func currentDoc(r *fhir.Resource) bson.D {
 		{Key: "op", Value: r.Method},
 		{Key: "res", Value: string(r.Raw)},
 	}
+	if r.Deleted {
+		// A deleted version keeps the compartments of the version it deleted, so that a
+		// patient sees the deletion in their history.
+		if len(r.Compartments) > 0 {
+			d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
+		}
+		return d, nil
+	}
+	ix, err := s.index(r)
+	if err != nil {
+		return nil, err
+	}
+	r.Compartments = compartments(r.Type, ix)
+	if len(r.Compartments) > 0 {
+		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
+	}
+	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}), nil
+}
+
+// compartments returns the patient compartments a resource with these search values is in.
+func compartments(typ string, ix search.Index) []string {
+	p, ok := search.CompartmentParams[typ]
+	if !ok || ix[p] == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range ix[p].R {
+		if strings.HasPrefix(r, "Patient/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// indexVersion numbers the way search values are extracted. Documents indexed by an older
+// version are indexed again when the store starts (see Reindex).
+const indexVersion = 1
+
+// index extracts a resource's search values. The id and lastUpdated are the server's.
+func (s *Store) index(r *fhir.Resource) (search.Index, error) {
+	tree := r.Tree
+	if tree == nil {
+		dec := json.NewDecoder(bytes.NewReader(r.Raw))
+		dec.UseNumber()
+		if err := dec.Decode(&tree); err != nil {
+			return nil, fhir.Wrap(err, "decode %s/%s to index it", r.Type, r.ID)
+		}
+	}
+	ix, err := search.Extract(r.Type, tree, s.extract)
+	if err != nil {
+		return nil, err
+	}
+	if ix == nil {
+		ix = search.Index{}
+	}
+	ix["_id"] = &search.Values{C: []string{r.ID}, O: r.ID}
+	ts := r.LastUpdated.UTC()
+	ix["_lastUpdated"] = &search.Values{Lo: []time.Time{ts}, Hi: []time.Time{ts.Add(time.Millisecond)},
+		D: search.CalendarKeys(ts, ts.Add(time.Millisecond)), O: ts}
+	return ix, nil
 }
 
 func historyDoc(r *fhir.Resource) bson.D {
-	return bson.D{
+	d := bson.D{
 		{Key: "_id", Value: historyID(r.ID, r.VersionID)},
 		{Key: "id", Value: r.ID},
 		{Key: "vid", Value: r.VersionID},
@@ -106,6 +191,10 @@ func historyDoc(r *fhir.Resource) bson.D {
 		{Key: "op", Value: r.Method},
 		{Key: "res", Value: string(r.Raw)},
 	}
+	if len(r.Compartments) > 0 {
+		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
+	}
+	return d
 }
 
 func historyID(id string, vid int64) string { return id + "/" + strconv.FormatInt(vid, 10) }
@@ -154,8 +243,12 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 	mu := s.lock(next.Type, next.ID)
 	mu.Lock()
 	defer mu.Unlock()
+	doc, err := s.currentDoc(next)
+	if err != nil {
+		return err
+	}
 	if prev == nil {
-		_, err := s.current(next.Type).InsertOne(ctx, currentDoc(next))
+		_, err := s.current(next.Type).InsertOne(ctx, doc)
 		if mongo.IsDuplicateKeyError(err) {
 			return fhir.ErrVersionConflict
 		}
@@ -170,7 +263,7 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 		return fhir.Wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
 	}
 	res, err := s.current(next.Type).ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: next.ID}, {Key: "vid", Value: prev.VersionID}}, currentDoc(next))
+		bson.D{{Key: "_id", Value: next.ID}, {Key: "vid", Value: prev.VersionID}}, doc)
 	if err != nil {
 		return fhir.Wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
 	}
@@ -195,15 +288,40 @@ type Index struct {
 	Unique     bool
 }
 
-// Indexes lists every index the store declares, for all served types.
+// Wildcard reports whether the index is a wildcard index ("sp.$**"), which serves an
+// equality, range or prefix condition on any one field of the search values.
+func (ix Index) Wildcard() bool {
+	return len(ix.Keys) == 1 && strings.HasSuffix(ix.Keys[0].Key, "$**")
+}
+
+// Indexes lists every index the store declares, for all served types: the history
+// indexes, one for the default search order, a wildcard index over all search values (it
+// serves every search condition), and one per sortable search parameter for its sort key
+// with the id as tie-break. MongoDB allows 64 indexes per collection; the most any type
+// needs here is 33.
 func (s *Store) Indexes() []Index {
 	var out []Index
 	for _, t := range s.registry.Types() {
 		out = append(out,
 			Index{Collection: t.Name, Keys: bson.D{{Key: "ts", Value: -1}, {Key: "_id", Value: -1}}},
+			Index{Collection: t.Name, Keys: bson.D{{Key: "del", Value: 1}, {Key: "_id", Value: 1}}},
+			Index{Collection: t.Name, Keys: bson.D{{Key: "sp.$**", Value: 1}}},
 			Index{Collection: t.Name + "_history", Keys: bson.D{{Key: "id", Value: 1}, {Key: "vid", Value: -1}}},
 			Index{Collection: t.Name + "_history", Keys: bson.D{{Key: "ts", Value: -1}, {Key: "id", Value: -1}, {Key: "vid", Value: -1}}},
 		)
+		if _, ok := search.CompartmentParams[t.Name]; ok {
+			// A patient's own history, newest first.
+			out = append(out,
+				Index{Collection: t.Name, Keys: bson.D{{Key: "cmp", Value: 1}, {Key: "ts", Value: -1}, {Key: "_id", Value: -1}}},
+				Index{Collection: t.Name + "_history", Keys: bson.D{{Key: "cmp", Value: 1}, {Key: "ts", Value: -1}, {Key: "id", Value: -1}, {Key: "vid", Value: -1}}},
+			)
+		}
+		for _, d := range search.Definitions(t.Name) {
+			if d.Type == search.TypeComposite || d.Name == "_id" || d.Name == "_lastUpdated" {
+				continue // composites do not sort; _id and _lastUpdated sort on _id and ts
+			}
+			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, "o"), Value: 1}, {Key: "_id", Value: 1}}})
+		}
 	}
 	return out
 }
@@ -211,14 +329,73 @@ func (s *Store) Indexes() []Index {
 // EnsureIndexes creates every declared index that does not exist yet. Indexes are created
 // one at a time: the embedded database drops the connection on a createIndexes that names
 // several indexes of which some exist already, as they do on every start after the first.
+//
+// The embedded database cannot hold a wildcard index (every insert then fails), so it gets
+// every index but that one; it scans for every query anyway.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	embedded, err := s.isEmbedded(ctx)
+	if err != nil {
+		return err
+	}
 	for _, ix := range s.Indexes() {
+		if embedded && ix.Wildcard() {
+			continue
+		}
 		opts := options.Index()
 		if ix.Unique {
 			opts.SetUnique(true)
 		}
 		if _, err := s.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: opts}); err != nil {
 			return fmt.Errorf("create index %v on %s: %w", ix.Keys, ix.Collection, err)
+		}
+	}
+	return s.Reindex(ctx)
+}
+
+// isEmbedded reports whether the database is the embedded one (FerretDB), which says so
+// in its buildInfo.
+func (s *Store) isEmbedded(ctx context.Context) (bool, error) {
+	var info bson.M
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("ask the database what it is: %w", err)
+	}
+	_, ferret := info["ferretdbVersion"]
+	return ferret, nil
+}
+
+// Reindex extracts the search values again for every live resource that was indexed by an
+// older version of the extraction (or by none), so that an upgraded server searches old
+// data correctly. It is cheap when there is nothing to do.
+func (s *Store) Reindex(ctx context.Context) error {
+	for _, t := range s.registry.Types() {
+		filter := bson.D{{Key: "del", Value: false}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "spv", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "spv", Value: bson.D{{Key: "$lt", Value: indexVersion}}}},
+		}}}
+		cur, err := s.current(t.Name).Find(ctx, filter)
+		if err != nil {
+			return fmt.Errorf("find %s resources to index: %w", t.Name, err)
+		}
+		var docs []document
+		err = cur.All(ctx, &docs)
+		if err != nil {
+			return fmt.Errorf("read %s resources to index: %w", t.Name, err)
+		}
+		for i := range docs {
+			r := docs[i].resource(t.Name)
+			ix, err := s.index(r)
+			if err != nil {
+				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
+			}
+			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}}
+			if cmp := compartments(t.Name, ix); len(cmp) > 0 {
+				set = append(set, bson.E{Key: "cmp", Value: cmp})
+			}
+			_, err = s.current(t.Name).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}},
+				bson.D{{Key: "$set", Value: set}})
+			if err != nil {
+				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,645 @@
+package store
+
+import (
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// A compiled search: the database filter, which only uses operators that MongoDB and the
+// embedded database both evaluate correctly ($eq, $in, $gt, $gte, $lt, $lte, $exists,
+// $and, $or, $nor and anchored or unanchored $regex on flat fields; never $ne, $nin,
+// $elemMatch or $all on arrays), and the checks that need two fields of one value of a
+// multi-valued parameter, which the server applies in Go to the documents the filter
+// returns. The filter alone is never narrower than the exact answer.
+type compiled struct {
+	filter bson.D
+	checks []check
+}
+
+// check is a condition re-checked in Go on a candidate's stored search values.
+type check func(ix search.Index) bool
+
+// spField is the stored path of one field of a parameter's search values.
+func spField(param, field string) string { return "sp." + param + "." + field }
+
+// compileOptions carry what compilation needs besides the criteria.
+type compileOptions struct {
+	// base is the FHIR base URL the client used, to recognise absolute references to this server.
+	base string
+	// now anchors the tolerance of the ap prefix.
+	now time.Time
+}
+
+// compileCriteria translates criteria into a filter on the current collection of their type.
+// Deleted resources never match. compartment ("Patient/1") limits patient-data types.
+func compileCriteria(c *search.Criteria, compartment string, o compileOptions) (*compiled, error) {
+	out := &compiled{filter: bson.D{{Key: "del", Value: false}}}
+	if compartment != "" {
+		if p, ok := search.CompartmentParams[c.Type]; ok {
+			out.filter = append(out.filter, bson.E{Key: spField(p, "r"), Value: compartment})
+		}
+	}
+	var and bson.A
+	for i := range c.Params {
+		cond, chk, err := compileParam(&c.Params[i], o)
+		if err != nil {
+			return nil, err
+		}
+		and = append(and, cond)
+		if chk != nil {
+			out.checks = append(out.checks, chk)
+		}
+	}
+	switch len(and) {
+	case 0:
+	case 1:
+		out.filter = append(out.filter, and[0].(bson.D)...)
+	default:
+		out.filter = append(out.filter, bson.E{Key: "$and", Value: and})
+	}
+	return out, nil
+}
+
+// unsupported is the error for a combination the parser lets through but search cannot serve.
+func unsupported(p *search.Param, format string, args ...any) error {
+	name := p.Def.Name
+	if p.Modifier != search.ModifierNone {
+		name += ":" + string(p.Modifier)
+	}
+	return fhir.Errorf(fhir.KindInvalid, "Search parameter %q: "+format, append([]any{name}, args...)...).At(name)
+}
+
+// compileParam compiles one parameter: any of its values matches (OR).
+func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
+	name := p.Def.Name
+	if p.Modifier == search.ModifierMissing {
+		v := p.Values[0].(search.Missing)
+		for _, x := range p.Values[1:] {
+			if x.(search.Missing) != v {
+				// missing=true,false: every resource matches.
+				return bson.D{}, nil, nil
+			}
+		}
+		return bson.D{{Key: "sp." + name, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
+	}
+	var conds []bson.D
+	var evals []check
+	exact := true // every alternative's condition is exact
+	for _, v := range p.Values {
+		cond, ok, eval, err := compileValue(p, v, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		conds = append(conds, cond)
+		evals = append(evals, eval)
+		exact = exact && ok
+	}
+	cond := orConds(conds)
+	if p.Modifier == search.ModifierNot {
+		// :not matches resources with no value equal to any given one, including those
+		// with no value at all (search.html, token :not).
+		return bson.D{{Key: "$nor", Value: bson.A{cond}}}, nil, nil
+	}
+	if exact {
+		return cond, nil, nil
+	}
+	// Some alternative is only narrowed by the filter: decide every alternative in Go.
+	// (Only date, number and quantity values are ever inexact, and they all evaluate in Go.)
+	return cond, func(ix search.Index) bool {
+		for _, eval := range evals {
+			if eval(ix) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// orConds merges alternatives: equalities on one field become one $in.
+func orConds(conds []bson.D) bson.D {
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	field := ""
+	var vals bson.A
+	for _, c := range conds {
+		if len(c) != 1 || strings.HasPrefix(c[0].Key, "$") || (field != "" && c[0].Key != field) {
+			vals = nil
+			break
+		}
+		if _, isDoc := c[0].Value.(bson.D); isDoc {
+			vals = nil
+			break
+		}
+		if _, isRe := c[0].Value.(bson.Regex); isRe {
+			vals = nil
+			break
+		}
+		field = c[0].Key
+		vals = append(vals, c[0].Value)
+	}
+	if vals != nil {
+		return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: vals}}}}
+	}
+	alts := make(bson.A, len(conds))
+	for i, c := range conds {
+		alts[i] = c
+	}
+	return bson.D{{Key: "$or", Value: alts}}
+}
+
+func eq(field string, v any) bson.D { return bson.D{{Key: field, Value: v}} }
+
+func prefixRegex(field, prefix string) bson.D {
+	return bson.D{{Key: field, Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(prefix)}}}
+}
+
+func containsRegex(field, part string) bson.D {
+	return bson.D{{Key: field, Value: bson.Regex{Pattern: regexp.QuoteMeta(part)}}}
+}
+
+// compileValue compiles one alternative. exact reports whether the filter decides it alone;
+// when it does not, eval decides it on the stored values.
+func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.D, exact bool, eval check, err error) {
+	name := p.Def.Name
+	switch p.Def.Type {
+	case search.TypeString:
+		s := v.(search.String)
+		switch p.Modifier {
+		case search.ModifierExact:
+			return eq(spField(name, "e"), s.Text), true, nil, nil
+		case search.ModifierContains:
+			return containsRegex(spField(name, "n"), search.Normalize(s.Text)), true, nil, nil
+		}
+		return prefixRegex(spField(name, "n"), search.Normalize(s.Text)), true, nil, nil
+	case search.TypeToken:
+		cond, err := compileToken(p, name, v)
+		return cond, true, nil, err
+	case search.TypeURI:
+		u := v.(search.URI)
+		switch p.Modifier {
+		case search.ModifierBelow:
+			return prefixRegex(spField(name, "u"), u.URI), true, nil, nil
+		case search.ModifierAbove:
+			return bson.D{{Key: spField(name, "u"), Value: bson.D{{Key: "$in", Value: uriAbove(u.URI)}}}}, true, nil, nil
+		}
+		return eq(spField(name, "u"), u.URI), true, nil, nil
+	case search.TypeReference:
+		cond, err := compileReference(p, name, v, o)
+		return cond, true, nil, err
+	case search.TypeDate:
+		cond, exact, eval := compileDate(name, v.(search.Date), o)
+		return cond, exact, eval, nil
+	case search.TypeNumber:
+		n := v.(search.Number)
+		cond, eval := compileNumber(name, n.Prefix, n.Number, "", "")
+		return cond, false, eval, nil
+	case search.TypeQuantity:
+		q := v.(search.Quantity)
+		cond, eval := compileNumber(name, q.Prefix, q.Number, q.System, q.Code)
+		return cond, false, eval, nil
+	case search.TypeComposite:
+		return compileComposite(p, name, v.(search.Composite))
+	}
+	return nil, false, nil, unsupported(p, "parameters of type %s are not supported", p.Def.Type)
+}
+
+// tokenCond is the condition for a token value on fields k (system|code) and c (code).
+func tokenCond(k, c string, t search.Token) bson.D {
+	switch {
+	case !t.HasSystem:
+		return eq(c, t.Code)
+	case t.Code == "":
+		return prefixRegex(k, t.System+"|")
+	default:
+		return eq(k, t.System+"|"+t.Code)
+	}
+}
+
+func compileToken(p *search.Param, name string, v search.Value) (bson.D, error) {
+	switch p.Modifier {
+	case search.ModifierText:
+		return prefixRegex(spField(name, "t"), search.Normalize(v.(search.String).Text)), nil
+	case search.ModifierOfType:
+		t := v.(search.Token)
+		return eq(spField(name, "y"), t.System+"|"+t.Code+"|"+t.Value), nil
+	case search.ModifierNone, search.ModifierNot:
+		return tokenCond(spField(name, "k"), spField(name, "c"), v.(search.Token)), nil
+	}
+	return nil, unsupported(p, "the modifier :%s needs a terminology service, which this server does not have", p.Modifier)
+}
+
+func compileReference(p *search.Param, name string, v search.Value, o compileOptions) (bson.D, error) {
+	if p.Modifier == search.ModifierIdentifier {
+		return tokenCond(spField(name, "k"), spField(name, "c"), v.(search.Token)), nil
+	}
+	r := v.(search.Reference)
+	field := spField(name, "r")
+	switch {
+	case p.Def.Canonical:
+		key := r.URL
+		if key == "" { // a canonical given as a bare value that is not a URL
+			key = r.ID
+			if r.Type != "" {
+				key = r.Type + "/" + r.ID
+			}
+		}
+		if r.Version != "" {
+			key += "|" + r.Version
+		}
+		return eq(field, key), nil
+	case r.URL != "":
+		if o.base != "" && r.Type != "" && strings.HasPrefix(r.URL, o.base+"/") {
+			return eq(field, r.Type+"/"+r.ID), nil
+		}
+		return eq(field, strings.SplitN(r.URL, "/_history/", 2)[0]), nil
+	case r.Type != "":
+		return eq(field, r.Type+"/"+r.ID), nil
+	default:
+		return eq(spField(name, "i"), r.ID), nil
+	}
+}
+
+// uriAbove lists the uris that v is "below": v itself and every prefix of it that ends
+// before a "/" (search.html, uri :above).
+func uriAbove(v string) bson.A {
+	out := bson.A{v}
+	start := 0
+	if i := strings.Index(v, "://"); i >= 0 {
+		start = i + 3
+	}
+	for i := len(v) - 1; i > start; i-- {
+		if v[i] == '/' {
+			out = append(out, v[:i])
+		}
+	}
+	return out
+}
+
+// Range comparisons (search.html, "Prefixes"): the search value covers [L, H), a stored
+// value covers [lo, hi). eq: [L,H) contains [lo,hi); ne: it does not; gt: hi > H;
+// lt: lo < L; ge: hi > L; le: lo < H; sa: lo >= H; eb: hi <= L; ap: [lo,hi) overlaps [L,H)
+// widened by 10% of the distance from now (as HAPI FHIR does), at least the value's own width.
+
+// rangeMatch decides one prefix for one stored range, in Go.
+func rangeMatch[T time.Time | float64](prefix search.Prefix, lo, hi, L, H T, less func(a, b T) bool) bool {
+	switch prefix {
+	case search.PrefixEq:
+		return !less(lo, L) && !less(H, hi)
+	case search.PrefixNe:
+		return less(lo, L) || less(H, hi)
+	case search.PrefixGt:
+		return less(H, hi)
+	case search.PrefixLt:
+		return less(lo, L)
+	case search.PrefixGe:
+		return less(L, hi)
+	case search.PrefixLe:
+		return less(lo, H)
+	case search.PrefixSa:
+		return !less(lo, H)
+	case search.PrefixEb:
+		return !less(L, hi)
+	case search.PrefixAp:
+		return less(lo, H) && less(L, hi)
+	}
+	return false
+}
+
+// rangeCond is the database condition for one prefix on fields lo and hi. For prefixes
+// that compare one end it is exact; for eq, ne and ap, which compare both ends of one
+// value, it is exact only when the parameter has one value, so documents with several
+// (those with a v field) are passed on to a check.
+func rangeCond(prefix search.Prefix, loF, hiF, vF string, L, H any) (cond bson.D, needsCheck bool) {
+	single := bson.E{Key: vF, Value: bson.D{{Key: "$exists", Value: false}}}
+	multi := bson.D{{Key: vF, Value: bson.D{{Key: "$exists", Value: true}}}}
+	op := func(f, o string, x any) bson.E { return bson.E{Key: f, Value: bson.D{{Key: o, Value: x}}} }
+	switch prefix {
+	case search.PrefixGt:
+		return bson.D{op(hiF, "$gt", H)}, false
+	case search.PrefixLt:
+		return bson.D{op(loF, "$lt", L)}, false
+	case search.PrefixGe:
+		return bson.D{op(hiF, "$gt", L)}, false
+	case search.PrefixLe:
+		return bson.D{op(loF, "$lt", H)}, false
+	case search.PrefixSa:
+		return bson.D{op(loF, "$gte", H)}, false
+	case search.PrefixEb:
+		return bson.D{op(hiF, "$lte", L)}, false
+	case search.PrefixEq:
+		// Some value starts in range and some value ends in range: exact for one value.
+		return bson.D{op(loF, "$gte", L), op(hiF, "$lte", H)}, true
+	case search.PrefixAp:
+		return bson.D{op(loF, "$lt", H), op(hiF, "$gt", L)}, true
+	case search.PrefixNe:
+		return bson.D{{Key: "$or", Value: bson.A{
+			bson.D{single, {Key: "$or", Value: bson.A{bson.D{op(loF, "$lt", L)}, bson.D{op(hiF, "$gt", H)}}}},
+			multi,
+		}}}, true
+	}
+	return nil, false
+}
+
+// calendarKey returns the key CalendarKeys gives a stored range equal to [L, H), when
+// [L, H) is exactly one UTC calendar year, month, day, minute or second.
+func calendarKey(L, H time.Time) (string, bool) {
+	keys := search.CalendarKeys(L, H)
+	if len(keys) == 0 {
+		return "", false
+	}
+	k := keys[len(keys)-1]
+	var lo, hi time.Time
+	switch k[0] {
+	case 'Y':
+		lo = time.Date(L.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		hi = lo.AddDate(1, 0, 0)
+	case 'M':
+		lo = time.Date(L.Year(), L.Month(), 1, 0, 0, 0, 0, time.UTC)
+		hi = lo.AddDate(0, 1, 0)
+	case 'D':
+		lo = time.Date(L.Year(), L.Month(), L.Day(), 0, 0, 0, 0, time.UTC)
+		hi = lo.AddDate(0, 0, 1)
+	case 'm':
+		lo = L.Truncate(time.Minute)
+		hi = lo.Add(time.Minute)
+	case 's':
+		lo = L.Truncate(time.Second)
+		hi = lo.Add(time.Second)
+	default:
+		return "", false
+	}
+	return k, lo.Equal(L) && hi.Equal(H)
+}
+
+func apTolerance[T time.Time | float64](now, L, H T, dist func(a, b T) float64) float64 {
+	tol := math.Abs(dist(now, L)) * 0.1
+	if w := dist(H, L); tol < w {
+		tol = w
+	}
+	return tol
+}
+
+func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
+	L, H := d.Low, d.High
+	prefix := d.Prefix
+	if prefix == search.PrefixAp {
+		tol := time.Duration(apTolerance(o.now, L, H, func(a, b time.Time) float64 { return float64(a.Sub(b)) }))
+		L, H = L.Add(-tol), H.Add(tol)
+	}
+	less := func(a, b time.Time) bool { return a.Before(b) }
+	eval := func(ix search.Index) bool {
+		vals := ix[name]
+		if vals == nil {
+			return prefix == search.PrefixNe
+		}
+		var elems []search.Element
+		if len(vals.V) > 0 {
+			elems = vals.V
+		} else {
+			for i := range vals.Lo {
+				if i < len(vals.Hi) {
+					elems = append(elems, search.Element{Lo: vals.Lo[i], Hi: vals.Hi[i]})
+				}
+			}
+		}
+		if prefix == search.PrefixNe {
+			// ne: no value lies within the range.
+			for _, e := range elems {
+				if rangeMatch(search.PrefixEq, e.Lo, e.Hi, L, H, less) {
+					return false
+				}
+			}
+			return true
+		}
+		for _, e := range elems {
+			if rangeMatch(prefix, e.Lo, e.Hi, L, H, less) {
+				return true
+			}
+		}
+		return false
+	}
+	if prefix == search.PrefixEq || prefix == search.PrefixNe {
+		if key, ok := calendarKey(L, H); ok {
+			c := eq(spField(name, "d"), key)
+			if prefix == search.PrefixNe {
+				c = bson.D{{Key: "$nor", Value: bson.A{c}}}
+			}
+			return c, true, eval
+		}
+	}
+	cond, needsCheck := rangeCond(prefix, spField(name, "lo"), spField(name, "hi"), spField(name, "v"), L, H)
+	return cond, !needsCheck, eval
+}
+
+// compileNumber compiles number and quantity values. Quantities are always checked in Go
+// (their unit and value belong together); the filter narrows by unit and value range.
+func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, code string) (bson.D, check) {
+	L, H := n.Low, n.High
+	if prefix == search.PrefixAp {
+		tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
+		L, H = L-tol, H+tol
+	}
+	cond, _ := rangeCond(prefix, spField(name, "ql"), spField(name, "qh"), spField(name, "v"), L, H)
+	if prefix == search.PrefixNe {
+		// The filter cannot narrow ne by value when units matter; the check decides.
+		cond = bson.D{}
+	}
+	switch {
+	case system != "" && code != "":
+		cond = append(cond, bson.E{Key: spField(name, "qu"), Value: system + "|" + code})
+	case code != "":
+		cond = append(cond, bson.E{Key: spField(name, "qc"), Value: code})
+	}
+	unitOK := func(e search.Element) bool {
+		switch {
+		case system != "" && code != "":
+			return contains(e.QU, system+"|"+code)
+		case code != "":
+			return contains(e.QC, code)
+		}
+		return true
+	}
+	less := func(a, b float64) bool { return a < b }
+	return cond, func(ix search.Index) bool {
+		vals := ix[name]
+		if vals == nil {
+			return false
+		}
+		elems := vals.V
+		if len(elems) == 0 {
+			for i := range vals.QLo {
+				lo, hi := vals.QLo[i], vals.QHi[i]
+				elems = append(elems, search.Element{QLo: &lo, QHi: &hi, QU: vals.QU, QC: vals.QC})
+			}
+		}
+		if prefix == search.PrefixNe {
+			for _, e := range elems {
+				if e.QLo != nil && e.QHi != nil && unitOK(e) && rangeMatch(search.PrefixEq, *e.QLo, *e.QHi, L, H, less) {
+					return false
+				}
+			}
+			return true
+		}
+		for _, e := range elems {
+			if e.QLo != nil && e.QHi != nil && unitOK(e) && rangeMatch(prefix, *e.QLo, *e.QHi, L, H, less) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenKey is the stored key of a token component: "system|code", "|code" or "code";
+// empty for "system|" (any code), which has no single key.
+func tokenKey(t search.Token) string {
+	if !t.HasSystem {
+		return t.Code
+	}
+	if t.Code == "" {
+		return ""
+	}
+	return t.System + "|" + t.Code
+}
+
+func compileComposite(p *search.Param, name string, v search.Composite) (bson.D, bool, check, error) {
+	if len(v.Components) != 2 {
+		return nil, false, nil, unsupported(p, "composites of %d parts are not supported", len(v.Components))
+	}
+	first, ok := v.Components[0].(search.Token)
+	if !ok {
+		return nil, false, nil, unsupported(p, "the first part must be a token")
+	}
+	k1 := tokenKey(first)
+	if k1 == "" {
+		return nil, false, nil, unsupported(p, "the first part needs a code")
+	}
+	switch second := v.Components[1].(type) {
+	case search.Token:
+		k2 := tokenKey(second)
+		if k2 == "" {
+			return prefixRegex(spField(name, "k"), k1+"$"+second.System+"|"), true, nil, nil
+		}
+		return eq(spField(name, "k"), k1+"$"+k2), true, nil, nil
+	case search.Quantity:
+		q := second
+		L, H := q.Number.Low, q.Number.High
+		if q.Prefix == search.PrefixAp {
+			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
+			L, H = L-tol, H+tol
+		}
+		less := func(a, b float64) bool { return a < b }
+		return eq(spField(name, "k"), k1), false, func(ix search.Index) bool {
+			vals := ix[name]
+			if vals == nil {
+				return false
+			}
+			for _, e := range vals.V {
+				if !contains(e.K, k1) || e.QLo == nil || e.QHi == nil {
+					continue
+				}
+				if q.System != "" && q.Code != "" && !contains(e.QU, q.System+"|"+q.Code) {
+					continue
+				}
+				if q.System == "" && q.Code != "" && !contains(e.QC, q.Code) {
+					continue
+				}
+				if rangeMatch(q.Prefix, *e.QLo, *e.QHi, L, H, less) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
+	return nil, false, nil, unsupported(p, "unsupported composite value")
+}
+
+// sortFields returns the stored field of each sort key, with _id added as the final
+// tie-break in the direction of the last key, so that a one-key sort in either direction is
+// served by the index {key: 1, _id: 1} read forwards or backwards.
+func sortFields(c *search.Criteria) []sortField {
+	var out []sortField
+	last := 1
+	for _, k := range c.Sort {
+		dir := 1
+		if k.Descending {
+			dir = -1
+		}
+		f := spField(k.Param.Name, "o")
+		switch k.Param.Name {
+		case "_id":
+			f = "_id"
+		case "_lastUpdated":
+			f = "ts"
+		}
+		out = append(out, sortField{field: f, dir: dir})
+		if f == "_id" {
+			return out
+		}
+		last = dir
+	}
+	return append(out, sortField{field: "_id", dir: last})
+}
+
+type sortField struct {
+	field string
+	dir   int
+}
+
+func sortDoc(fields []sortField, reverse bool) bson.D {
+	d := make(bson.D, len(fields))
+	for i, f := range fields {
+		dir := f.dir
+		if reverse {
+			dir = -dir
+		}
+		d[i] = bson.E{Key: f.field, Value: dir}
+	}
+	return d
+}
+
+// filterFields lists every field a filter tests, for the index coverage test.
+func filterFields(d bson.D) []string {
+	set := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case bson.D:
+			for _, e := range x {
+				if strings.HasPrefix(e.Key, "$") {
+					walk(e.Value)
+				} else {
+					set[e.Key] = true
+				}
+			}
+		case bson.A:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	walk(d)
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}

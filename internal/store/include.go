@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// maxIncluded bounds the resources one page's _include and _revinclude may add.
+const maxIncluded = 1000
+
+// maxIterations bounds the rounds of :iterate.
+const maxIterations = 5
+
+// includeSet collects the resources of a page, matches and included, once each.
+type includeSet struct {
+	seen map[string]bool
+	// docs by type, in the order found
+	all      []typedDoc
+	included []*fhir.Resource
+}
+
+type typedDoc struct {
+	typ string
+	doc *searchDoc
+}
+
+func (set *includeSet) add(typ string, d *searchDoc, included bool) bool {
+	k := typ + "/" + d.ID()
+	if set.seen[k] {
+		return false
+	}
+	set.seen[k] = true
+	set.all = append(set.all, typedDoc{typ, d})
+	if included {
+		set.included = append(set.included, d.resource(typ))
+	}
+	return true
+}
+
+// includes resolves the _include and _revinclude directives for a page of matches. Only
+// resources this server stores can be included; references to other types are skipped.
+// Included resources of patient-data types obey the request's compartment.
+func (s *Store) includes(ctx context.Context, req *search.Request, matches []searchDoc) ([]*fhir.Resource, error) {
+	c := req.Criteria
+	set := &includeSet{seen: map[string]bool{}}
+	for i := range matches {
+		set.add(c.Type, &matches[i], false)
+	}
+	// The first round works on the matches; :iterate rounds on everything found so far.
+	round := set.all
+	for iter := 0; iter <= maxIterations && len(round) > 0 && len(set.included) < maxIncluded; iter++ {
+		before := len(set.all)
+		for _, inc := range c.Include {
+			if iter > 0 && !inc.Iterate {
+				continue
+			}
+			if err := s.include(ctx, req, inc, round, set); err != nil {
+				return nil, err
+			}
+		}
+		for _, inc := range c.RevInclude {
+			if iter > 0 && !inc.Iterate {
+				continue
+			}
+			if err := s.revinclude(ctx, req, inc, round, set); err != nil {
+				return nil, err
+			}
+		}
+		round = set.all[before:]
+	}
+	if len(set.included) > maxIncluded {
+		set.included = set.included[:maxIncluded]
+	}
+	return set.included, nil
+}
+
+// refParams lists the reference parameters an include names on sourceType.
+func refParams(inc search.Include, sourceType string) []*search.Definition {
+	if inc.SourceType != "" && inc.SourceType != sourceType {
+		return nil
+	}
+	if !inc.Wildcard {
+		if d := search.Lookup(sourceType, inc.Param); d != nil {
+			return []*search.Definition{d}
+		}
+		return nil
+	}
+	var out []*search.Definition
+	for _, d := range search.Definitions(sourceType) {
+		if d.Type == search.TypeReference {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// include adds the resources that the given resources refer to through inc.
+func (s *Store) include(ctx context.Context, req *search.Request, inc search.Include, from []typedDoc, set *includeSet) error {
+	ids := map[string][]string{}         // type → ids
+	canon := map[string][]canonicalRef{} // type → canonical references
+	for _, td := range from {
+		for _, d := range refParams(inc, td.typ) {
+			vals := td.doc.SP[d.Name]
+			if vals == nil {
+				continue
+			}
+			for _, key := range vals.R {
+				if d.Canonical {
+					for _, t := range d.Targets {
+						if s.registry.Supports(t) && (inc.TargetType == "" || inc.TargetType == t) {
+							if ref, ok := parseCanonical(key); ok {
+								canon[t] = append(canon[t], ref)
+							}
+						}
+					}
+					continue
+				}
+				typ, id, ok := strings.Cut(key, "/")
+				if !ok || strings.Contains(id, "/") || !s.registry.Supports(typ) || (inc.TargetType != "" && inc.TargetType != typ) {
+					continue
+				}
+				ids[typ] = append(ids[typ], id)
+			}
+		}
+	}
+	for typ, list := range ids {
+		docs, err := s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: dedupe(list)}}}})
+		if err != nil {
+			return err
+		}
+		for i := range docs {
+			set.add(typ, &docs[i], true)
+		}
+	}
+	for typ, refs := range canon {
+		docs, err := s.resolveCanonicals(ctx, req, typ, refs)
+		if err != nil {
+			return err
+		}
+		for i := range docs {
+			set.add(typ, &docs[i], true)
+		}
+	}
+	return nil
+}
+
+// revinclude adds the resources of inc.SourceType that refer to the given resources.
+func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.Include, to []typedDoc, set *includeSet) error {
+	sources := []string{inc.SourceType}
+	if inc.SourceType == "" {
+		sources = search.ResourceTypes()
+	}
+	for _, src := range sources {
+		if !s.registry.Supports(src) {
+			continue
+		}
+		for _, d := range refParams(search.Include{SourceType: src, Param: inc.Param, Wildcard: inc.Wildcard}, src) {
+			var keys []string
+			for _, td := range to {
+				if !targetsType(d, td.typ) || (inc.TargetType != "" && inc.TargetType != td.typ) {
+					continue
+				}
+				if d.Canonical {
+					if u := td.doc.SP["url"]; u != nil {
+						for _, url := range u.U {
+							keys = append(keys, url)
+							if v := td.doc.SP["version"]; v != nil {
+								for _, ver := range v.C {
+									keys = append(keys, url+"|"+ver)
+								}
+							}
+						}
+					}
+					continue
+				}
+				keys = append(keys, td.typ+"/"+td.doc.ID())
+			}
+			if len(keys) == 0 {
+				continue
+			}
+			docs, err := s.findIncluded(ctx, req, src, bson.D{{Key: spField(d.Name, "r"), Value: bson.D{{Key: "$in", Value: dedupe(keys)}}}})
+			if err != nil {
+				return err
+			}
+			for i := range docs {
+				set.add(src, &docs[i], true)
+			}
+		}
+	}
+	return nil
+}
+
+func targetsType(d *search.Definition, typ string) bool {
+	for _, t := range d.Targets {
+		if t == typ || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// findIncluded reads live resources of typ matching filter, within the request's compartment.
+func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D) ([]searchDoc, error) {
+	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
+	if req.Compartment != "" {
+		if p, ok := search.CompartmentParams[typ]; ok {
+			filter = append(filter, bson.E{Key: spField(p, "r"), Value: req.Compartment})
+		}
+	}
+	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxIncluded))
+	if err != nil {
+		return nil, fhir.Wrap(err, "include %s", typ)
+	}
+	var docs []searchDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fhir.Wrap(err, "include %s", typ)
+	}
+	return docs, nil
+}
+
+// canonicalRef is a canonical reference: a URL and, optionally, a version.
+type canonicalRef struct{ url, version string }
+
+func parseCanonical(key string) (canonicalRef, bool) {
+	u, v, _ := strings.Cut(key, "|")
+	return canonicalRef{u, v}, u != ""
+}
+
+// resolveCanonicals finds, for each canonical reference, the stored resource with that url
+// and version, or the newest version when the reference names none: the highest version
+// (compared number by number where the parts are numbers), then the latest written.
+func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ string, refs []canonicalRef) ([]searchDoc, error) {
+	var urls []string
+	for _, r := range refs {
+		urls = append(urls, r.url)
+	}
+	docs, err := s.findIncluded(ctx, req, typ, bson.D{{Key: spField("url", "u"), Value: bson.D{{Key: "$in", Value: dedupe(urls)}}}})
+	if err != nil {
+		return nil, err
+	}
+	var out []searchDoc
+	for _, r := range dedupeRefs(refs) {
+		var best *searchDoc
+		for i := range docs {
+			d := &docs[i]
+			if !hasValue(d.SP["url"], r.url, func(v *search.Values) []string { return v.U }) {
+				continue
+			}
+			ver := firstValue(d.SP["version"])
+			if r.version != "" {
+				if ver == r.version {
+					best = d
+					break
+				}
+				continue
+			}
+			if best == nil || newerVersion(ver, firstValue(best.SP["version"]), d, best) {
+				best = d
+			}
+		}
+		if best != nil {
+			out = append(out, *best)
+		}
+	}
+	return out, nil
+}
+
+func hasValue(v *search.Values, s string, get func(*search.Values) []string) bool {
+	if v == nil {
+		return false
+	}
+	for _, x := range get(v) {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func firstValue(v *search.Values) string {
+	if v == nil || len(v.C) == 0 {
+		return ""
+	}
+	return v.C[0]
+}
+
+// newerVersion reports whether version a (of document da) is newer than b (of db).
+func newerVersion(a, b string, da, db *searchDoc) bool {
+	if c := compareVersions(a, b); c != 0 {
+		return c > 0
+	}
+	return da.Doc.TS.After(db.Doc.TS)
+}
+
+// compareVersions compares dotted versions part by part, numerically where both parts are
+// numbers ("1.10" > "1.9"), as text otherwise.
+func compareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		na, ea := strconv.ParseInt(pa[i], 10, 64)
+		nb, eb := strconv.ParseInt(pb[i], 10, 64)
+		switch {
+		case ea == nil && eb == nil:
+			if na != nb {
+				if na < nb {
+					return -1
+				}
+				return 1
+			}
+		case pa[i] != pb[i]:
+			return strings.Compare(pa[i], pb[i])
+		}
+	}
+	return len(pa) - len(pb)
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	out := list[:0:0]
+	for _, x := range list {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dedupeRefs(list []canonicalRef) []canonicalRef {
+	seen := map[canonicalRef]bool{}
+	var out []canonicalRef
+	for _, x := range list {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
