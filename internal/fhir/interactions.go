@@ -111,6 +111,9 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 		if err != nil {
 			return nil, err
 		}
+		if err := guard(ctx, nil, next); err != nil {
+			return nil, err
+		}
 		err = s.store.Put(ctx, next, nil)
 		if errors.Is(err, ErrVersionConflict) {
 			continue // an id collision: draw another
@@ -166,11 +169,15 @@ func (s *Service) Delete(ctx context.Context, typ, id string, ifMatch *int64) (*
 			return nil, Errorf(KindNotFound, "%s/%s is not known", typ, id)
 		}
 		if prev.Deleted {
+			// Nothing to write, but whether the caller may know that is still the guard's call.
+			if err := guard(ctx, prev, prev); err != nil {
+				return nil, err
+			}
 			gone = prev
 			return nil, nil
 		}
 		return &Resource{Type: typ, ID: id, VersionID: prev.VersionID + 1, LastUpdated: s.after(prev),
-			Deleted: true, Method: http.MethodDelete}, nil
+			Deleted: true, Method: http.MethodDelete, Compartments: prev.Compartments}, nil
 	})
 	if gone != nil {
 		return gone, nil
@@ -202,6 +209,9 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		}
 		next, err := build(prev)
 		if err != nil || next == nil {
+			return nil, err
+		}
+		if err := guard(ctx, prev, next); err != nil {
 			return nil, err
 		}
 		err = s.store.Put(ctx, next, prev)
@@ -243,6 +253,27 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (*HistoryPage, er
 		}
 	}
 	return s.store.History(ctx, q)
+}
+
+// WriteGuard decides whether a write may happen, given the newest version it replaces (nil
+// when the resource does not exist) and the version it would write (Deleted set for a
+// delete). It returns the error to answer with instead. Authorization installs one per
+// request with WithWriteGuard, so that every write path, conditional ones included, obeys it.
+type WriteGuard func(prev, next *Resource) error
+
+type guardKey struct{}
+
+// WithWriteGuard returns a context whose writes through Service are checked by g.
+func WithWriteGuard(ctx context.Context, g WriteGuard) context.Context {
+	return context.WithValue(ctx, guardKey{}, g)
+}
+
+// guard applies the context's WriteGuard, if any.
+func guard(ctx context.Context, prev, next *Resource) error {
+	if g, ok := ctx.Value(guardKey{}).(WriteGuard); ok && g != nil {
+		return g(prev, next)
+	}
+	return nil
 }
 
 // NewID returns a new server-assigned resource id: 128 random bits as 32 hex digits.
