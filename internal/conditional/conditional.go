@@ -109,6 +109,17 @@ func ParseQuery(typ, text string) (url.Values, error) {
 	return q, nil
 }
 
+// Scope is what the criteria of one request are matched against.
+type Scope struct {
+	// BaseURL is the server's base as the client sees it, for matching absolute references
+	// that point at this server ("" matches relative references only).
+	BaseURL string
+	// Compartment, when set ("Patient/123"), limits the matches to that patient's
+	// compartment (see search.Request), so that a conditional interaction never finds, and
+	// never acts on, what the client may not see.
+	Compartment string
+}
+
 // CreateResult is the outcome of a conditional create.
 type CreateResult struct {
 	fhir.WriteResult
@@ -119,12 +130,11 @@ type CreateResult struct {
 
 // Create creates body as a new typ unless criteria match: no match creates it (as
 // fhir.Service.Create does), one match returns that resource and writes nothing, more
-// matches are a fhir.KindTooManyMatches error. baseURL is the server's base as the client
-// sees it, for matching absolute references ("" matches relative references only).
-func (s *Service) Create(ctx context.Context, criteria *search.Criteria, baseURL string, body []byte) (*CreateResult, error) {
+// matches are a fhir.KindTooManyMatches error.
+func (s *Service) Create(ctx context.Context, criteria *search.Criteria, scope Scope, body []byte) (*CreateResult, error) {
 	unlock := lock(criteria)
 	defer unlock()
-	matches, err := s.match(ctx, criteria, baseURL, 2)
+	matches, err := s.match(ctx, criteria, scope, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +155,10 @@ func (s *Service) Create(ctx context.Context, criteria *search.Criteria, baseURL
 // create, or under a new id when the body has none), one match updates that resource (the
 // body's id, when it has one, must be the resource's), more matches are a
 // fhir.KindTooManyMatches error. ifMatch, when not nil, is the version the write must replace.
-func (s *Service) Update(ctx context.Context, criteria *search.Criteria, baseURL string, body []byte, ifMatch *int64) (*fhir.WriteResult, error) {
+func (s *Service) Update(ctx context.Context, criteria *search.Criteria, scope Scope, body []byte, ifMatch *int64) (*fhir.WriteResult, error) {
 	unlock := lock(criteria)
 	defer unlock()
-	matches, err := s.match(ctx, criteria, baseURL, 2)
+	matches, err := s.match(ctx, criteria, scope, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +193,8 @@ func (s *Service) Update(ctx context.Context, criteria *search.Criteria, baseURL
 // match it deletes nothing and returns a fhir.KindTooManyMatches error. No match deletes
 // nothing and succeeds. ifMatch, when not nil, applies when exactly one resource matches;
 // with several it is a fhir.KindPreconditionFailed error. It returns the deleting versions.
-func (s *Service) Delete(ctx context.Context, criteria *search.Criteria, baseURL string, ifMatch *int64) ([]*fhir.Resource, error) {
-	matches, err := s.match(ctx, criteria, baseURL, s.opts.MaxDelete+1)
+func (s *Service) Delete(ctx context.Context, criteria *search.Criteria, scope Scope, ifMatch *int64) ([]*fhir.Resource, error) {
+	matches, err := s.match(ctx, criteria, scope, s.opts.MaxDelete+1)
 	if err != nil {
 		return nil, err
 	}
@@ -209,11 +219,11 @@ func (s *Service) Delete(ctx context.Context, criteria *search.Criteria, baseURL
 }
 
 // match returns up to limit resources that criteria match, in no particular order.
-func (s *Service) match(ctx context.Context, criteria *search.Criteria, baseURL string, limit int) ([]*fhir.Resource, error) {
+func (s *Service) match(ctx context.Context, criteria *search.Criteria, scope Scope, limit int) ([]*fhir.Resource, error) {
 	c := *criteria
 	c.Count = &limit
 	c.Sort, c.Total, c.Summary, c.Elements, c.Include, c.RevInclude = nil, "", "", nil, nil, nil
-	res, err := s.searcher.Search(ctx, &search.Request{Criteria: &c, BaseURL: baseURL})
+	res, err := s.searcher.Search(ctx, &search.Request{Criteria: &c, BaseURL: scope.BaseURL, Compartment: scope.Compartment})
 	if err != nil {
 		return nil, err
 	}
