@@ -1,11 +1,15 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // CapabilityStatement is the JSON shape of the statement the server publishes.
@@ -49,7 +53,13 @@ type CapabilityResource struct {
 	Versioning        string                  `json:"versioning"`
 	ReadHistory       bool                    `json:"readHistory"`
 	UpdateCreate      bool                    `json:"updateCreate"`
-	ConditionalDelete string                  `json:"conditionalDelete,omitempty"`
+	ConditionalCreate bool                    `json:"conditionalCreate,omitempty"`
+	ConditionalUpdate bool                    `json:"conditionalUpdate,omitempty"`
+	// ConditionalDelete is "multiple": every match is deleted, up to the server's largest page.
+	ConditionalDelete string                  `json:"conditionalDelete,omitempty" enums:"not-supported,single,multiple"`
+	SearchInclude     []string                `json:"searchInclude,omitempty"`
+	SearchRevInclude  []string                `json:"searchRevInclude,omitempty"`
+	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
 }
 
 // CapabilityInteraction is an interaction entry.
@@ -57,20 +67,42 @@ type CapabilityInteraction struct {
 	Code string `json:"code"`
 }
 
+// CapabilitySearchParam is CapabilityStatement.rest.resource.searchParam.
+type CapabilitySearchParam struct {
+	Name string `json:"name" example:"authored"`
+	// Definition is the canonical URL of the SearchParameter that defines it.
+	Definition string `json:"definition" example:"http://hl7.org/fhir/SearchParameter/QuestionnaireResponse-authored"`
+	Type       string `json:"type" example:"date"`
+	// Documentation names the modifiers and prefixes the server supports on it.
+	Documentation string `json:"documentation,omitempty"`
+}
+
 // buildCapabilities generates the statement from the route table and the registry.
 func (s *Server) buildCapabilities(base string) *CapabilityStatement {
-	offered := map[fhir.Interaction]bool{}
-	for _, i := range s.interactions() {
-		offered[i] = true
-	}
+	conditional := s.conditionals()
 	rest := CapabilityRest{Mode: "server"}
 	for _, t := range s.svc.Registry().Types() {
-		res := CapabilityResource{Type: t.Name, Profile: t.Profile, Versioning: "versioned", ReadHistory: offered[fhir.InteractionVRead]}
-		for _, i := range t.Interactions {
-			if offered[i] {
-				res.Interaction = append(res.Interaction, CapabilityInteraction{Code: string(i)})
-				if i == fhir.InteractionUpdate {
-					res.UpdateCreate = true
+		res := CapabilityResource{Type: t.Name, Profile: t.Profile, Versioning: "versioned"}
+		for _, i := range s.typeInteractions(t) {
+			res.Interaction = append(res.Interaction, CapabilityInteraction{Code: string(i)})
+			switch i {
+			case fhir.InteractionVRead:
+				res.ReadHistory = true
+			case fhir.InteractionUpdate:
+				res.UpdateCreate = true
+				res.ConditionalUpdate = conditional[i]
+			case fhir.InteractionCreate:
+				res.ConditionalCreate = conditional[i]
+			case fhir.InteractionDelete:
+				if conditional[i] {
+					res.ConditionalDelete = "multiple"
+				}
+			case fhir.InteractionSearchType:
+				res.SearchInclude, res.SearchRevInclude = searchIncludes(t.Name, s.svc.Registry())
+				for _, d := range search.Definitions(t.Name) {
+					res.SearchParam = append(res.SearchParam, CapabilitySearchParam{
+						Name: d.Name, Definition: d.URL, Type: string(d.Type), Documentation: describeParam(d),
+					})
 				}
 			}
 		}
@@ -98,10 +130,70 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	}
 }
 
+// searchIncludes lists the _include values a search of typ takes (each reference parameter
+// of typ, and *) and the _revinclude values (each reference parameter of a served type that
+// may refer to typ, and *).
+func searchIncludes(typ string, reg *fhir.Registry) (include, revinclude []string) {
+	for _, d := range search.Definitions(typ) {
+		if d.Type == search.TypeReference {
+			include = append(include, typ+":"+d.Name)
+		}
+	}
+	for _, src := range reg.Types() {
+		for _, d := range search.Definitions(src.Name) {
+			if d.Type == search.TypeReference && (slices.Contains(d.Targets, typ) || slices.Contains(d.Targets, "*")) {
+				revinclude = append(revinclude, src.Name+":"+d.Name)
+			}
+		}
+	}
+	return append(include, "*"), append(revinclude, "*")
+}
+
+// describeParam is the documentation of a search parameter: what it searches, its
+// modifiers and prefixes. The OpenAPI description takes its texts from here, through the
+// CapabilityStatement.
+func describeParam(d *search.Definition) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s parameter on %s.", d.Type, d.Expression)
+	if d.Canonical {
+		b.WriteString(" Values are canonical URLs, optionally url|version.")
+	}
+	if len(d.Components) > 0 {
+		parts := make([]string, len(d.Components))
+		for i, c := range d.Components {
+			parts[i] = c.Def.Name + " (" + string(c.Def.Type) + ")"
+		}
+		b.WriteString(" Values join, with $, " + strings.Join(parts, " and ") + ".")
+	}
+	if len(d.Modifiers) > 0 {
+		mods := make([]string, 0, len(d.Modifiers))
+		for _, m := range d.Modifiers {
+			if m == search.ModifierType {
+				targets := "one of " + strings.Join(d.Targets, ", ")
+				if slices.Contains(d.Targets, "*") {
+					targets = "any resource type"
+				}
+				mods = append(mods, ":[type] ("+targets+")")
+				continue
+			}
+			mods = append(mods, ":"+string(m))
+		}
+		b.WriteString(" Modifiers: " + strings.Join(mods, ", ") + ".")
+	}
+	if len(d.Comparators) > 0 {
+		prefixes := make([]string, len(d.Comparators))
+		for i, p := range d.Comparators {
+			prefixes[i] = string(p)
+		}
+		b.WriteString(" Prefixes: " + strings.Join(prefixes, ", ") + " (none means eq).")
+	}
+	return b.String()
+}
+
 // capabilities serves GET /fhir/metadata.
 //
 //	@Summary		The CapabilityStatement
-//	@Description	What this server offers: FHIR version, formats, and per resource type the interactions served.
+//	@Description	What this server offers: FHIR version, formats, and per resource type the interactions served, the conditional interactions and the search parameters, includes and reverse includes.
 //	@Description	It is built from the same route table that registers the handlers.
 //	@ID				capabilities
 //	@Tags			Server

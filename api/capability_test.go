@@ -32,7 +32,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			codes = append(codes, i.(map[string]any)["code"].(string))
 		}
 		sort.Strings(codes)
-		want := "[create delete history-instance history-type read update vread]"
+		want := "[create delete history-instance history-type read search-type update vread]"
 		if fmt.Sprint(codes) != want {
 			t.Errorf("%s interactions %v, want %s", typ, codes, want)
 		}
@@ -43,6 +43,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			"history-instance": {"GET", "/fhir/" + typ + "/none/_history"},
 			"history-type":     {"GET", "/fhir/" + typ + "/_history"},
 			"delete":           {"DELETE", "/fhir/" + typ + "/none"},
+			"search-type":      {"GET", "/fhir/" + typ},
 		}
 		for _, code := range codes {
 			p, ok := probes[code]

@@ -8,9 +8,10 @@ package api
 //	@title			Patient-involvement FHIR R4 server
 //	@version		1.0.0
 //	@description	FHIR R4 (4.0.1) REST API for patient-involvement data: Questionnaire, QuestionnaireResponse and CarePlan.
-//	@description	Every resource type offers create, read, vread, update, delete and instance and type history.
+//	@description	Every resource type offers search (GET and POST _search), create, read, vread, update, delete and instance and type history,
+//	@description	and conditional create (If-None-Exist), conditional update and conditional delete by search criteria.
 //	@description	Bodies are FHIR JSON (application/fhir+json; application/json is accepted too); errors are OperationOutcome resources.
-//	@description	The CapabilityStatement at GET /fhir/metadata lists the same types and interactions as this document.
+//	@description	The CapabilityStatement at GET /fhir/metadata lists the same types, interactions and search parameters as this document.
 //	@externalDocs.description	FHIR R4 RESTful API specification
 //	@externalDocs.url			https://hl7.org/fhir/R4/http.html
 //	@tag.name			Server

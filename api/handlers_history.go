@@ -12,7 +12,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
-// cursorParam carries the position of a history page in next links.
+// cursorParam carries the position of a history or search page in next and previous links.
 const cursorParam = "_cursor"
 
 // instanceHistory serves GET /fhir/{type}/{id}/_history.
@@ -137,7 +137,11 @@ func (s *Server) history(c *gin.Context, id string) error {
 		}
 		b.Entry = append(b.Entry, e)
 	}
-	writeValue(c, http.StatusOK, b)
+	body, err := encodeBundle(b)
+	if err != nil {
+		return fhir.Wrap(err, "encode history")
+	}
+	writeJSON(c, http.StatusOK, body)
 	return nil
 }
 

@@ -90,26 +90,32 @@ func (s *Server) vread(c *gin.Context) error {
 //	@Summary		Create a {type}
 //	@Description	Stores the body as a new {type} with a server-assigned id (an id in the body is ignored) and version 1.
 //	@Description	The body is validated against the FHIR R4 definition of {type}; every problem found is reported in one OperationOutcome.
+//	@Description	Conditional create: with If-None-Exist the {type} is created only when no {type} matches those search criteria;
+//	@Description	when one matches it is returned with 200 and nothing is written, when several match the answer is 412.
+//	@Description	Unknown parameters in the criteria are an error (400), never ignored.
 //	@ID				create
 //	@Tags			{type}
 //	@Accept			application/fhir+json,application/json
 //	@Produce		application/fhir+json,application/json
 //	@Param			type			path		string		true	"Resource type"
 //	@Param			resource		body		Resource	true	"The {type} to create"
+//	@Param			If-None-Exist	header		string		false	"Conditional create: search criteria as a query string, e.g. identifier=https://example.org/sid|123; create only when nothing matches"
 //	@Param			Prefer			header		string	false	"What a successful write returns: the resource (return=representation, the default), no body (return=minimal) or an OperationOutcome (return=OperationOutcome)"	Enums(return=representation,return=minimal,return=OperationOutcome)
 //	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
 //	@Param			_pretty			query		boolean	false	"true indents the JSON body"
 //	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Resource				"Conditional create: one {type} matches If-None-Exist; it is returned as Prefer asks and nothing is written"
 //	@Success		201				{object}	Resource				"Created; the body is what Prefer asks for (none for return=minimal)"
-//	@Failure		400				{object}	fhir.OperationOutcome	"The body is not valid JSON or not a valid {type}"
+//	@Failure		400				{object}	fhir.OperationOutcome	"The body is not valid JSON or not a valid {type}, or If-None-Exist is empty, malformed or names an unknown parameter"
 //	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
+//	@Failure		412				{object}	fhir.OperationOutcome	"Conditional create: more than one {type} matches If-None-Exist"
 //	@Failure		413				{object}	fhir.OperationOutcome	"The body is larger than the server's limit"
 //	@Failure		415				{object}	fhir.OperationOutcome	"Content-Type is not JSON"
 //	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
 //	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
-//	@Header			201				{string}	Location		"URL of the new version: .../{type}/{id}/_history/1"
-//	@Header			201	{string}	ETag			"The version id as a weak entity tag"
-//	@Header			201	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			200,201			{string}	Location		"URL of the new version: .../{type}/{id}/_history/1 (for a match: of its current version)"
+//	@Header			200,201	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			200,201	{string}	Last-Modified	"When the version was written (HTTP date)"
 //	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
 //	@Security		BearerAuth
 //	@Router			/fhir/{type} [post]
@@ -117,6 +123,9 @@ func (s *Server) create(c *gin.Context) error {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		return err
+	}
+	if criteria, ok := c.Request.Header[ifNoneExist]; ok {
+		return s.conditionalCreate(c, strings.Join(criteria, "&"), body)
 	}
 	res, err := s.svc.Create(c.Request.Context(), c.Param("type"), body)
 	if err != nil {
@@ -227,24 +236,29 @@ func (s *Server) delete(c *gin.Context) error {
 
 // writeWrite answers a successful create or update as the Prefer header asks.
 func (s *Server) writeWrite(c *gin.Context, res *fhir.WriteResult) {
-	r := res.Resource
+	verb := "Updated"
+	if res.Created {
+		verb = "Created"
+	}
+	s.writeVersion(c, res.Status(), res.Resource, verb)
+}
+
+// writeVersion answers a request that wrote version r (or, for a conditional create that
+// matched, found it) as the Prefer header asks; verb says what happened to it.
+func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string) {
 	c.Header("Location", s.baseURL(c)+"/"+r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
 	switch preferReturn(c) {
 	case "minimal":
 		setVersionHeaders(c, r)
-		c.Status(res.Status())
+		c.Status(status)
 	case "OperationOutcome":
 		setVersionHeaders(c, r)
-		verb := "Updated"
-		if res.Created {
-			verb = "Created"
-		}
-		writeValue(c, res.Status(), fhir.NewOperationOutcome(fhir.Issue{
+		writeValue(c, status, fhir.NewOperationOutcome(fhir.Issue{
 			Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
 			Diagnostics: verb + " " + r.Type + "/" + r.ID + " (version " + strconv.FormatInt(r.VersionID, 10) + ")",
 		}))
 	default:
-		s.writeResource(c, res.Status(), r)
+		s.writeResource(c, status, r)
 	}
 }
 
@@ -261,22 +275,27 @@ func setVersionHeaders(c *gin.Context, r *fhir.Resource) {
 // preferReturn is the return preference of the Prefer header: minimal, representation
 // (the default) or OperationOutcome.
 func preferReturn(c *gin.Context) string {
+	switch v := preference(c, "return"); v {
+	case "minimal", "OperationOutcome":
+		return v
+	}
+	return "representation"
+}
+
+// preference is the value of the named preference in the Prefer headers (RFC 7240), "" when
+// it is not given: preference(c, "handling") is "strict" for Prefer: handling=strict.
+func preference(c *gin.Context, name string) string {
 	for _, h := range c.Request.Header.Values("Prefer") {
 		for _, part := range strings.Split(h, ";") {
 			for _, p := range strings.Split(part, ",") {
 				k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-				if ok && strings.EqualFold(k, "return") {
-					switch strings.Trim(v, `"`) {
-					case "minimal":
-						return "minimal"
-					case "OperationOutcome":
-						return "OperationOutcome"
-					}
+				if ok && strings.EqualFold(strings.TrimSpace(k), name) {
+					return strings.Trim(strings.TrimSpace(v), `"`)
 				}
 			}
 		}
 	}
-	return "representation"
+	return ""
 }
 
 // parseIfMatch reads an If-Match header: W/"3", "3" or 3. Empty gives nil.

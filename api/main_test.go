@@ -42,7 +42,7 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := api.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)}
+	o := api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}

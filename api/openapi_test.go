@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 	"github.com/patient-involvement/fhir-server/openapi"
@@ -28,6 +29,13 @@ type specOperation struct {
 	Interaction string          `json:"x-fhir-interaction"`
 	Tags        []string        `json:"tags"`
 	Parameters  []specParameter `json:"parameters"`
+	RequestBody struct {
+		Content map[string]struct {
+			Schema struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schema"`
+		} `json:"content"`
+	} `json:"requestBody"`
 }
 
 type specParameter struct {
@@ -66,7 +74,7 @@ func newDocsTestServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +97,11 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 // TestSpecMatchesCapabilitiesAndRoutes guards against drift between the three places that say
 // what the server offers: the OpenAPI description, the CapabilityStatement and the router.
 // Each yields the set of "Type interaction" pairs (and of "method /fhir/:type/... Type
-// interaction" routes), and the sets must be equal. When the CapabilityStatement lists search parameters, the
-// description must document exactly those on GET /fhir/{Type}.
+// interaction" routes), and the sets must be equal. The search parameters the
+// CapabilityStatement lists must be exactly those the search parser knows
+// (search.Definitions), those documented as query parameters of GET /fhir/{Type} and of the
+// conditional PUT and DELETE /fhir/{Type}, and those documented as form fields of
+// POST /fhir/{Type}/_search.
 func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 	t.Parallel()
 	s := newDocsTestServer(t)
@@ -143,7 +154,7 @@ func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 			continue
 		}
 		for _, rt := range s.svc.Registry().Types() {
-			for _, i := range rt.Interactions {
+			for _, i := range s.typeInteractions(rt) {
 				if i == r.interaction {
 					tablePairs = append(tablePairs, rt.Name+" "+string(i))
 					tableRoutes = append(tableRoutes, r.method+" /fhir"+r.path+" "+rt.Name+" "+string(i))
@@ -185,20 +196,33 @@ func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 		for _, i := range res.Interaction {
 			csPairs = append(csPairs, res.Type+" "+i.Code)
 		}
-		// Search parameters: the statement's names against the query parameters documented
-		// on GET /fhir/{Type} (search-type), less the ones that only shape the response.
-		var csSearch, specSearch []string
+		// Search parameters: the statement's names against the parser's, and against the
+		// query parameters documented on the operations that take criteria, less the ones
+		// that only shape the response.
+		var csSearch, parserSearch []string
 		for _, p := range res.SearchParam {
 			csSearch = append(csSearch, p.Name)
 		}
-		if op, ok := spec.Paths["/fhir/"+res.Type]["get"]; ok {
-			for _, p := range op.Parameters {
+		for _, d := range search.Definitions(res.Type) {
+			parserSearch = append(parserSearch, d.Name)
+		}
+		sameSet(t, "search parameters of "+res.Type+" (parser vs CapabilityStatement)", parserSearch, csSearch)
+		for _, method := range []string{"get", "put", "delete"} {
+			var specSearch []string
+			for _, p := range spec.Paths["/fhir/"+res.Type][method].Parameters {
 				if p.In == "query" && !controlParams[p.Name] {
 					specSearch = append(specSearch, p.Name)
 				}
 			}
+			sameSet(t, "search parameters of "+res.Type+" (CapabilityStatement vs query of "+strings.ToUpper(method)+" /fhir/"+res.Type+")", csSearch, specSearch)
 		}
-		sameSet(t, "search parameters of "+res.Type+" (CapabilityStatement vs description)", csSearch, specSearch)
+		var formSearch []string
+		for name := range spec.Paths["/fhir/"+res.Type+"/_search"]["post"].RequestBody.Content["application/x-www-form-urlencoded"].Schema.Properties {
+			if !controlParams[name] {
+				formSearch = append(formSearch, name)
+			}
+		}
+		sameSet(t, "search parameters of "+res.Type+" (CapabilityStatement vs form of POST /fhir/"+res.Type+"/_search)", csSearch, formSearch)
 	}
 
 	sameSet(t, "type interactions (CapabilityStatement vs description)", csPairs, specPairs)

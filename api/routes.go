@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // route is one FHIR endpoint. The same table registers the handlers and generates the
@@ -14,6 +15,9 @@ type route struct {
 	handler handlerFunc
 	// interaction is the type-level interaction the route offers ("" for system-level routes).
 	interaction fhir.Interaction
+	// conditional marks a route that offers the conditional form of its interaction: create
+	// with If-None-Exist, update and delete by search criteria.
+	conditional bool
 	// system is the system-level interaction (e.g. "capabilities"), if any.
 	system string
 }
@@ -21,7 +25,11 @@ type route struct {
 func (s *Server) fhirRoutes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/metadata", handler: s.capabilities, system: "capabilities"},
-		{method: http.MethodPost, path: "/:type", handler: s.create, interaction: fhir.InteractionCreate},
+		{method: http.MethodGet, path: "/:type", handler: s.search, interaction: fhir.InteractionSearchType},
+		{method: http.MethodPost, path: "/:type/_search", handler: s.searchPost, interaction: fhir.InteractionSearchType},
+		{method: http.MethodPost, path: "/:type", handler: s.create, interaction: fhir.InteractionCreate, conditional: true},
+		{method: http.MethodPut, path: "/:type", handler: s.conditionalUpdate, interaction: fhir.InteractionUpdate, conditional: true},
+		{method: http.MethodDelete, path: "/:type", handler: s.conditionalDelete, interaction: fhir.InteractionDelete, conditional: true},
 		{method: http.MethodGet, path: "/:type/_history", handler: s.typeHistory, interaction: fhir.InteractionHistoryType},
 		{method: http.MethodGet, path: "/:type/:id", handler: s.read, interaction: fhir.InteractionRead},
 		{method: http.MethodPut, path: "/:type/:id", handler: s.update, interaction: fhir.InteractionUpdate},
@@ -40,6 +48,41 @@ func (s *Server) interactions() []fhir.Interaction {
 			seen[r.interaction] = true
 			out = append(out, r.interaction)
 		}
+	}
+	return out
+}
+
+// conditionals returns the interactions whose conditional form the routes offer.
+func (s *Server) conditionals() map[fhir.Interaction]bool {
+	out := map[fhir.Interaction]bool{}
+	for _, r := range s.routes {
+		if r.conditional {
+			out[r.interaction] = true
+		}
+	}
+	return out
+}
+
+// typeInteractions are the interactions a type offers, as far as the routes serve them: the
+// registry's, and search-type for every type the search package has parameters for.
+func (s *Server) typeInteractions(t *fhir.ResourceType) []fhir.Interaction {
+	offered := map[fhir.Interaction]bool{}
+	for _, i := range s.interactions() {
+		offered[i] = true
+	}
+	var out []fhir.Interaction
+	seen := map[fhir.Interaction]bool{}
+	add := func(i fhir.Interaction) {
+		if offered[i] && !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	for _, i := range t.Interactions {
+		add(i)
+	}
+	if len(search.Definitions(t.Name)) > 0 {
+		add(fhir.InteractionSearchType)
 	}
 	return out
 }

@@ -9,18 +9,26 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // Options are what the HTTP layer needs.
 type Options struct {
 	Service *fhir.Service
-	Logger  *slog.Logger
+	// Searcher runs searches and matches the criteria of conditional interactions.
+	Searcher search.Searcher
+	Logger   *slog.Logger
 	// BaseURL is the absolute base of the FHIR API for links; "" derives it from each request.
 	BaseURL      string
 	MaxBodyBytes int64
+	// DefaultCount is the page size of history and search when _count is absent; MaxCount
+	// caps _count and is the most resources one conditional delete deletes.
 	DefaultCount int
 	MaxCount     int
+	// Location is the time zone of search dates given without one; UTC when nil.
+	Location *time.Location
 	// Version is the software version shown in the CapabilityStatement.
 	Version string
 	// StartedAt is shown as the CapabilityStatement date.
@@ -31,6 +39,7 @@ type Options struct {
 type Server struct {
 	opts   Options
 	svc    *fhir.Service
+	cond   *conditional.Service
 	engine *gin.Engine
 	routes []route
 }
@@ -39,6 +48,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.Service == nil {
 		return nil, errors.New("api: New needs a service")
+	}
+	if opts.Searcher == nil {
+		return nil, errors.New("api: New needs a searcher")
 	}
 	if opts.Logger == nil {
 		return nil, errors.New("api: New needs a logger")
@@ -59,8 +71,12 @@ func New(opts Options) (*Server, error) {
 		opts.Version = "dev"
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	cond, err := conditional.New(opts.Service, opts.Searcher, conditional.Options{MaxDelete: opts.MaxCount, Location: opts.Location})
+	if err != nil {
+		return nil, err
+	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: opts, svc: opts.Service, engine: gin.New()}
+	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New()}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false

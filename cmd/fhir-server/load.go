@@ -12,6 +12,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
+	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
@@ -63,7 +64,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
+		svc, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
 		if err != nil {
 			return err
 		}
@@ -84,8 +85,9 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 }
 
 // openService connects to the configured database (starting the embedded one when there is
-// no MONGODB_URI) and returns the service on it, with a function that closes it all.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fhir.Service, func(), error) {
+// no MONGODB_URI) and returns the service and the searcher on it, with a function that closes
+// it all.
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fhir.Service, search.Searcher, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -96,7 +98,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	if uri == "" {
 		emb, err := embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closers = append(closers, func() {
 			if err := emb.Close(); err != nil {
@@ -112,7 +114,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	client, err := store.Connect(ctx, uri)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
@@ -122,14 +124,14 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	}
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	svc, err := fhir.NewService(st, registry)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, closeAll, nil
+	return svc, st, closeAll, nil
 }
 
 // isTerminal reports whether w is a terminal, where a progress bar can be redrawn in place.

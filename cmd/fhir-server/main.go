@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
 
-	svc, closeDB, err := openService(ctx, cfg, log)
+	svc, searcher, closeDB, err := openService(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		}
 	}
 	handler, err := api.New(api.Options{
-		Service: svc, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
@@ -20,23 +21,32 @@ type Server struct {
 	Base string
 	// Service is the service behind the HTTP API, for writing in-process to the same database.
 	Service *fhir.Service
+	// Searcher searches the same database in-process.
+	Searcher search.Searcher
 }
 
 // New starts a server on a fresh, empty database and stops it when the test ends.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	svc := NewService(tb)
-	h, err := api.New(api.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	b := NewBackend(tb)
+	h, err := api.New(api.Options{Service: b.Service, Searcher: b.Searcher, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	return &Server{Base: srv.URL + "/fhir", Service: svc}
+	return &Server{Base: srv.URL + "/fhir", Service: b.Service, Searcher: b.Searcher}
 }
 
-// NewService returns the domain service on a fresh, empty database, without HTTP.
-func NewService(tb testing.TB) *fhir.Service {
+// Backend is what the HTTP API stands on: the domain service and the searcher, both on one
+// database.
+type Backend struct {
+	Service  *fhir.Service
+	Searcher search.Searcher
+}
+
+// NewBackend returns the service and the searcher on a fresh, empty database, without HTTP.
+func NewBackend(tb testing.TB) *Backend {
 	tb.Helper()
 	registry := fhir.DefaultRegistry()
 	st, err := store.New(storetest.NewDatabase(tb), registry)
@@ -50,5 +60,11 @@ func NewService(tb testing.TB) *fhir.Service {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return svc
+	return &Backend{Service: svc, Searcher: st}
+}
+
+// NewService returns the domain service on a fresh, empty database, without HTTP.
+func NewService(tb testing.TB) *fhir.Service {
+	tb.Helper()
+	return NewBackend(tb).Service
 }

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // exampleFixtures names the fixture shown as the example of each resource type: small enough
@@ -33,6 +35,8 @@ var exampleTime = time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
 type examples struct {
 	byType       map[string]*typeExamples
 	capabilities json.RawMessage
+	// searchParams are, per type, the search parameters the CapabilityStatement lists.
+	searchParams map[string][]searchParam
 	// components are the examples referred to by name, for components.examples: each large
 	// body is written once however many operations show it.
 	components map[string]any
@@ -56,6 +60,19 @@ type typeExamples struct {
 	update json.RawMessage
 	// stored is version 1 as the server returns it, with meta written by the server.
 	stored *fhir.Resource
+	// criteria select the fixture as a conditional create would: url and version, or its
+	// first identifier.
+	criteria string
+	// status is the fixture's status, for example searches.
+	status string
+}
+
+// searchParam is a search parameter as the CapabilityStatement lists it.
+type searchParam struct {
+	Name          string `json:"name"`
+	Definition    string `json:"definition"`
+	Type          string `json:"type"`
+	Documentation string `json:"documentation"`
 }
 
 // newExamples reads each served type's example fixture and runs it through the domain's
@@ -87,14 +104,71 @@ func newExamples(reg *fhir.Registry, fixtures fs.FS) (*examples, error) {
 		if err != nil {
 			return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
 		}
-		ex.byType[t.Name] = &typeExamples{id: id, create: create, update: update, stored: stored}
+		te := &typeExamples{id: id, create: create, update: update, stored: stored}
+		if err := te.readFixture(data); err != nil {
+			return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
+		}
+		ex.byType[t.Name] = te
 	}
 	caps, err := capabilityExample(reg)
 	if err != nil {
 		return nil, err
 	}
 	ex.capabilities = caps
+	if ex.searchParams, err = capabilitySearchParams(caps); err != nil {
+		return nil, err
+	}
 	return ex, nil
+}
+
+// readFixture takes the example criteria and status from the fixture.
+func (t *typeExamples) readFixture(data []byte) error {
+	var f struct {
+		URL        string          `json:"url"`
+		Version    string          `json:"version"`
+		Status     string          `json:"status"`
+		Identifier json.RawMessage `json:"identifier"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return err
+	}
+	t.status = f.Status
+	// Written as a person would type them: the server reads them as a query string.
+	if f.URL != "" && f.Version != "" {
+		t.criteria = "url=" + f.URL + "&version=" + f.Version
+		return nil
+	}
+	var ids []struct{ System, Value string }
+	raw := bytes.TrimSpace(f.Identifier)
+	if len(raw) > 0 && raw[0] == '{' {
+		raw = append(append([]byte{'['}, raw...), ']')
+	}
+	if err := json.Unmarshal(raw, &ids); err != nil || len(ids) == 0 || ids[0].Value == "" {
+		return fmt.Errorf("no url and version, nor an identifier, to show as conditional criteria")
+	}
+	t.criteria = "identifier=" + ids[0].System + "|" + ids[0].Value
+	return nil
+}
+
+// capabilitySearchParams reads the search parameters of each type from the
+// CapabilityStatement, so that the description documents exactly what it lists, in its words.
+func capabilitySearchParams(caps json.RawMessage) (map[string][]searchParam, error) {
+	var cs struct {
+		Rest []struct {
+			Resource []struct {
+				Type        string        `json:"type"`
+				SearchParam []searchParam `json:"searchParam"`
+			} `json:"resource"`
+		} `json:"rest"`
+	}
+	if err := json.Unmarshal(caps, &cs); err != nil || len(cs.Rest) != 1 {
+		return nil, fmt.Errorf("read the CapabilityStatement: %v", err)
+	}
+	out := map[string][]searchParam{}
+	for _, r := range cs.Rest[0].Resource {
+		out[r.Type] = r.SearchParam
+	}
+	return out, nil
 }
 
 // capabilityExample is the CapabilityStatement the server sends, taken from the real handler.
@@ -105,7 +179,7 @@ func capabilityExample(reg *fhir.Registry) (json.RawMessage, error) {
 		return nil, err
 	}
 	h, err := api.New(api.Options{
-		Service: svc, Logger: slog.New(slog.DiscardHandler), BaseURL: exampleBase,
+		Service: svc, Searcher: unusedSearcher{}, Logger: slog.New(slog.DiscardHandler), BaseURL: exampleBase,
 		Version: "1.0.0", StartedAt: exampleTime,
 	})
 	if err != nil {
@@ -121,6 +195,9 @@ func capabilityExample(reg *fhir.Registry) (json.RawMessage, error) {
 
 // unusedStore is a store for a handler that reads no data: any call fails the generation.
 type unusedStore struct{ fhir.Store }
+
+// unusedSearcher is the searcher beside unusedStore: never called either.
+type unusedSearcher struct{ search.Searcher }
 
 // history is a page of history holding version 1 of the example, as the history handler
 // writes it. instance selects /fhir/<type>/<id>/_history over /fhir/<type>/_history.
@@ -147,6 +224,30 @@ func (t *typeExamples) history(instance bool) api.Bundle {
 				Etag:         r.ETag(),
 				LastModified: fhir.FormatInstant(r.LastUpdated),
 			},
+		}},
+	}
+}
+
+// searchset is a page of search results holding version 1 of the example, as the search
+// handler writes it for GET /fhir/<type>?status=<its status>.
+func (t *typeExamples) searchset() api.Bundle {
+	r := t.stored
+	query := url.Values{"status": {t.status}, "_count": {"20"}}.Encode()
+	total := int64(1)
+	return api.Bundle{
+		ResourceType: "Bundle",
+		ID:           "a3c5e7f9b1d24f6081a3c5e7f9b1d240",
+		Meta:         &api.BundleMeta{LastUpdated: fhir.FormatInstant(exampleTime.Add(time.Hour))},
+		Type:         "searchset",
+		Total:        &total,
+		Link: []api.BundleLink{
+			{Relation: "self", URL: exampleBase + "/" + r.Type + "?" + query},
+			{Relation: "first", URL: exampleBase + "/" + r.Type + "?" + query},
+		},
+		Entry: []api.BundleEntry{{
+			FullURL:  exampleBase + "/" + r.Type + "/" + r.ID,
+			Resource: r.Raw,
+			Search:   &api.EntrySearch{Mode: "match"},
 		}},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,8 +33,12 @@ var bodyMediaTypes = []string{"application/fhir+json", "application/json"}
 //   - schemas lose their Go package prefix (fhir.OperationOutcome becomes OperationOutcome);
 //   - each /fhir/{type}/... path becomes one path per served type (/fhir/CarePlan/...), tagged
 //     with the type, with "{type}" in its texts replaced and Resource narrowed to the type;
-//   - operations keep the FHIR interaction of their swag @ID in x-fhir-interaction and get
-//     an operationId unique per type;
+//   - operations keep the FHIR interaction of their swag @ID in x-fhir-interaction (the @ID
+//     is the interaction code, followed by ".variant" where one interaction has several
+//     operations: search-type.post, update.conditional) and get an operationId unique per type;
+//   - the search and the conditional update and delete of a type take its search parameters,
+//     as the CapabilityStatement lists them, in the query; POST _search takes them, and the
+//     result parameters of the search, as form fields;
 //   - request and response bodies get examples made from the fixtures by the server's code;
 //   - the bearer scheme is marked optional while the server does not enforce it.
 func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error) {
@@ -73,6 +78,11 @@ func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error
 			paths[p] = typed
 		}
 	}
+	for _, t := range reg.Types() {
+		if err := addSearchForm(paths, t.Name, ex.byType[t.Name]); err != nil {
+			return nil, err
+		}
+	}
 	doc["paths"] = paths
 
 	var tags []any
@@ -80,7 +90,7 @@ func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error
 		schemas[t.Name] = typeSchema(resource, t.Name)
 		tags = append(tags, map[string]any{
 			"name":         t.Name,
-			"description":  "FHIR R4 " + t.Name + " resources: " + interactionList(t.Interactions),
+			"description":  "FHIR R4 " + t.Name + " resources: " + interactionList(t.Interactions, ex.searchParams[t.Name]),
 			"externalDocs": map[string]any{"description": t.Name + " in the FHIR R4 specification", "url": specURL(t.Name)},
 		})
 	}
@@ -104,8 +114,9 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 		if code == "" {
 			return fmt.Errorf("%s %s has no @ID", strings.ToUpper(method), path)
 		}
+		interaction, variant, _ := strings.Cut(code, ".")
 		if strings.HasPrefix(path, "/fhir/") {
-			op[interactionKey] = code
+			op[interactionKey] = interaction
 		}
 		if sec, ok := op["security"].([]any); ok {
 			// Authorization is not enforced yet: a request without a token is accepted too.
@@ -114,26 +125,38 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 		var te *typeExamples
 		if typ != "" {
 			te = ex.byType[typ]
-			op["operationId"] = lowerCamel(code) + typ
-			op["parameters"] = withoutParam(op["parameters"], "type", "path")
-			for _, p := range list(op["parameters"]) {
-				if p := p.(map[string]any); p["in"] == "path" && p["name"] == "id" {
+			op["operationId"] = lowerCamel(strings.ReplaceAll(code, ".", "-")) + typ
+			params := withoutParam(op["parameters"], "type", "path")
+			for _, p := range params {
+				p := p.(map[string]any)
+				switch {
+				case p["in"] == "path" && p["name"] == "id":
 					p["example"] = te.id
+				case p["in"] == "header" && p["name"] == "If-None-Exist":
+					p["example"] = te.criteria
 				}
 			}
+			if code == string(fhir.InteractionSearchType) || variant == "conditional" {
+				// The search parameters come first: they select; the others shape the answer.
+				params = append(searchQueryParams(ex.searchParams[typ], variant == "conditional"), params...)
+			}
+			op["parameters"] = params
 		}
 		if body := object(op, "requestBody"); len(body) > 0 {
 			if te == nil {
 				return fmt.Errorf("%s %s: a request body outside /fhir/{type}", method, path)
 			}
 			name, summary, example := typ+"Create", "A new "+typ+" (a fixture without id)", te.create
-			if code == string(fhir.InteractionUpdate) {
+			switch code {
+			case string(fhir.InteractionUpdate):
 				name, summary, example = typ+"Update", "A "+typ+" with the id of the URL (a fixture)", te.update
+			case string(fhir.InteractionUpdate) + ".conditional":
+				name, summary = typ+"ConditionalUpdate", "A "+typ+" without id, to write where the criteria select (a fixture)"
 			}
 			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + typ}, ex.ref(name, summary, example))
 		}
 		for status, r := range object(op, "responses") {
-			if err := finishResponse(r.(map[string]any), status, code, typ, te, ex); err != nil {
+			if err := finishResponse(r.(map[string]any), status, interaction, typ, te, ex); err != nil {
 				return fmt.Errorf("%s %s %s: %w", strings.ToUpper(method), path, status, err)
 			}
 		}
@@ -174,6 +197,8 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 		example = ex.ref(typ, "Version 1 of a "+typ+" as the server returns it (a fixture)", json.RawMessage(te.stored.Raw))
 	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionHistoryInstance):
 		example = ex.ref(typ+"InstanceHistory", "A page of the history of one "+typ, te.history(true))
+	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionSearchType):
+		example = ex.ref(typ+"Searchset", "A page of "+typ+" search results", te.searchset())
 	case ref == schemaRefPrefix+"Bundle":
 		example = ex.ref(typ+"TypeHistory", "A page of the history of all "+typ+" resources", te.history(false))
 	case ref == schemaRefPrefix+"CapabilityStatement":
@@ -238,12 +263,70 @@ func typeSchema(resource map[string]any, typ string) map[string]any {
 // specURL is the page of a resource type in the FHIR R4 specification.
 func specURL(typ string) string { return "https://hl7.org/fhir/R4/" + strings.ToLower(typ) + ".html" }
 
-func interactionList(is []fhir.Interaction) string {
+// interactionList names the interactions of a type: the registry's, and search-type when
+// the type has search parameters.
+func interactionList(is []fhir.Interaction, params []searchParam) string {
 	var s []string
 	for _, i := range is {
 		s = append(s, string(i))
 	}
+	if len(params) > 0 && !slices.Contains(is, fhir.InteractionSearchType) {
+		s = append(s, string(fhir.InteractionSearchType))
+	}
 	return strings.Join(s, ", ")
+}
+
+// searchQueryParams are the query parameters of a type's search parameters. The
+// conditional operations say that the parameters select what is written.
+func searchQueryParams(params []searchParam, conditional bool) []any {
+	out := make([]any, 0, len(params))
+	for _, p := range params {
+		desc := "A " + p.Documentation + " Defined by " + p.Definition + "."
+		if conditional {
+			desc = "Criterion: a " + p.Documentation + " Defined by " + p.Definition + "."
+		}
+		out = append(out, map[string]any{
+			"name": p.Name, "in": "query", "required": false, "description": desc,
+			"schema": map[string]any{"type": "string"},
+		})
+	}
+	return out
+}
+
+// addSearchForm gives POST /fhir/<typ>/_search its form body: a field for every query
+// parameter of GET /fhir/<typ> that selects or shapes the answer.
+func addSearchForm(paths map[string]any, typ string, te *typeExamples) error {
+	item, _ := paths["/fhir/"+typ+"/_search"].(map[string]any)
+	post, _ := item["post"].(map[string]any)
+	if post == nil {
+		return nil
+	}
+	getItem, _ := paths["/fhir/"+typ].(map[string]any)
+	get, _ := getItem["get"].(map[string]any)
+	if get == nil {
+		return fmt.Errorf("POST /fhir/%s/_search has no GET /fhir/%s to take its parameters from", typ, typ)
+	}
+	props := map[string]any{}
+	for _, p := range list(get["parameters"]) {
+		p := p.(map[string]any)
+		name, _ := p["name"].(string)
+		if p["in"] != "query" || name == "_format" || name == "_pretty" || name == "_cursor" {
+			continue
+		}
+		schema := deepCopy(object(p, "schema")).(map[string]any)
+		if d, ok := p["description"].(string); ok {
+			schema["description"] = d
+		}
+		props[name] = schema
+	}
+	post["requestBody"] = map[string]any{
+		"required": false,
+		"content": map[string]any{"application/x-www-form-urlencoded": map[string]any{
+			"schema":  map[string]any{"type": "object", "properties": props},
+			"example": map[string]any{"status": te.status, "_count": 20},
+		}},
+	}
+	return nil
 }
 
 // renameSchemas drops the Go package prefix of schema names and follows the renames in

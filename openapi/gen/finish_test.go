@@ -137,3 +137,142 @@ func TestWithoutFieldsKeepsOrder(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// swagSearchOutput is a small document of the shape swag writes for a search, its POST form
+// and a conditional update.
+const swagSearchOutput = `{
+  "openapi": "3.1.0",
+  "info": {"title": "t", "version": "1"},
+  "paths": {
+    "/fhir/{type}": {
+      "get": {
+        "operationId": "search-type", "summary": "Search {type}", "tags": ["{type}"],
+        "parameters": [
+          {"name": "type", "in": "path", "required": true, "schema": {"type": "string"}},
+          {"name": "_count", "in": "query", "description": "page size", "schema": {"type": "integer", "minimum": 0}},
+          {"name": "_cursor", "in": "query", "schema": {"type": "string"}},
+          {"name": "_format", "in": "query", "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "ok", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/api.Bundle"}}}}}
+      },
+      "put": {
+        "operationId": "update.conditional", "summary": "Update {type}", "tags": ["{type}"],
+        "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "requestBody": {"content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}}},
+        "responses": {"200": {"description": "ok"}}
+      }
+    },
+    "/fhir/{type}/_search": {"post": {
+      "operationId": "search-type.post", "summary": "Search {type} by POST", "tags": ["{type}"],
+      "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "ok", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/api.Bundle"}}}}}
+    }}
+  },
+  "components": {"schemas": {
+    "Resource": {"type": "object", "properties": {"resourceType": {"type": "string"}}},
+    "api.Bundle": {"type": "object"}
+  }}
+}`
+
+func TestFinishAddsSearchParameters(t *testing.T) {
+	reg := fhir.DefaultRegistry()
+	ex, err := newExamples(reg, fixtures.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := finish([]byte(swagSearchOutput), reg, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := encodeJSON(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type param struct {
+		Name, In, Description string
+	}
+	var got struct {
+		Tags  []struct{ Name, Description string } `json:"tags"`
+		Paths map[string]map[string]struct {
+			OperationID string  `json:"operationId"`
+			Interaction string  `json:"x-fhir-interaction"`
+			Parameters  []param `json:"parameters"`
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]json.RawMessage `json:"properties"`
+					} `json:"schema"`
+					Examples map[string]json.RawMessage `json:"examples"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Examples map[string]struct {
+				Value struct {
+					Type  string `json:"type"`
+					Total int    `json:"total"`
+					Entry []struct {
+						Search struct{ Mode string } `json:"search"`
+					} `json:"entry"`
+				} `json:"value"`
+			} `json:"examples"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range reg.Types() {
+		params := ex.searchParams[rt.Name]
+		if len(params) == 0 {
+			t.Fatalf("%s: the CapabilityStatement lists no search parameters", rt.Name)
+		}
+		get := got.Paths["/fhir/"+rt.Name]["get"]
+		post := got.Paths["/fhir/"+rt.Name+"/_search"]["post"]
+		put := got.Paths["/fhir/"+rt.Name]["put"]
+		for _, op := range []struct {
+			name, id, interaction, gotID, gotInteraction string
+		}{
+			{"GET", "searchType" + rt.Name, "search-type", get.OperationID, get.Interaction},
+			{"POST _search", "searchTypePost" + rt.Name, "search-type", post.OperationID, post.Interaction},
+			{"PUT", "updateConditional" + rt.Name, "update", put.OperationID, put.Interaction},
+		} {
+			if op.gotID != op.id || op.gotInteraction != op.interaction {
+				t.Errorf("%s %s: operationId %q interaction %q, want %q %q", op.name, rt.Name, op.gotID, op.gotInteraction, op.id, op.interaction)
+			}
+		}
+		// The search parameters come first, in the CapabilityStatement's order and words.
+		for i, p := range params {
+			for _, op := range [][]param{get.Parameters, put.Parameters} {
+				if i >= len(op) || op[i].Name != p.Name || op[i].In != "query" || !strings.Contains(op[i].Description, p.Documentation) {
+					t.Fatalf("%s: parameter %d is %+v, want %s with its documentation", rt.Name, i, op[min(i, len(op)-1)], p.Name)
+				}
+			}
+		}
+		if last := get.Parameters[len(params)]; last.Name != "_count" {
+			t.Errorf("%s: after the search parameters comes %s, want _count", rt.Name, last.Name)
+		}
+		form := post.RequestBody.Content["application/x-www-form-urlencoded"].Schema.Properties
+		if len(form) != len(params)+1 || form["_count"] == nil || form["_cursor"] != nil || form["_format"] != nil {
+			t.Errorf("%s: form fields %v, want the search parameters and _count", rt.Name, keys(form))
+		}
+		if e := got.Components.Examples[rt.Name+"Searchset"].Value; e.Type != "searchset" || e.Total != 1 || len(e.Entry) != 1 || e.Entry[0].Search.Mode != "match" {
+			t.Errorf("%s: searchset example %+v", rt.Name, e)
+		}
+		if _, ok := put.RequestBody.Content["application/fhir+json"].Examples[rt.Name+"ConditionalUpdate"]; !ok {
+			t.Errorf("%s: the conditional update has no example body", rt.Name)
+		}
+	}
+	for _, tag := range got.Tags {
+		if !strings.Contains(tag.Description, "search-type") {
+			t.Errorf("tag %s: %q does not name search-type", tag.Name, tag.Description)
+		}
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
