@@ -64,12 +64,12 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
+		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
 		if err != nil {
 			return err
 		}
 		defer closeDB()
-		if target, err = loader.NewServiceTarget(svc); err != nil {
+		if target, err = loader.NewServiceTarget(svc, searcher); err != nil {
 			return err
 		}
 	}

@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	defer closeDB()
 	if cfg.Demo {
-		if _, err := loader.Demo(ctx, svc, log); err != nil {
+		if _, err := loader.Demo(ctx, svc, searcher, log); err != nil {
 			return err
 		}
 	}

@@ -9,13 +9,15 @@ import (
 
 	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// Demo loads the fixtures embedded in the binary through svc, on first start only: when no
+// Demo loads the fixtures embedded in the binary through svc (with searcher for conditional
+// creates), on first start only: when no
 // Questionnaire was ever written to the database (none current, none deleted). Later starts,
 // and databases that already hold the user's own questionnaires, are left alone. It reports
 // whether it loaded; a fixture that is refused is an error.
-func Demo(ctx context.Context, svc *fhir.Service, log *slog.Logger) (bool, error) {
+func Demo(ctx context.Context, svc *fhir.Service, searcher search.Searcher, log *slog.Logger) (bool, error) {
 	page, err := svc.History(ctx, fhir.HistoryQuery{Type: "Questionnaire", Count: 1})
 	if err != nil {
 		return false, fmt.Errorf("demo data: look for questionnaires: %w", err)
@@ -33,7 +35,7 @@ func Demo(ctx context.Context, svc *fhir.Service, log *slog.Logger) (bool, error
 	sort.SliceStable(inputs, func(i, j int) bool {
 		return !isQuestionnaire(inputs[i].Name) && isQuestionnaire(inputs[j].Name)
 	})
-	target, err := NewServiceTarget(svc)
+	target, err := NewServiceTarget(svc, searcher)
 	if err != nil {
 		return false, err
 	}

@@ -109,6 +109,41 @@ func (t *HTTPTarget) Put(ctx context.Context, typ, id string, body []byte, ifMat
 	return false, answerError(resp, answer)
 }
 
+// Create sends POST [base]/typ with If-None-Exist: 201 created it, 200 found one match.
+func (t *HTTPTarget) Create(ctx context.Context, typ string, criteria url.Values, body []byte) (*CreateResult, error) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/fhir+json")
+	h.Set("If-None-Exist", criteria.Encode())
+	h.Set("Prefer", "return=representation") // a match comes back whole, to compare with the file
+	resp, answer, err := t.do(ctx, http.MethodPost, t.base+"/"+url.PathEscape(typ), body, h)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return nil, answerError(resp, answer)
+	}
+	var res struct {
+		ID   string `json:"id"`
+		Meta struct {
+			VersionID string `json:"versionId"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(answer, &res); err != nil || res.ID == "" {
+		return nil, fmt.Errorf("POST %s with If-None-Exist answered HTTP %d without the resource", typ, resp.StatusCode)
+	}
+	out := &CreateResult{ID: res.ID}
+	if resp.StatusCode == http.StatusOK {
+		vid, err := versionFromETag(resp.Header.Get("ETag"))
+		if err != nil {
+			if vid, err = strconv.ParseInt(res.Meta.VersionID, 10, 64); err != nil {
+				return nil, fmt.Errorf("POST %s with If-None-Exist answered without a version (no ETag, no meta.versionId)", typ)
+			}
+		}
+		out.Existing = &Stored{Raw: answer, Version: vid}
+	}
+	return out, nil
+}
+
 func (t *HTTPTarget) resourceURL(typ, id string) string {
 	return t.base + "/" + url.PathEscape(typ) + "/" + url.PathEscape(id)
 }

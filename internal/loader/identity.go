@@ -2,10 +2,9 @@ package loader
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 
@@ -52,17 +51,36 @@ func (h *head) firstIdentifier() (identifier, bool) {
 	return identifier{}, false
 }
 
-// identity is the id a resource is loaded under and whether the loader had to add it to the body.
+// identity is how a resource is found again on a later load: by its own id, by the
+// criteria of a conditional create, or by an id the loader adds to it.
 type identity struct {
-	id    string
+	// id is the id the resource is written under with an update; "" when criteria place it.
+	id string
+	// added is set when the loader added id to the body.
 	added bool
+	// criteria find the resource by its business identity (conditional create with
+	// If-None-Exist); nil when id places it.
+	criteria url.Values
 }
 
-// stableID chooses the id a resource is loaded under, so that loading the same data again
-// finds it: the resource's own id; else one derived from its canonical url and version; else
-// from its first identifier (system and value); else, for a Bundle entry, from a urn:uuid
-// fullUrl. A resource with none of these has no stable identity and is refused, since
-// loading it twice would make two copies.
+// key names the resource within a load, for keeping its writes in one worker.
+func (i identity) key() string {
+	if i.criteria != nil {
+		return "?" + i.criteria.Encode()
+	}
+	return i.id
+}
+
+// stableID chooses how a resource is found again, so that loading the same data again
+// writes nothing new:
+//   - its own id: it is written under that id with an update (update as create);
+//   - else its canonical url and version (url=…&version=…, or version:missing=true when it
+//     has no version): a conditional create finds it or creates it;
+//   - else its first identifier (identifier=system|value): likewise;
+//   - else, for a Bundle entry, the UUID of a urn:uuid fullUrl, added to it as its id.
+//
+// A resource with none of these has no stable identity and is refused, since loading it
+// twice would make two copies.
 func stableID(h *head, fullURL string) (identity, error) {
 	if len(h.ID) > 0 && string(h.ID) != "null" {
 		var id string
@@ -72,10 +90,16 @@ func stableID(h *head, fullURL string) (identity, error) {
 		return identity{id: id}, nil
 	}
 	if h.URL != "" {
-		return identity{id: derivedID("url", h.URL+"|"+h.Version), added: true}, nil
+		q := url.Values{"url": {escapeValue(h.URL)}}
+		if h.Version != "" {
+			q.Set("version", escapeValue(h.Version))
+		} else {
+			q.Set("version:missing", "true")
+		}
+		return identity{criteria: q}, nil
 	}
 	if ident, ok := h.firstIdentifier(); ok {
-		return identity{id: derivedID("identifier", ident.System+"|"+ident.Value), added: true}, nil
+		return identity{criteria: url.Values{"identifier": {escapeValue(ident.System) + "|" + escapeValue(ident.Value)}}}, nil
 	}
 	if uuid, ok := strings.CutPrefix(fullURL, "urn:uuid:"); ok && fhir.ValidID(uuid) {
 		return identity{id: strings.ToLower(uuid), added: true}, nil
@@ -83,11 +107,21 @@ func stableID(h *head, fullURL string) (identity, error) {
 	return identity{}, fmt.Errorf("the resource has no id, no url and no identifier, so it cannot be found again on a later load: give it an id")
 }
 
-// derivedID is a short, stable hash of what identifies a resource: 20 hex digits (80 bits).
-// kind keeps an url and an identifier with the same text apart.
-func derivedID(kind, key string) string {
-	sum := sha256.Sum256([]byte(kind + "\x00" + key))
-	return hex.EncodeToString(sum[:10])
+// escapeValue escapes the characters that separate the parts of a search value
+// (search.html, "Escaping Search Parameters"): \ , $ and |.
+func escapeValue(s string) string {
+	if !strings.ContainsAny(s, `\,$|`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', ',', '$', '|':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // withID returns the JSON object body with "id" added as its first member.

@@ -2,33 +2,40 @@ package loader
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 )
 
 func TestStableID(t *testing.T) {
 	t.Parallel()
-	byURL := derivedID("url", "https://example.org/Questionnaire/q|2")
-	byIdentifier := derivedID("identifier", "https://example.org/sid|r-1")
 	tests := []struct {
 		name     string
 		resource string
 		fullURL  string
-		want     string
+		id       string
 		added    bool
+		criteria string // encoded
 		err      string
 	}{
-		{name: "own id", resource: `{"resourceType":"CarePlan","id":"cp-1","identifier":[{"system":"s","value":"v"}]}`, want: "cp-1"},
-		{name: "own id wins over url", resource: `{"resourceType":"Questionnaire","id":"q","url":"https://example.org/Questionnaire/q","version":"2"}`, want: "q"},
-		{name: "url and version", resource: `{"resourceType":"Questionnaire","url":"https://example.org/Questionnaire/q","version":"2"}`, want: byURL, added: true},
-		{name: "another version is another resource", resource: `{"resourceType":"Questionnaire","url":"https://example.org/Questionnaire/q","version":"3"}`,
-			want: derivedID("url", "https://example.org/Questionnaire/q|3"), added: true},
+		{name: "own id", resource: `{"resourceType":"CarePlan","id":"cp-1","identifier":[{"system":"s","value":"v"}]}`, id: "cp-1"},
+		{name: "own id wins over url", resource: `{"resourceType":"Questionnaire","id":"q","url":"https://example.org/Questionnaire/q","version":"2"}`, id: "q"},
+		{name: "url and version", resource: `{"resourceType":"Questionnaire","url":"https://example.org/Questionnaire/q","version":"2"}`,
+			criteria: "url=https%3A%2F%2Fexample.org%2FQuestionnaire%2Fq&version=2"},
+		{name: "url without version matches only versionless", resource: `{"resourceType":"Questionnaire","url":"https://example.org/Questionnaire/q"}`,
+			criteria: "url=https%3A%2F%2Fexample.org%2FQuestionnaire%2Fq&version%3Amissing=true"},
+		{name: "url wins over identifier", resource: `{"resourceType":"Questionnaire","url":"https://example.org/q","version":"1","identifier":[{"system":"s","value":"v"}]}`,
+			criteria: "url=https%3A%2F%2Fexample.org%2Fq&version=1"},
 		{name: "identifier list, first with a value", resource: `{"resourceType":"CarePlan","identifier":[{"system":"x"},{"system":"https://example.org/sid","value":"r-1"}]}`,
-			want: byIdentifier, added: true},
+			criteria: "identifier=https%3A%2F%2Fexample.org%2Fsid%7Cr-1"},
 		{name: "single identifier object", resource: `{"resourceType":"QuestionnaireResponse","identifier":{"system":"https://example.org/sid","value":"r-1"}}`,
-			want: byIdentifier, added: true},
+			criteria: "identifier=https%3A%2F%2Fexample.org%2Fsid%7Cr-1"},
+		{name: "identifier without system", resource: `{"resourceType":"CarePlan","identifier":[{"value":"r-1"}]}`,
+			criteria: "identifier=%7Cr-1"},
+		{name: "separators in values are escaped", resource: `{"resourceType":"CarePlan","identifier":[{"system":"s","value":"a,b|c$d\\e"}]}`,
+			criteria: "identifier=" + url.QueryEscape(`s|a\,b\|c\$d\\e`)},
 		{name: "urn:uuid fullUrl", resource: `{"resourceType":"CarePlan"}`, fullURL: "urn:uuid:8D2F5A56-1c4b-4f0e-9a57-0f3a3c1b2e11",
-			want: "8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e11", added: true},
+			id: "8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e11", added: true},
 		{name: "nothing to go by", resource: `{"resourceType":"CarePlan"}`, fullURL: "http://elsewhere.example/CarePlan/1", err: "no id, no url and no identifier"},
 		{name: "id that is not a string", resource: `{"resourceType":"CarePlan","id":7}`, err: "id 7 is not a valid FHIR id"},
 		{name: "id too long", resource: `{"resourceType":"CarePlan","id":"` + strings.Repeat("a", 65) + `"}`, err: "is not a valid FHIR id"},
@@ -47,13 +54,15 @@ func TestStableID(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got.id != tc.want || got.added != tc.added {
-				t.Fatalf("stableID = %+v, %v; want id %q, added %v", got, err, tc.want, tc.added)
+			criteria := ""
+			if got.criteria != nil {
+				criteria = got.criteria.Encode()
+			}
+			if err != nil || got.id != tc.id || got.added != tc.added || criteria != tc.criteria {
+				t.Fatalf("stableID = id %q added %v criteria %q, %v; want id %q added %v criteria %q",
+					got.id, got.added, criteria, err, tc.id, tc.added, tc.criteria)
 			}
 		})
-	}
-	if len(byURL) != 20 || byURL == byIdentifier {
-		t.Errorf("derived ids %q and %q: want 20 hex digits, distinct", byURL, byIdentifier)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -111,13 +112,29 @@ func FSInputs(fsys fs.FS, root, prefix string) ([]Input, error) {
 
 // item is one resource to write, or a part of a file that could not be read as one (err set).
 type item struct {
-	seq    int
-	source string // file, with "#entry[i]" for a Bundle entry and ":line" for NDJSON
-	typ    string
-	id     string
-	body   []byte
-	size   int64 // its share of the input's bytes, for progress
-	err    error
+	seq      int
+	source   string // file, with "#entry[i]" for a Bundle entry and ":line" for NDJSON
+	typ      string
+	id       string     // the id it is written under; "" when criteria find it
+	criteria url.Values // the criteria of its conditional create, when it has no id
+	body     []byte
+	size     int64 // its share of the input's bytes, for progress
+	err      error
+}
+
+// key names the item's resource within a load: its id or its criteria.
+func (it *item) key() string { return identity{id: it.id, criteria: it.criteria}.key() }
+
+// label names the item's resource in messages: Type/id, or Type?criteria.
+func (it *item) label() string {
+	if it.criteria == nil {
+		return it.typ + "/" + it.id
+	}
+	q := it.criteria.Encode()
+	if u, err := url.QueryUnescape(q); err == nil {
+		q = u
+	}
+	return it.typ + "?" + q
 }
 
 // splitter reads inputs into items, numbering them in reading order.
@@ -215,7 +232,7 @@ func (s *splitter) resource(source, fullURL string, data []byte, h *head, size i
 	if err == nil && ident.added {
 		it.body, err = withID(it.body, ident.id)
 	}
-	it.id, it.err = ident.id, err
+	it.id, it.criteria, it.err = ident.id, ident.criteria, err
 	return s.next(it)
 }
 

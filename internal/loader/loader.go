@@ -3,12 +3,14 @@
 // embedded fixtures, over HTTP (HTTPTarget) or in-process through the domain service
 // (ServiceTarget).
 //
-// Loading is idempotent. The server has no search, so a resource cannot be matched by a
-// conditional create; instead each resource gets a stable id (its own id, else one derived
-// from its canonical url and version or from its first identifier) and is written with an
-// update (PUT, update as create). Before writing, the loader reads the current version and
-// skips the write when the content is the same apart from meta.versionId and
-// meta.lastUpdated, so loading the same files again writes no new versions.
+// Loading is idempotent. A resource with an id of its own (or, in a Bundle, a urn:uuid
+// fullUrl) is written under that id with an update (PUT, update as create). One without is
+// found by its business identity with a conditional create (If-None-Exist): its canonical
+// url and version, else its first identifier; the HTTP target sends it to the server, the
+// in-process target runs the server's own conditional create (internal/conditional). Either
+// way the loader compares what it finds with the file and writes only when the content
+// differs apart from meta.versionId and meta.lastUpdated, so loading the same files again
+// writes no new versions.
 package loader
 
 import (
@@ -113,7 +115,7 @@ func (l *Loader) Load(ctx context.Context, inputs []Input) (*Summary, error) {
 				outcome, err := l.one(ctx, it)
 				if err != nil && !isRejected(err) {
 					if ctx.Err() == nil {
-						stop(fmt.Errorf("%s (%s/%s): %w", it.source, it.typ, it.id, err))
+						stop(fmt.Errorf("%s (%s): %w", it.source, it.label(), err))
 					}
 					continue
 				}
@@ -138,7 +140,7 @@ func (l *Loader) Load(ctx context.Context, inputs []Input) (*Summary, error) {
 				}
 			}
 			select {
-			case work[shard(it.typ, it.id, len(work))] <- it:
+			case work[shard(it.typ, it.key(), len(work))] <- it:
 				return true
 			case <-ctx.Done():
 				return false
@@ -175,6 +177,9 @@ func (l *Loader) Load(ctx context.Context, inputs []Input) (*Summary, error) {
 
 // one loads one resource: it writes only when the target's current version differs.
 func (l *Loader) one(ctx context.Context, it item) (Outcome, error) {
+	if it.criteria != nil {
+		return l.conditional(ctx, it)
+	}
 	cur, err := l.target.Current(ctx, it.typ, it.id)
 	if err != nil {
 		return Failed, err
@@ -192,6 +197,30 @@ func (l *Loader) one(ctx context.Context, it item) (Outcome, error) {
 		return Failed, err
 	case created:
 		return Created, nil
+	}
+	return Updated, nil
+}
+
+// conditional loads a resource that has no id of its own: a conditional create finds it by
+// its criteria or creates it, and a found resource whose content differs from the file gets
+// a new version (with If-Match on the version found).
+func (l *Loader) conditional(ctx context.Context, it item) (Outcome, error) {
+	res, err := l.target.Create(ctx, it.typ, it.criteria, it.body)
+	switch {
+	case err != nil:
+		return Failed, err
+	case res.Existing == nil:
+		return Created, nil
+	}
+	body, err := withID(it.body, res.ID)
+	if err != nil {
+		return Failed, err
+	}
+	if sameContent(res.Existing.Raw, body) {
+		return Unchanged, nil
+	}
+	if _, err := l.target.Put(ctx, it.typ, res.ID, body, res.Existing.Version); err != nil {
+		return Failed, err
 	}
 	return Updated, nil
 }

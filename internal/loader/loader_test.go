@@ -38,7 +38,7 @@ var targets = []struct {
 		return tg
 	}},
 	{"service", func(t *testing.T, srv *servertest.Server) loader.Target {
-		tg, err := loader.NewServiceTarget(srv.Service)
+		tg, err := loader.NewServiceTarget(srv.Service, srv.Searcher)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,13 +471,14 @@ func TestDemoLoadsOnFirstStartOnly(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc := servertest.NewService(t)
+			b := servertest.NewBackend(t)
+			svc := b.Service
 			if tc.before != "" {
 				if _, err := svc.Create(t.Context(), "Questionnaire", []byte(tc.before)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			loaded, err := loader.Demo(t.Context(), svc, discard)
+			loaded, err := loader.Demo(t.Context(), svc, b.Searcher, discard)
 			if err != nil || loaded != tc.wantLoad {
 				t.Fatalf("first start: loaded %v, %v; want %v", loaded, err, tc.wantLoad)
 			}
@@ -495,7 +496,7 @@ func TestDemoLoadsOnFirstStartOnly(t *testing.T) {
 			if _, err := svc.Delete(t.Context(), "CarePlan", "careplan-copd-erik-andersson", nil); err != nil {
 				t.Fatal(err)
 			}
-			loaded, err = loader.Demo(t.Context(), svc, discard)
+			loaded, err = loader.Demo(t.Context(), svc, b.Searcher, discard)
 			if err != nil || loaded {
 				t.Fatalf("second start: loaded %v, %v; want nothing loaded", loaded, err)
 			}
@@ -505,6 +506,66 @@ func TestDemoLoadsOnFirstStartOnly(t *testing.T) {
 			page, err := svc.History(t.Context(), fhir.HistoryQuery{Type: "Questionnaire", Count: 100})
 			if err != nil || len(page.Versions) != 6 {
 				t.Errorf("questionnaire history has %d versions (%v), want the 6 demo questionnaires once", len(page.Versions), err)
+			}
+		})
+	}
+}
+
+func TestLoadWithoutIDsFindsTheSameResourcesEitherWay(t *testing.T) {
+	t.Parallel()
+	srv := servertest.New(t)
+	dir := writeFiles(t, map[string]string{"data.ndjson": compact(questionnaire) + "\n" +
+		fmt.Sprintf(compact(response), 1, 1) + "\n" + fmt.Sprintf(compact(response), 2, 5) + "\n"})
+	tests := []struct {
+		target string
+		want   loader.Counts
+	}{
+		{"http", loader.Counts{Created: 3}},
+		{"service", loader.Counts{Unchanged: 3}},
+		{"http", loader.Counts{Unchanged: 3}},
+	}
+	for i, tc := range tests {
+		var target loader.Target
+		for _, tg := range targets {
+			if tg.name == tc.target {
+				target = tg.new(t, srv)
+			}
+		}
+		sum, err := load(t, target, paths(t, dir, "data.ndjson"))
+		if err != nil {
+			t.Fatalf("load %d (%s): %v", i, tc.target, err)
+		}
+		if got := sum.Total(); got != tc.want {
+			t.Errorf("load %d (%s): %+v, want %+v", i, tc.target, got, tc.want)
+		}
+	}
+	for typ, want := range map[string]int{"Questionnaire": 1, "QuestionnaireResponse": 2} {
+		page, err := srv.Service.History(t.Context(), fhir.HistoryQuery{Type: typ, Count: 10})
+		if err != nil || len(page.Versions) != want {
+			t.Errorf("%s: %d versions (%v), want %d: one copy each, written once", typ, len(page.Versions), err, want)
+		}
+	}
+}
+
+func TestLoadRefusesAmbiguousIdentifiers(t *testing.T) {
+	t.Parallel()
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			srv := servertest.New(t)
+			for range 2 {
+				if _, err := srv.Service.Create(t.Context(), "QuestionnaireResponse", []byte(fmt.Sprintf(response, 1, 1))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := writeFiles(t, map[string]string{"r.json": fmt.Sprintf(response, 1, 2)})
+			sum, err := load(t, tg.new(t, srv), paths(t, dir, "r.json"))
+			var failed *loader.FailedError
+			if !errors.As(err, &failed) || !strings.Contains(err.Error(), "HTTP 412") || !strings.Contains(err.Error(), "QuestionnaireResponse") {
+				t.Fatalf("error %v, want the resource refused with 412", err)
+			}
+			if got := sum.Total(); got != (loader.Counts{Failed: 1}) {
+				t.Errorf("%+v, want one failure", got)
 			}
 		})
 	}

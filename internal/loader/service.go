@@ -3,24 +3,34 @@ package loader
 import (
 	"context"
 	"errors"
+	"net/url"
 
+	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // ServiceTarget writes through the domain service in-process, straight into the database
-// the service was built on, with the same validation and versioning as the HTTP API.
+// the service was built on, with the same validation and versioning as the HTTP API, and
+// the same conditional create.
 type ServiceTarget struct {
-	svc *fhir.Service
+	svc  *fhir.Service
+	cond *conditional.Service
 }
 
 var _ Target = (*ServiceTarget)(nil)
 
-// NewServiceTarget returns a target that writes through svc.
-func NewServiceTarget(svc *fhir.Service) (*ServiceTarget, error) {
-	if svc == nil {
-		return nil, errors.New("loader: NewServiceTarget needs a service")
+// NewServiceTarget returns a target that writes through svc and matches the criteria of
+// conditional creates with searcher (both on the same database).
+func NewServiceTarget(svc *fhir.Service, searcher search.Searcher) (*ServiceTarget, error) {
+	if svc == nil || searcher == nil {
+		return nil, errors.New("loader: NewServiceTarget needs a service and a searcher")
 	}
-	return &ServiceTarget{svc: svc}, nil
+	cond, err := conditional.New(svc, searcher, conditional.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &ServiceTarget{svc: svc, cond: cond}, nil
 }
 
 // Check pings the database.
@@ -49,6 +59,23 @@ func (t *ServiceTarget) Put(ctx context.Context, typ, id string, body []byte, if
 		return false, rejected(err)
 	}
 	return res.Created, nil
+}
+
+// Create runs the server's conditional create.
+func (t *ServiceTarget) Create(ctx context.Context, typ string, criteria url.Values, body []byte) (*CreateResult, error) {
+	c, err := t.cond.Criteria(typ, criteria)
+	if err != nil {
+		return nil, rejected(err)
+	}
+	res, err := t.cond.Create(ctx, c, conditional.Scope{}, body)
+	if err != nil {
+		return nil, rejected(err)
+	}
+	out := &CreateResult{ID: res.Resource.ID}
+	if res.Existing {
+		out.Existing = &Stored{Raw: res.Resource.Raw, Version: res.Resource.VersionID}
+	}
+	return out, nil
 }
 
 // rejected turns a domain error about the resource into a RejectedError; internal errors

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -26,6 +27,19 @@ type Target interface {
 	// create), and reports whether it was created. ifMatch, when not 0, is the version it must
 	// replace: a resource changed meanwhile is refused rather than overwritten.
 	Put(ctx context.Context, typ, id string, body []byte, ifMatch int64) (created bool, err error)
+
+	// Create creates body as a new typ unless a typ matches criteria (conditional create,
+	// If-None-Exist): then it writes nothing and returns the match. More than one match is
+	// a *RejectedError.
+	Create(ctx context.Context, typ string, criteria url.Values, body []byte) (*CreateResult, error)
+}
+
+// CreateResult is the outcome of a conditional create.
+type CreateResult struct {
+	// ID is the id of the resource created or found.
+	ID string
+	// Existing is the resource that matched, when nothing was created.
+	Existing *Stored
 }
 
 // Stored is the newest version of a resource on the target.
