@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // searchBundle is what the tests read of a searchset Bundle.
@@ -494,15 +496,70 @@ func TestCapabilityStatementListsSearch(t *testing.T) {
 		if !slices.Contains(res.SearchRevInclude, w.revinclude) {
 			t.Errorf("%s searchRevInclude %v lacks %s", res.Type, res.SearchRevInclude, w.revinclude)
 		}
-		// Every listed parameter is accepted by a strict search.
+		// Every listed parameter, with every modifier its documentation names, is searched.
 		for _, p := range res.SearchParam {
-			r := s.do("GET", "/fhir/"+res.Type+"?"+p.Name+":missing=true", nil, "Prefer", "handling=strict")
-			if p.Type == "composite" {
-				r = s.do("GET", "/fhir/"+res.Type+"?"+p.Name+"=a$b", nil, "Prefer", "handling=strict")
+			d := search.Lookup(res.Type, p.Name)
+			if d == nil {
+				t.Errorf("%s %s is listed but the parser does not know it", res.Type, p.Name)
+				continue
 			}
-			if r.status == http.StatusBadRequest && strings.Contains(string(r.body), "not supported") {
-				t.Errorf("%s %s is listed but a strict search rejects it: %s", res.Type, p.Name, r.body)
+			queries := []string{p.Name + "=" + url.QueryEscape(sampleValue(d))}
+			for _, m := range d.Modifiers {
+				key, value := p.Name+":"+string(m), sampleValue(d)
+				switch m {
+				case search.ModifierType:
+					if !strings.Contains(p.Documentation, ":[type]") {
+						continue
+					}
+					key, value = p.Name+":"+target(d), "1"
+				case search.ModifierMissing:
+					value = "true"
+				case search.ModifierIdentifier:
+					value = "https://example.org/sid|x"
+				case search.ModifierOfType:
+					value = "https://example.org/cs|MR|x"
+				}
+				if !strings.Contains(p.Documentation, ":"+string(m)) && m != search.ModifierType {
+					continue // not offered
+				}
+				queries = append(queries, key+"="+url.QueryEscape(value))
+			}
+			for _, pre := range d.Comparators {
+				if !strings.Contains(p.Documentation, "Prefixes: ") {
+					t.Errorf("%s %s takes prefixes but its documentation does not name them", res.Type, p.Name)
+					break
+				}
+				value := strings.TrimPrefix(sampleValue(d), "ge")
+				queries = append(queries, p.Name+"="+string(pre)+url.QueryEscape(value))
+			}
+			for _, q := range queries {
+				if r := s.do("GET", "/fhir/"+res.Type+"?"+q, nil, "Prefer", "handling=strict"); r.status != http.StatusOK {
+					t.Errorf("%s?%s is offered by the CapabilityStatement but answers %d: %s", res.Type, q, r.status, r.body)
+				}
 			}
 		}
 	}
+}
+
+// sampleValue is a valid search value of the parameter.
+func sampleValue(d *search.Definition) string {
+	switch {
+	case d.Canonical:
+		return "https://example.org/" + target(d) + "/x|1"
+	case d.Type == search.TypeReference:
+		return target(d) + "/1"
+	}
+	return map[search.ParamType]string{
+		search.TypeToken: "x", search.TypeString: "x", search.TypeURI: "https://example.org/x",
+		search.TypeDate: "ge2024-01-01", search.TypeQuantity: "5", search.TypeNumber: "5",
+		search.TypeComposite: "https://example.org/cs|c$5",
+	}[d.Type]
+}
+
+// target is a type a reference parameter may point to.
+func target(d *search.Definition) string {
+	if d.Targets[0] == "*" {
+		return "Patient"
+	}
+	return d.Targets[0]
 }
