@@ -149,11 +149,6 @@ func searchIncludes(typ string, reg *fhir.Registry) (include, revinclude []strin
 	return append(include, "*"), append(revinclude, "*")
 }
 
-// withoutTerminology are the token modifiers the parser knows but the searcher refuses: they
-// need a terminology service (subsumption, value set expansion), which the server does not
-// have. The CapabilityStatement must not offer them.
-var withoutTerminology = []search.Modifier{search.ModifierAbove, search.ModifierBelow, search.ModifierIn, search.ModifierNotIn}
-
 // describeParam is the documentation of a search parameter: what it searches, its
 // modifiers and prefixes. The OpenAPI description takes its texts from here, through the
 // CapabilityStatement.
@@ -173,9 +168,6 @@ func describeParam(d *search.Definition) string {
 	if len(d.Modifiers) > 0 {
 		mods := make([]string, 0, len(d.Modifiers))
 		for _, m := range d.Modifiers {
-			if d.Type == search.TypeToken && slices.Contains(withoutTerminology, m) {
-				continue
-			}
 			if m == search.ModifierType {
 				targets := "one of " + strings.Join(d.Targets, ", ")
 				if slices.Contains(d.Targets, "*") {

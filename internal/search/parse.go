@@ -160,6 +160,9 @@ func (p *parser) modifier(key string, def *Definition, mod string) (Modifier, st
 		return ModifierType, mod, nil
 	}
 	m := Modifier(mod)
+	if def.Type == TypeToken && (m == ModifierIn || m == ModifierNotIn || m == ModifierAbove || m == ModifierBelow) {
+		return "", "", invalid(key, "the modifier :%s needs a terminology service, which this server does not have", mod)
+	}
 	if m == ModifierType || !def.Allows(m) {
 		return "", "", invalid(key, "the modifier :%s is not allowed on %s parameters", mod, def.Type)
 	}

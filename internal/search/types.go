@@ -68,7 +68,9 @@ func modifiersFor(t ParamType, name string) []Modifier {
 	case TypeString:
 		return []Modifier{ModifierMissing, ModifierExact, ModifierContains}
 	case TypeToken:
-		m := []Modifier{ModifierMissing, ModifierText, ModifierNot, ModifierAbove, ModifierBelow, ModifierIn, ModifierNotIn}
+		// :above, :below, :in and :not-in need a terminology service, which this server
+		// does not have; they are refused as modifiers it does not support.
+		m := []Modifier{ModifierMissing, ModifierText, ModifierNot}
 		if name == "identifier" {
 			// :of-type only has meaning on an Identifier element.
 			m = append(m, ModifierOfType)
