@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/patient-involvement/fhir-server/internal/auth"
+
 	"fmt"
 	"net/http"
 	"slices"
@@ -40,7 +42,9 @@ type CapabilityImpl struct {
 
 // CapabilityRest is CapabilityStatement.rest.
 type CapabilityRest struct {
-	Mode        string                  `json:"mode"`
+	Mode string `json:"mode"`
+	// Security names SMART on FHIR and the OAuth endpoints (absent when authorization is off).
+	Security    map[string]any          `json:"security,omitempty"`
 	Resource    []CapabilityResource    `json:"resource"`
 	Interaction []CapabilityInteraction `json:"interaction,omitempty"`
 }
@@ -81,6 +85,9 @@ type CapabilitySearchParam struct {
 func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	conditional := s.conditionals()
 	rest := CapabilityRest{Mode: "server"}
+	if s.opts.Auth.Mode() != auth.ModeOff {
+		rest.Security = auth.CapabilitySecurity(s.discovery(base))
+	}
 	for _, t := range s.svc.Registry().Types() {
 		res := CapabilityResource{Type: t.Name, Profile: t.Profile, Versioning: "versioned"}
 		for _, i := range s.typeInteractions(t) {

@@ -31,7 +31,7 @@ func (s *Server) conditionalCreate(c *gin.Context, header string, body []byte) e
 	if err != nil {
 		return err
 	}
-	res, err := s.cond.Create(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c)}, body)
+	res, err := s.cond.Create(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, body)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Server) conditionalUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.cond.Update(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c)}, body, ifMatch)
+	res, err := s.cond.Update(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, body, ifMatch)
 	if err != nil {
 		return err
 	}
@@ -133,10 +133,11 @@ func (s *Server) conditionalDelete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := s.cond.Delete(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c)}, ifMatch)
+	deleted, err := s.cond.Delete(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, ifMatch)
 	if err != nil {
 		return err
 	}
+	noteResources(c, deleted...)
 	if len(deleted) == 1 {
 		c.Header("ETag", deleted[0].ETag())
 	}

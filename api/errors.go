@@ -37,11 +37,15 @@ func writeError(c *gin.Context, err error) {
 	} else {
 		log.Debug("request rejected", "status", kind.Status(), "err", err)
 	}
-	if kind == fhir.KindUnauthorized {
+	if kind == fhir.KindUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="fhir"`)
 	}
+	c.Set(errorKey, err)
 	writeJSON(c, kind.Status(), fhir.OutcomeFor(err).JSON())
 }
+
+// errorKey holds the error a request was answered with, for its AuditEvent.
+const errorKey = "fhir.error"
 
 // loggerFrom returns the request's logger (with its request id).
 func loggerFrom(c *gin.Context) *slog.Logger {

@@ -71,7 +71,17 @@ func (s *Server) typeHistory(c *gin.Context) error {
 }
 
 func (s *Server) history(c *gin.Context, id string) error {
-	q := fhir.HistoryQuery{Type: c.Param("type"), ID: id, Cursor: c.Query(cursorParam)}
+	q := fhir.HistoryQuery{Type: c.Param("type"), ID: id, Cursor: c.Query(cursorParam), Compartment: compartmentOf(c)}
+	if id != "" && q.Compartment != "" && s.svc.Registry().Supports(q.Type) && fhir.ValidID(id) {
+		// Another patient's resource has no history this request may see: it is not known.
+		cur, err := s.svc.Store().Current(c.Request.Context(), q.Type, id)
+		if err == nil {
+			err = visible(c, cur)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	count, err := s.pageSize(c.Query("_count"))
 	if err != nil {
 		return err
@@ -88,6 +98,7 @@ func (s *Server) history(c *gin.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	noteResources(c, page.Versions...)
 	base := s.baseURL(c)
 	b := newBundle("history", time.Now())
 	self := base + "/" + q.Type

@@ -36,6 +36,10 @@ import (
 //	@Router			/fhir/{type}/{id} [get]
 func (s *Server) read(c *gin.Context) error {
 	r, err := s.svc.Read(c.Request.Context(), c.Param("type"), c.Param("id"))
+	if verr := visible(c, r); verr != nil {
+		return verr
+	}
+	noteResources(c, r)
 	if err != nil {
 		if r != nil && r.Deleted {
 			setVersionHeaders(c, r)
@@ -75,6 +79,10 @@ func (s *Server) vread(c *gin.Context) error {
 		return fhir.Errorf(fhir.KindNotFound, "%q is not a version id: versions are numbered 1, 2, 3…", c.Param("vid"))
 	}
 	r, err := s.svc.VRead(c.Request.Context(), c.Param("type"), c.Param("id"), vid)
+	if verr := visible(c, r); verr != nil {
+		return verr
+	}
+	noteResources(c, r)
 	if err != nil {
 		if r != nil && r.Deleted {
 			setVersionHeaders(c, r)
@@ -222,6 +230,7 @@ func (s *Server) delete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	noteResources(c, r)
 	c.Header("ETag", r.ETag())
 	if preferReturn(c) == "OperationOutcome" {
 		writeValue(c, http.StatusOK, fhir.NewOperationOutcome(fhir.Issue{
@@ -246,6 +255,7 @@ func (s *Server) writeWrite(c *gin.Context, res *fhir.WriteResult) {
 // writeVersion answers a request that wrote version r (or, for a conditional create that
 // matched, found it) as the Prefer header asks; verb says what happened to it.
 func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string) {
+	noteResources(c, r)
 	c.Header("Location", s.baseURL(c)+"/"+r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
 	switch preferReturn(c) {
 	case "minimal":

@@ -140,10 +140,15 @@ func (s *Server) runSearch(c *gin.Context, q url.Values) error {
 		return err
 	}
 	base := s.baseURL(c)
-	res, err := s.opts.Searcher.Search(c.Request.Context(), &search.Request{Criteria: criteria, Cursor: cursor, BaseURL: base})
+	noteQuery(c, criteria.Encode())
+	res, err := s.opts.Searcher.Search(c.Request.Context(), &search.Request{
+		Criteria: criteria, Cursor: cursor, BaseURL: base, Compartment: compartmentOf(c), MayInclude: s.mayInclude(c),
+	})
 	if err != nil {
 		return err
 	}
+	noteResources(c, res.Matches...)
+	noteResources(c, res.Included...)
 	body, err := searchBundle(base, criteria, cursor, res, warnings, time.Now())
 	if err != nil {
 		return err

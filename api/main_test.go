@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
@@ -42,7 +43,13 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler)}
+	// Authorization is off unless a test asks for it: these tests are about FHIR
+	// semantics; auth_test.go runs the server in dev mode with tokens.
+	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier}
 	for _, opt := range opts {
 		opt(&o)
 	}

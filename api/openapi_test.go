@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/patient-involvement/fhir-server/internal/auth"
+
 	"bytes"
 	"encoding/json"
 	"log/slog"
@@ -74,7 +76,11 @@ func newDocsTestServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler)})
+	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -468,10 +468,15 @@ func TestCapabilityStatementListsSearch(t *testing.T) {
 		"QuestionnaireResponse": {[]string{"_id", "_lastUpdated", "authored", "questionnaire", "subject", "status"}, "QuestionnaireResponse:based-on", "QuestionnaireResponse:subject"},
 		"CarePlan":              {[]string{"_id", "date", "subject", "patient", "category"}, "CarePlan:subject", "QuestionnaireResponse:based-on"},
 		"Questionnaire":         {[]string{"_id", "url", "version", "context-type-value"}, "*", "QuestionnaireResponse:questionnaire"},
+		"AuditEvent":            {[]string{"_id", "date", "entity", "agent", "outcome", "patient"}, "AuditEvent:entity", "AuditEvent:entity"},
 	}
 	for _, res := range cs.Rest[0].Resource {
 		w := want[res.Type]
-		if !res.ConditionalCreate || !res.ConditionalUpdate || res.ConditionalDelete != "multiple" {
+		if res.Type == "AuditEvent" {
+			if res.ConditionalCreate || res.ConditionalUpdate || res.ConditionalDelete != "" {
+				t.Errorf("AuditEvent offers conditional writes: %v %v %q", res.ConditionalCreate, res.ConditionalUpdate, res.ConditionalDelete)
+			}
+		} else if !res.ConditionalCreate || !res.ConditionalUpdate || res.ConditionalDelete != "multiple" {
 			t.Errorf("%s: conditional create %v update %v delete %q, want true true multiple", res.Type, res.ConditionalCreate, res.ConditionalUpdate, res.ConditionalDelete)
 		}
 		var names []string

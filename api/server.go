@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/patient-involvement/fhir-server/internal/audit"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/search"
@@ -33,6 +35,14 @@ type Options struct {
 	Version string
 	// StartedAt is shown as the CapabilityStatement date.
 	StartedAt time.Time
+	// Auth verifies the bearer token of every /fhir request but metadata. Required: auth
+	// mode off is a Verifier too, so that turning authorization off is explicit.
+	Auth *auth.Verifier
+	// Discovery is what /.well-known/smart-configuration and the CapabilityStatement say
+	// about the authorization server.
+	Discovery auth.Discovery
+	// Audit records an AuditEvent for every /fhir interaction but metadata; nil records none.
+	Audit *audit.Writer
 }
 
 // Server is the HTTP handler of the FHIR API.
@@ -54,6 +64,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		return nil, errors.New("api: New needs a logger")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("api: New needs a token verifier (auth mode off included)")
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 8 << 20
@@ -97,9 +110,19 @@ func (s *Server) register() {
 	s.engine.GET("/readyz", s.readyz)
 	s.engine.GET("/", s.home)
 
+	s.engine.GET("/.well-known/smart-configuration", s.smartConfiguration)
+	if k := s.opts.Auth.DevKey(); k != nil {
+		s.engine.GET(devJWKSPath, s.devJWKS)
+	}
+
 	fhirGroup := s.engine.Group("/fhir", limitBody(s.opts.MaxBodyBytes), negotiate)
+	fhirGroup.GET("/.well-known/smart-configuration", s.smartConfiguration)
 	for _, rt := range s.routes {
-		fhirGroup.Handle(rt.method, rt.path, handle(rt.handler))
+		if rt.system == "capabilities" {
+			fhirGroup.Handle(rt.method, rt.path, handle(rt.handler))
+			continue
+		}
+		fhirGroup.Handle(rt.method, rt.path, s.audited(string(rt.interaction)), s.authenticate, handle(s.authorize(rt.interaction, rt.handler)))
 	}
 	s.engine.NoRoute(func(c *gin.Context) {
 		c.Set(formatKey, mediaFHIRJSON)

@@ -6,7 +6,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +24,10 @@ import (
 	"time"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/audit"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
 )
 
@@ -93,9 +99,30 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	verifier, err := auth.NewVerifier(ctx, auth.Options{
+		Mode: auth.Mode(cfg.Auth), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		JWKSURL: cfg.JWKSURL, JWKSFile: cfg.JWKSFile, DataDir: cfg.DataDir, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if verifier.Mode() == auth.ModeOff {
+		log.Warn(auth.OffWarning())
+		fmt.Fprintln(stderr, "WARNING: "+auth.OffWarning())
+	}
+	auditor, err := audit.NewWriter(audit.WriterOptions{Sink: auditSink(svc), Source: audit.Source{Observer: "fhir-server"}, Logger: log})
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(api.Options{
 		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version,
+		Auth: verifier, Audit: auditor,
+		Discovery: auth.Discovery{
+			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
+			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,
+			ManagementURL: cfg.SMART.ManagementURL, IntrospectionURL: cfg.SMART.IntrospectionURL, RevocationURL: cfg.SMART.RevocationURL,
+		},
 	})
 	if err != nil {
 		return err
@@ -116,8 +143,15 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/fhir"
 	}
-	log.Info("FHIR server listening", "addr", ln.Addr().String(), "base_url", base)
-	fmt.Fprintf(stdout, "FHIR R4 server ready at %s (try: curl %s/metadata)\n", base, base)
+	log.Info("FHIR server listening", "addr", ln.Addr().String(), "base_url", base, "auth", string(verifier.Mode()))
+	fmt.Fprintf(stdout, "FHIR R4 server ready at %s (try: curl %s/metadata; API docs at %s/docs)\n", base, base, strings.TrimSuffix(base, "/fhir"))
+	if k := verifier.DevKey(); k != nil {
+		banner, err := auth.DevBanner(k, base, auth.TokenOptions{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, banner)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -135,8 +169,29 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Every answered request's audit record is written before the database closes.
+	if err := auditor.Close(shutCtx); err != nil {
+		log.Error("audit records lost at shutdown", "err", err)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// auditSink stores AuditEvents through the service. Each event's id is derived from its
+// content, so that a batch the audit writer retries after a partial failure leaves one
+// AuditEvent per record, not two.
+func auditSink(svc *fhir.Service) audit.Sink {
+	return func(ctx context.Context, events [][]byte) error {
+		for _, e := range events {
+			sum := sha256.Sum256(e)
+			id := hex.EncodeToString(sum[:16])
+			body := append([]byte(`{"id":"`+id+`",`), bytes.TrimPrefix(e, []byte("{"))...)
+			if _, err := svc.Update(ctx, "AuditEvent", id, body, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // displayAddr turns a listen address into one a person can paste into a browser.

@@ -41,14 +41,19 @@ func NewRegistry(types ...*ResourceType) *Registry {
 	return r
 }
 
-// DefaultInteractions are the interactions offered on every served type.
+// DefaultInteractions are the interactions offered on every served type of data.
 var DefaultInteractions = []Interaction{
 	InteractionRead, InteractionVRead, InteractionUpdate, InteractionDelete,
-	InteractionHistoryInstance, InteractionHistoryType, InteractionCreate,
+	InteractionHistoryInstance, InteractionHistoryType, InteractionCreate, InteractionSearchType,
 }
 
+// AuditInteractions are the interactions offered on the audit trail: it is written by the
+// server alone, and never changed.
+var AuditInteractions = []Interaction{InteractionRead, InteractionSearchType}
+
 // DefaultRegistry serves the patient-involvement resources: Questionnaire,
-// QuestionnaireResponse and CarePlan.
+// QuestionnaireResponse and CarePlan, and the AuditEvents the server records of every
+// access to them.
 func DefaultRegistry() *Registry {
 	var types []*ResourceType
 	for _, n := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan"} {
@@ -56,7 +61,20 @@ func DefaultRegistry() *Registry {
 			Name: n, Profile: "http://hl7.org/fhir/StructureDefinition/" + n, Interactions: DefaultInteractions,
 		})
 	}
+	types = append(types, &ResourceType{
+		Name: "AuditEvent", Profile: "http://hl7.org/fhir/StructureDefinition/AuditEvent", Interactions: AuditInteractions,
+	})
 	return NewRegistry(types...)
+}
+
+// Offers reports whether the type offers interaction through the API.
+func (t *ResourceType) Offers(in Interaction) bool {
+	for _, x := range t.Interactions {
+		if x == in {
+			return true
+		}
+	}
+	return false
 }
 
 // Supports reports whether typ is served.

@@ -203,6 +203,7 @@ var resourceModels = map[string]reflect.Type{
 	"Questionnaire":         reflect.TypeFor[models.Questionnaire](),
 	"QuestionnaireResponse": reflect.TypeFor[models.QuestionnaireResponse](),
 	"CarePlan":              reflect.TypeFor[models.CarePlan](),
+	"AuditEvent":            reflect.TypeFor[models.AuditEvent](),
 }
 
 func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, error) {

@@ -191,6 +191,33 @@ var questionnaire = func() []*Definition {
 	}
 }()
 
+// AuditEvent, from the R4 search-parameters.json entries AuditEvent-*
+// (http://hl7.org/fhir/R4/auditevent.html#search): the audit trail the server writes.
+var auditEvent = func() []*Definition {
+	agents := []string{"Practitioner", "Organization", "Device", "Patient", "PractitionerRole", "RelatedPerson"}
+	return []*Definition{
+		def("AuditEvent-action", "action", TypeToken, "AuditEvent.action"),
+		def("AuditEvent-address", "address", TypeString, "AuditEvent.agent.network.address"),
+		def("AuditEvent-agent", "agent", TypeReference, "AuditEvent.agent.who", agents...),
+		def("AuditEvent-agent-name", "agent-name", TypeString, "AuditEvent.agent.name"),
+		def("AuditEvent-agent-role", "agent-role", TypeToken, "AuditEvent.agent.role"),
+		def("AuditEvent-altid", "altid", TypeToken, "AuditEvent.agent.altId"),
+		def("AuditEvent-date", "date", TypeDate, "AuditEvent.recorded"),
+		def("AuditEvent-entity", "entity", TypeReference, "AuditEvent.entity.what", anyType),
+		def("AuditEvent-entity-name", "entity-name", TypeString, "AuditEvent.entity.name"),
+		def("AuditEvent-entity-role", "entity-role", TypeToken, "AuditEvent.entity.role"),
+		def("AuditEvent-entity-type", "entity-type", TypeToken, "AuditEvent.entity.type"),
+		def("AuditEvent-outcome", "outcome", TypeToken, "AuditEvent.outcome"),
+		def("AuditEvent-patient", "patient", TypeReference,
+			"AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)", "Patient"),
+		def("AuditEvent-policy", "policy", TypeURI, "AuditEvent.agent.policy"),
+		def("AuditEvent-site", "site", TypeToken, "AuditEvent.source.site"),
+		def("AuditEvent-source", "source", TypeReference, "AuditEvent.source.observer", agents...),
+		def("AuditEvent-subtype", "subtype", TypeToken, "AuditEvent.subtype"),
+		def("AuditEvent-type", "type", TypeToken, "AuditEvent.type"),
+	}
+}()
+
 // registry maps resource type to parameter name to definition, common parameters included.
 var registry = func() map[string]map[string]*Definition {
 	r := map[string]map[string]*Definition{}
@@ -198,6 +225,7 @@ var registry = func() map[string]map[string]*Definition {
 		"QuestionnaireResponse": questionnaireResponse,
 		"CarePlan":              carePlan,
 		"Questionnaire":         questionnaire,
+		"AuditEvent":            auditEvent,
 	} {
 		m := map[string]*Definition{}
 		for _, d := range common {

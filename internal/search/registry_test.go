@@ -17,8 +17,11 @@ func TestRegistryHasEveryParameter(t *testing.T) {
 		"Questionnaire": {"code", "context", "context-quantity", "context-type", "context-type-quantity",
 			"context-type-value", "date", "definition", "description", "effective", "identifier", "jurisdiction",
 			"name", "publisher", "status", "subject-type", "title", "url", "version"},
+		"AuditEvent": {"action", "address", "agent", "agent-name", "agent-role", "altid", "date", "entity",
+			"entity-name", "entity-role", "entity-type", "outcome", "patient", "policy", "site", "source",
+			"subtype", "type"},
 	}
-	if got := ResourceTypes(); !slices.Equal(got, []string{"CarePlan", "Questionnaire", "QuestionnaireResponse"}) {
+	if got := ResourceTypes(); !slices.Equal(got, []string{"AuditEvent", "CarePlan", "Questionnaire", "QuestionnaireResponse"}) {
 		t.Errorf("ResourceTypes() = %v", got)
 	}
 	for typ, names := range want {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
@@ -29,7 +30,13 @@ type Server struct {
 func New(tb testing.TB) *Server {
 	tb.Helper()
 	b := NewBackend(tb)
-	h, err := api.New(api.Options{Service: b.Service, Searcher: b.Searcher, Logger: slog.New(slog.DiscardHandler)})
+	// Authorization is off: these servers test loading and generating, not access control
+	// (api's own tests cover that).
+	verifier, err := auth.NewVerifier(tb.Context(), auth.Options{Mode: auth.ModeOff})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := api.New(api.Options{Service: b.Service, Searcher: b.Searcher, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
 	if err != nil {
 		tb.Fatal(err)
 	}

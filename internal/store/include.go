@@ -207,8 +207,12 @@ func targetsType(d *search.Definition, typ string) bool {
 	return false
 }
 
-// findIncluded reads live resources of typ matching filter, within the request's compartment.
+// findIncluded reads live resources of typ matching filter, within the request's compartment;
+// none when the request may not include that type.
 func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D) ([]searchDoc, error) {
+	if req.MayInclude != nil && !req.MayInclude(typ) {
+		return nil, nil
+	}
 	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
 	if req.Compartment != "" {
 		if p, ok := search.CompartmentParams[typ]; ok {

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"github.com/patient-involvement/fhir-server/internal/auth"
+	"github.com/patient-involvement/fhir-server/internal/config"
+	"os"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -178,9 +183,22 @@ func capabilityExample(reg *fhir.Registry) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server's default mode, dev, so that the example shows rest.security. Its key is
+	// made in a directory removed at once; the statement names no key.
+	dir, err := os.MkdirTemp("", "fhir-openapi-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	verifier, err := auth.NewVerifier(context.Background(), auth.Options{
+		Mode: auth.ModeDev, Issuer: config.DevIssuer, Audience: exampleBase, DataDir: dir,
+	})
+	if err != nil {
+		return nil, err
+	}
 	h, err := api.New(api.Options{
 		Service: svc, Searcher: unusedSearcher{}, Logger: slog.New(slog.DiscardHandler), BaseURL: exampleBase,
-		Version: "1.0.0", StartedAt: exampleTime,
+		Version: "1.0.0", StartedAt: exampleTime, Auth: verifier,
 	})
 	if err != nil {
 		return nil, err

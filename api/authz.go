@@ -1,0 +1,268 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/patient-involvement/fhir-server/internal/auth"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// Authorization happens in two steps. authenticate, on every /fhir route but metadata,
+// verifies the bearer token (401 without a valid one). authorize, wrapped around each route's
+// handler, decides from the token's scopes whether the interaction is allowed on the type
+// (403 when not) and whether it is limited to the patient in context. A limited request
+// carries that patient's compartment to everything it reaches: search and includes,
+// history, reads (another patient's resource reads as not found, so that its existence does
+// not leak), and every write through a write guard, conditional ones included.
+
+const (
+	principalKey = "fhir.principal"
+	accessKey    = "fhir.access"
+)
+
+// access is what one request may do, decided by authorize.
+type access struct {
+	principal *auth.Principal
+	// compartment is "Patient/<id>" when the request is limited to one patient's data.
+	compartment string
+}
+
+// auditOnlyTypes are served types whose resources only user/ and system/ scopes may reach:
+// the audit trail is about patients but is not theirs to read.
+var auditOnlyTypes = map[string]bool{"AuditEvent": true}
+
+// authenticate verifies the bearer token of a /fhir request.
+func (s *Server) authenticate(c *gin.Context) {
+	if s.opts.Auth == nil {
+		c.Next()
+		return
+	}
+	token, err := auth.BearerToken(c.GetHeader("Authorization"))
+	var p *auth.Principal
+	if err == nil || s.opts.Auth.Mode() == auth.ModeOff {
+		p, err = s.opts.Auth.Verify(c.Request.Context(), token)
+	}
+	if err != nil {
+		loggerFrom(c).Info("access token refused", "reason", errorDetail(err),
+			"method", c.Request.Method, "path", c.Request.URL.Path)
+		if fhir.IsKind(err, fhir.KindUnauthorized) {
+			c.Header("WWW-Authenticate", auth.Challenge(err))
+		}
+		writeError(c, err)
+		c.Abort()
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// errorDetail is the full text of an error, for the log only.
+func errorDetail(err error) string {
+	if e, ok := err.(*fhir.Error); ok && e.Err != nil {
+		return e.Error() + ": " + e.Err.Error()
+	}
+	return err.Error()
+}
+
+// principal returns the verified caller of a request (nil when authorization is not wired).
+func principal(c *gin.Context) *auth.Principal {
+	if p, ok := c.Get(principalKey); ok {
+		return p.(*auth.Principal)
+	}
+	return nil
+}
+
+// requestAccess returns the access authorize decided for the request.
+func requestAccess(c *gin.Context) access {
+	if a, ok := c.Get(accessKey); ok {
+		return a.(access)
+	}
+	return access{}
+}
+
+// actionFor maps a route's interaction, and the form the request takes, to the action the
+// scopes must allow.
+func actionFor(c *gin.Context, in fhir.Interaction) (auth.Action, bool) {
+	conditional := c.Param("id") == ""
+	switch in {
+	case fhir.InteractionRead:
+		return auth.ActionRead, true
+	case fhir.InteractionVRead:
+		return auth.ActionVRead, true
+	case fhir.InteractionHistoryInstance:
+		return auth.ActionHistoryInstance, true
+	case fhir.InteractionHistoryType:
+		return auth.ActionHistoryType, true
+	case fhir.InteractionSearchType:
+		return auth.ActionSearch, true
+	case fhir.InteractionCreate:
+		if c.GetHeader("If-None-Exist") != "" {
+			return auth.ActionConditionalCreate, true
+		}
+		return auth.ActionCreate, true
+	case fhir.InteractionUpdate:
+		if conditional {
+			return auth.ActionConditionalUpdate, true
+		}
+		return auth.ActionUpdate, true
+	case fhir.InteractionDelete:
+		if conditional {
+			return auth.ActionConditionalDelete, true
+		}
+		return auth.ActionDelete, true
+	}
+	return 0, false
+}
+
+// authorize wraps a route's handler: it checks the caller's scopes for the interaction on
+// the type in the URL and records whether the request is limited to a patient's compartment.
+func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
+	return func(c *gin.Context) error {
+		p := principal(c)
+		typ := c.Param("type")
+		rt := s.opts.Service.Registry().Type(typ)
+		if in == "" || rt == nil {
+			// Unknown types answer 404 from the handler, which reveals nothing.
+			return next(c)
+		}
+		if !rt.Offers(in) {
+			return fhir.Errorf(fhir.KindMethodNotAllowed, "%s resources offer no %s interaction: the server alone writes them, and they are never changed", typ, in)
+		}
+		action, ok := actionFor(c, in)
+		if !ok {
+			return fhir.Errorf(fhir.KindForbidden, "The %s interaction is not covered by any scope", in)
+		}
+		level, err := p.Authorize(typ, action)
+		if err != nil {
+			return err
+		}
+		a := access{principal: p}
+		if level == auth.AccessPatient {
+			if auditOnlyTypes[typ] {
+				return fhir.Errorf(fhir.KindForbidden, "%s resources can be read only with user/ or system/ scopes, not patient/ ones", typ)
+			}
+			if isWrite(in) && !isPatientData(typ) {
+				return fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", typ)
+			}
+			a.compartment = "Patient/" + p.Patient
+		}
+		c.Set(accessKey, a)
+		ctx := fhir.WithWriteGuard(c.Request.Context(), s.writeGuard(a, typ))
+		c.Request = c.Request.WithContext(ctx)
+		return next(c)
+	}
+}
+
+func isWrite(in fhir.Interaction) bool {
+	switch in {
+	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionDelete:
+		return true
+	}
+	return false
+}
+
+// isPatientData reports whether resources of typ belong to a patient's compartment.
+func isPatientData(typ string) bool {
+	_, ok := search.CompartmentParams[typ]
+	return ok
+}
+
+// writeGuard holds every write of a request to what its access allows: an update that
+// creates needs create permission, and a patient-limited request writes only resources in
+// its compartment and never moves one out of it.
+func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
+	return func(prev, next *fhir.Resource) error {
+		creates := (prev == nil || prev.Deleted) && next != nil && !next.Deleted
+		if creates && a.principal != nil && !a.principal.Allows(next.Type, auth.ActionCreate) {
+			return fhir.Errorf(fhir.KindForbidden, "%s/%s does not exist, and the access token does not allow creating %s resources", next.Type, next.ID, next.Type)
+		}
+		if a.compartment == "" {
+			return nil
+		}
+		if prev != nil && !inCompartment(prev.Compartments, a.compartment) {
+			return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", prev.Type, prev.ID)
+		}
+		if next == nil || next.Deleted {
+			return nil
+		}
+		cmp, err := s.compartmentsOf(next)
+		if err != nil {
+			return err
+		}
+		if !inCompartment(cmp, a.compartment) {
+			return fhir.Errorf(fhir.KindForbidden, "This access token may only write %s resources whose subject is %s", next.Type, a.compartment).At(next.Type + ".subject")
+		}
+		return nil
+	}
+}
+
+// compartmentsOf returns the patient compartments a resource about to be written is in.
+func (s *Server) compartmentsOf(r *fhir.Resource) ([]string, error) {
+	param, ok := search.CompartmentParams[r.Type]
+	if !ok || r.Tree == nil {
+		return nil, nil
+	}
+	ix, err := search.Extract(r.Type, r.Tree, search.ExtractOptions{BaseURL: s.opts.BaseURL, Location: s.opts.Location})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if v := ix[param]; v != nil {
+		for _, ref := range v.R {
+			if strings.HasPrefix(ref, "Patient/") {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out, nil
+}
+
+func inCompartment(list []string, compartment string) bool {
+	for _, c := range list {
+		if c == compartment {
+			return true
+		}
+	}
+	return false
+}
+
+// mayInclude says which types a search may add with _include and _revinclude: those the
+// caller may read, patient-limited callers never the audit trail.
+func (s *Server) mayInclude(c *gin.Context) func(string) bool {
+	a := requestAccess(c)
+	if a.principal == nil {
+		return nil
+	}
+	return func(typ string) bool {
+		switch a.principal.Access(typ, auth.ActionRead) {
+		case auth.AccessAll:
+			return true
+		case auth.AccessPatient:
+			return !auditOnlyTypes[typ]
+		}
+		return false
+	}
+}
+
+// visible returns a not-found error for a resource the request may not see: one of
+// patient data outside the request's compartment. It reads exactly as an unknown id does.
+func visible(c *gin.Context, r *fhir.Resource) error {
+	a := requestAccess(c)
+	if a.compartment == "" || r == nil || !isPatientData(r.Type) || inCompartment(r.Compartments, a.compartment) {
+		return nil
+	}
+	return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)
+}
+
+// compartmentOf is the compartment a request is limited to, "" when none.
+func compartmentOf(c *gin.Context) string { return requestAccess(c).compartment }
+
+// requestID is the id of the request (see requestContext).
+func requestID(c *gin.Context) string {
+	v, _ := c.Get(requestIDKey)
+	id, _ := v.(string)
+	return id
+}
