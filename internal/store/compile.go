@@ -42,12 +42,12 @@ type compileOptions struct {
 // Deleted resources never match. compartment ("Patient/1") limits patient-data types.
 func compileCriteria(c *search.Criteria, compartment string, o compileOptions) (*compiled, error) {
 	out := &compiled{filter: bson.D{{Key: "del", Value: false}}}
+	var and bson.A
 	if compartment != "" {
 		if p, ok := search.CompartmentParams[c.Type]; ok {
-			out.filter = append(out.filter, bson.E{Key: spField(p, "r"), Value: compartment})
+			and = append(and, bson.D{{Key: spField(p, "r"), Value: compartment}})
 		}
 	}
-	var and bson.A
 	for i := range c.Params {
 		cond, chk, err := compileParam(&c.Params[i], o)
 		if err != nil {
@@ -61,6 +61,7 @@ func compileCriteria(c *search.Criteria, compartment string, o compileOptions) (
 	switch len(and) {
 	case 0:
 	case 1:
+		// One condition needs no $and; its fields cannot clash with del.
 		out.filter = append(out.filter, and[0].(bson.D)...)
 	default:
 		out.filter = append(out.filter, bson.E{Key: "$and", Value: and})

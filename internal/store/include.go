@@ -213,12 +213,13 @@ func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ strin
 	if req.MayInclude != nil && !req.MayInclude(typ) {
 		return nil, nil
 	}
-	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
 	if req.Compartment != "" {
 		if p, ok := search.CompartmentParams[typ]; ok {
-			filter = append(filter, bson.E{Key: spField(p, "r"), Value: req.Compartment})
+			// In an $and: the filter may test the same field (a _revinclude on subject).
+			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: spField(p, "r"), Value: req.Compartment}}}}}
 		}
 	}
+	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
 	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxIncluded))
 	if err != nil {
 		return nil, fhir.Wrap(err, "include %s", typ)
