@@ -394,7 +394,7 @@ func TestAuditTrail(t *testing.T) {
 	s.do("GET", "/fhir/QuestionnaireResponse/"+f.qrBo, nil, "Authorization", "Bearer "+anna) // 404
 	s.do("GET", "/fhir/QuestionnaireResponse?status=completed", nil, "Authorization", "Bearer "+anna)
 	s.do("POST", "/fhir/QuestionnaireResponse", []byte(subjectQR("anna")), "Authorization", "Bearer "+anna) // 403: read only
-	s.do("GET", "/fhir/QuestionnaireResponse", nil)                                                      // 401
+	s.do("GET", "/fhir/QuestionnaireResponse", nil)                                                         // 401
 	if err := s.audit.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -431,5 +431,4 @@ func TestAuditTrail(t *testing.T) {
 	if r := s.do("GET", "/fhir/AuditEvent", nil, "Authorization", "Bearer "+anna); r.status != 403 {
 		t.Errorf("a patient searched the audit trail: %d", r.status)
 	}
-	_ = url.Values{}
 }
