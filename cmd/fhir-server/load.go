@@ -118,7 +118,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database(cfg.MongoDatabase), registry, store.Options{BaseURL: cfg.BaseURL})
+	st, err := store.New(client.Database(cfg.MongoDatabase), registry, store.Options{BaseURL: cfg.BaseURL, Location: cfg.Location})
 	if err == nil {
 		err = st.EnsureIndexes(ctx)
 	}

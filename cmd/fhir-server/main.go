@@ -22,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // FHIR_TIMEZONE works without the host's zone files (distroless image)
 
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/audit"
@@ -116,7 +117,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	handler, err := api.New(api.Options{
 		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
-		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version,
+		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version, Location: cfg.Location,
 		Auth: verifier, Audit: auditor,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,

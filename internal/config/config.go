@@ -33,6 +33,12 @@ type Config struct {
 	// FHIR_MAX_COUNT). Defaults 20 and 1000.
 	DefaultCount int
 	MaxCount     int
+	// TimeZone is the server's time zone, an IANA name such as Europe/Copenhagen
+	// (FHIR_TIMEZONE, --timezone). Default UTC. Dates and times without a zone, in search
+	// values and in stored dates, are read in it, as the FHIR search specification asks.
+	TimeZone string
+	// Location is TimeZone loaded; set by Parse.
+	Location *time.Location
 	// ShutdownTimeout bounds how long in-flight requests may finish at shutdown (FHIR_SHUTDOWN_TIMEOUT). Default 30s.
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error (FHIR_LOG_LEVEL). Default info.
@@ -172,6 +178,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.MongoDatabase, "mongodb-database", str("MONGODB_DATABASE", "fhir"), "MongoDB database name (MONGODB_DATABASE)")
 	fs.StringVar(&c.BaseURL, "base-url", str("FHIR_BASE_URL", ""), "absolute base URL of the FHIR API for links, e.g. https://fhir.example.org/fhir; empty: from each request (FHIR_BASE_URL)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", num("FHIR_MAX_BODY_BYTES", 8<<20), "largest request body accepted, in bytes (FHIR_MAX_BODY_BYTES)")
+	fs.StringVar(&c.TimeZone, "timezone", str("FHIR_TIMEZONE", "UTC"), "time zone of dates and times given without one, e.g. Europe/Copenhagen (FHIR_TIMEZONE)")
 	fs.IntVar(&c.DefaultCount, "default-count", int(num("FHIR_DEFAULT_COUNT", 20)), "page size when _count is not given (FHIR_DEFAULT_COUNT)")
 	fs.IntVar(&c.MaxCount, "max-count", int(num("FHIR_MAX_COUNT", 1000)), "largest page size a client may ask for (FHIR_MAX_COUNT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("FHIR_SHUTDOWN_TIMEOUT", 30*time.Second), "time in-flight requests get to finish at shutdown (FHIR_SHUTDOWN_TIMEOUT)")
@@ -218,6 +225,11 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max body bytes %d is too small (at least 1024)", c.MaxBodyBytes))
+	}
+	if loc, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
+		errs = append(errs, fmt.Errorf("time zone %q is not an IANA time zone name such as UTC or Europe/Copenhagen", c.TimeZone))
+	} else {
+		c.Location = loc
 	}
 	if c.DefaultCount < 1 || c.MaxCount < c.DefaultCount {
 		errs = append(errs, fmt.Errorf("page sizes must satisfy 1 <= default-count (%d) <= max-count (%d)", c.DefaultCount, c.MaxCount))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -245,4 +246,63 @@ func flip(s string) string {
 		b[i] = 'A'
 	}
 	return string(b)
+}
+
+// TestTimeZone reads dates without a zone in the server's zone, and indexes stored
+// resources again when the zone changes.
+func TestTimeZone(t *testing.T) {
+	ctx := context.Background()
+	st, svc, db := newSearchStoreDB(t)
+	body := `{"resourceType":"QuestionnaireResponse","status":"completed","authored":"2024-05-03"}`
+	if _, err := svc.Create(ctx, "QuestionnaireResponse", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	cph, err := time.LoadLocation("Europe/Copenhagen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(s *store.Store, loc *time.Location, query string) int {
+		t.Helper()
+		q, _ := url.ParseQuery(query)
+		c, _, err := search.Parse("QuestionnaireResponse", q, search.Options{Strict: true, Location: loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Search(ctx, &search.Request{Criteria: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Matches)
+	}
+	cases := []struct {
+		name  string
+		query string
+		utc   int // indexed and searched in UTC
+		cph   int // indexed again and searched in Copenhagen
+	}{
+		{"the day itself", "authored=2024-05-03", 1, 1},
+		{"an instant in the UTC day only", "authored=le2024-05-02T22:30:00Z", 0, 1},
+		{"an instant in the Copenhagen day only", "authored=ge2024-05-03T22:30:00Z", 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" in UTC", func(t *testing.T) {
+			if n := count(st, nil, tc.query); n != tc.utc {
+				t.Errorf("%s: %d matches, want %d", tc.query, n, tc.utc)
+			}
+		})
+	}
+	st2, err := store.New(db, fhir.DefaultRegistry(), store.Options{Location: cph})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" in Copenhagen", func(t *testing.T) {
+			if n := count(st2, cph, tc.query); n != tc.cph {
+				t.Errorf("%s: %d matches, want %d", tc.query, n, tc.cph)
+			}
+		})
+	}
 }

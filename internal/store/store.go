@@ -40,6 +40,9 @@ type Options struct {
 	// BaseURL is the configured absolute base of the FHIR API, if any: absolute references
 	// that start with it are indexed as the relative references they stand for.
 	BaseURL string
+	// Location is the server's time zone, in which stored dates without one are read; UTC
+	// when nil. Resources indexed in another zone are indexed again at start (Reindex).
+	Location *time.Location
 }
 
 func (s *Store) lock(typ, id string) *sync.Mutex {
@@ -60,6 +63,7 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 	s := &Store{db: db, registry: registry}
 	for _, o := range opts {
 		s.extract.BaseURL = strings.TrimRight(o.BaseURL, "/")
+		s.extract.Location = o.Location
 	}
 	return s, nil
 }
@@ -135,7 +139,15 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
-	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}), nil
+	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
+}
+
+// zone names the time zone search values are extracted in.
+func (s *Store) zone() string {
+	if s.extract.Location == nil {
+		return "UTC"
+	}
+	return s.extract.Location.String()
 }
 
 // compartments returns the patient compartments a resource with these search values is in.
@@ -364,13 +376,16 @@ func (s *Store) isEmbedded(ctx context.Context) (bool, error) {
 }
 
 // Reindex extracts the search values again for every live resource that was indexed by an
-// older version of the extraction (or by none), so that an upgraded server searches old
-// data correctly. It is cheap when there is nothing to do.
+// older version of the extraction (or by none), or in another time zone, so that an
+// upgraded or reconfigured server searches old data correctly. It is one query when there
+// is nothing to do.
 func (s *Store) Reindex(ctx context.Context) error {
 	for _, t := range s.registry.Types() {
 		filter := bson.D{{Key: "del", Value: false}, {Key: "$or", Value: bson.A{
 			bson.D{{Key: "spv", Value: bson.D{{Key: "$exists", Value: false}}}},
 			bson.D{{Key: "spv", Value: bson.D{{Key: "$lt", Value: indexVersion}}}},
+			// $ne on a scalar field is safe on both databases (only array paths are not).
+			bson.D{{Key: "spz", Value: bson.D{{Key: "$ne", Value: s.zone()}}}},
 		}}}
 		cur, err := s.current(t.Name).Find(ctx, filter)
 		if err != nil {
@@ -387,7 +402,7 @@ func (s *Store) Reindex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
 			}
-			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}}
+			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}}
 			if cmp := compartments(t.Name, ix); len(cmp) > 0 {
 				set = append(set, bson.E{Key: "cmp", Value: cmp})
 			}
