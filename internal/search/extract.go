@@ -841,22 +841,28 @@ func (a *acc) token(t elemType, v any) error {
 	case tIdentifier:
 		return a.identifier(v)
 	case tContactPoint:
-		m, err := a.obj(v)
-		if err != nil {
-			return err
-		}
-		sys, err := a.field(m, "system")
-		if err != nil {
-			return err
-		}
-		val, err := a.field(m, "value")
-		if val != "" {
-			a.v.K = appendUnique(a.v.K, tokenKey(sys, val))
-			a.v.C = appendUnique(a.v.C, val)
-		}
-		return err
+		return a.systemValue(v)
 	}
 	return nil
+}
+
+// systemValue adds the K and C keys of an object with system and value (ContactPoint,
+// Reference.identifier).
+func (a *acc) systemValue(v any) error {
+	m, err := a.obj(v)
+	if err != nil {
+		return err
+	}
+	sys, err := a.field(m, "system")
+	if err != nil {
+		return err
+	}
+	val, err := a.field(m, "value")
+	if val != "" {
+		a.v.K = appendUnique(a.v.K, tokenKey(sys, val))
+		a.v.C = appendUnique(a.v.C, val)
+	}
+	return err
 }
 
 // text adds the normalised string member name of m to T.
@@ -951,20 +957,7 @@ func (a *acc) reference(v any) error {
 	if id, ok := m["identifier"]; ok && id != nil {
 		// Reference.identifier, for :identifier. Only K and C: T and Y would be
 		// searched by no modifier of a reference parameter.
-		im, err := a.obj(id)
-		if err != nil {
-			return err
-		}
-		sys, err := a.field(im, "system")
-		if err != nil {
-			return err
-		}
-		val, err := a.field(im, "value")
-		if val != "" {
-			a.v.K = appendUnique(a.v.K, tokenKey(sys, val))
-			a.v.C = appendUnique(a.v.C, val)
-		}
-		return err
+		return a.systemValue(id)
 	}
 	return nil
 }
