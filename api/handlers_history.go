@@ -71,7 +71,10 @@ func (s *Server) typeHistory(c *gin.Context) error {
 }
 
 func (s *Server) history(c *gin.Context, id string) error {
-	q := fhir.HistoryQuery{Type: c.Param("type"), ID: id, Cursor: c.Query(cursorParam), Compartment: compartmentOf(c)}
+	q := fhir.HistoryQuery{Type: c.Param("type"), ID: id, Cursor: c.Query(cursorParam)}
+	if isPatientData(q.Type) {
+		q.Compartment = compartmentOf(c)
+	}
 	if id != "" && q.Compartment != "" && s.svc.Registry().Supports(q.Type) && fhir.ValidID(id) {
 		// Another patient's resource has no history this request may see: it is not known.
 		cur, err := s.svc.Store().Current(c.Request.Context(), q.Type, id)
