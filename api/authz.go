@@ -59,13 +59,8 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// errorDetail is the full text of an error, for the log only.
-func errorDetail(err error) string {
-	if e, ok := err.(*fhir.Error); ok && e.Err != nil {
-		return e.Error() + ": " + e.Err.Error()
-	}
-	return err.Error()
-}
+// errorDetail is the full text of an error, wrapped causes included, for the log only.
+func errorDetail(err error) string { return err.Error() }
 
 // principal returns the verified caller of a request (nil when authorization is not wired).
 func principal(c *gin.Context) *auth.Principal {
