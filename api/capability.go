@@ -212,7 +212,6 @@ func describeParam(d *search.Definition) string {
 //	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
 //	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
 //	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
-//	@Security		BearerAuth
 //	@Router			/fhir/metadata [get]
 func (s *Server) capabilities(c *gin.Context) error {
 	writeValue(c, http.StatusOK, s.buildCapabilities(s.baseURL(c)))

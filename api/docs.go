@@ -3,21 +3,24 @@ package api
 // The comment below is the general information of the OpenAPI description. swag reads it
 // (and the annotations on each handler) when openapi/gen regenerates openapi/openapi.json;
 // docs/api-docs.md explains the generator. Keep the security definition last: swag reads
-// every line after it as part of that definition.
+// every line after it as part of that definition, and keeps only the last @description line
+// of it.
 //
 //	@title			Patient-involvement FHIR R4 server
 //	@version		1.0.0
 //	@description	FHIR R4 (4.0.1) REST API for patient-involvement data: Questionnaire, QuestionnaireResponse and CarePlan.
-//	@description	Every resource type offers search (GET and POST _search), create, read, vread, update, delete and instance and type history,
+//	@description	These types offer search (GET and POST _search), create, read, vread, update, delete and instance and type history,
 //	@description	and conditional create (If-None-Exist), conditional update and conditional delete by search criteria.
+//	@description	The server records every access as an AuditEvent, which clients can read and search but never write.
 //	@description	Bodies are FHIR JSON (application/fhir+json; application/json is accepted too); errors are OperationOutcome resources.
 //	@description	The CapabilityStatement at GET /fhir/metadata lists the same types, interactions and search parameters as this document.
+//	@description	Every other /fhir request needs a bearer token (Authorize, above): see the BearerAuth scheme for how to get one.
 //	@externalDocs.description	FHIR R4 RESTful API specification
 //	@externalDocs.url			https://hl7.org/fhir/R4/http.html
 //	@tag.name			Server
-//	@tag.description	The CapabilityStatement and the health endpoints
+//	@tag.description	The CapabilityStatement, SMART discovery, the dev mode key and the health endpoints: none needs a token
 //	@securityDefinitions.bearerauth	BearerAuth
-//	@description					A JWT sent as Authorization: Bearer <token>. Not enforced yet: requests without a token are accepted until authorization lands.
+//	@description					A JWT sent as Authorization: Bearer <token>, required on every /fhir operation but GET /fhir/metadata (401 without a valid one, 403 when its SMART scopes do not allow the interaction). In dev mode, the default when no FHIR_JWT_ISSUER is set, the server prints an admin token (scope system/*.*) when it starts: paste it here, without "Bearer". Mint others on the same data directory with fhir-server token, e.g. --scope "patient/*.cruds" --patient pat-anna-jensen. In jwks mode the tokens come from the authorization server that /.well-known/smart-configuration names.
 //	@bearerFormat					JWT
 
 import (

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
-	"github.com/patient-involvement/fhir-server/internal/auth"
-	"github.com/patient-involvement/fhir-server/internal/config"
-	"os"
-
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -14,20 +12,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/audit"
+	"github.com/patient-involvement/fhir-server/internal/auth"
+	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// exampleFixtures names the fixture shown as the example of each resource type: small enough
-// to read in Swagger UI, typical of the data. The file is fixtures/<type>/<id>.json.
+// exampleFixtures names the fixture shown as the example of each resource type clients
+// write: small enough to read in Swagger UI, typical of the data. The file is
+// fixtures/<type>/<id>.json.
 var exampleFixtures = map[string]string{
 	"CarePlan":              "careplan-heart-failure-anna-jensen-2025",
 	"Questionnaire":         "recommend-nps",
 	"QuestionnaireResponse": "qr-phq9-001",
+}
+
+// builtExamples make the example of each type only the server writes, with the server's own
+// code: its JSON, its id, and a search that finds it.
+var builtExamples = map[string]func() (data []byte, id string, query url.Values, err error){
+	"AuditEvent": auditEventExample,
 }
 
 // exampleBase and exampleTime stand in for the server's base URL and clock in examples.
@@ -40,13 +49,28 @@ var exampleTime = time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
 type examples struct {
 	byType       map[string]*typeExamples
 	capabilities json.RawMessage
+	// interactions are, per type, the interactions the CapabilityStatement lists.
+	interactions map[string]map[string]bool
 	// searchParams are, per type, the search parameters the CapabilityStatement lists.
 	searchParams map[string][]searchParam
+	// smart is the SMART configuration the server serves in dev mode.
+	smart json.RawMessage
+	// unauthorized and forbidden are the answers of the token checks, as the server sends them.
+	unauthorized []refusal
+	forbidden    refusal
 	// components are the examples referred to by name, for components.examples: each large
 	// body is written once however many operations show it.
 	components map[string]any
 	// headers are the response headers every operation shares, for components.headers.
 	headers map[string]any
+}
+
+// refusal is an answer of the server's token checks: its OperationOutcome and, for a 401, its
+// WWW-Authenticate challenge.
+type refusal struct {
+	name, summary string
+	challenge     string
+	outcome       json.RawMessage
 }
 
 // ref records value as the component example name and returns the examples field of a media
@@ -66,10 +90,12 @@ type typeExamples struct {
 	// stored is version 1 as the server returns it, with meta written by the server.
 	stored *fhir.Resource
 	// criteria select the fixture as a conditional create would: url and version, or its
-	// first identifier.
+	// first identifier. Empty for types clients do not write.
 	criteria string
-	// status is the fixture's status, for example searches.
-	status string
+	// query is an example search that finds the example, such as status=completed.
+	query url.Values
+	// source says where the example comes from: a fixture, or the server's own code.
+	source string
 }
 
 // searchParam is a search parameter as the CapabilityStatement lists it.
@@ -80,53 +106,76 @@ type searchParam struct {
 	Documentation string `json:"documentation"`
 }
 
-// newExamples reads each served type's example fixture and runs it through the domain's
-// parser, so a fixture the server would reject fails the generation.
+// newExamples makes the example of each served type, runs it through the domain's parser, so
+// that an example the server would reject fails the generation, and asks the server's handler
+// for the CapabilityStatement, the SMART configuration and its refusals.
 func newExamples(reg *fhir.Registry, fixtures fs.FS) (*examples, error) {
 	ex := &examples{byType: map[string]*typeExamples{}, components: map[string]any{}, headers: map[string]any{}}
 	for _, t := range reg.Types() {
-		id, ok := exampleFixtures[t.Name]
-		if !ok {
-			return nil, fmt.Errorf("no example fixture is chosen for %s: add one to exampleFixtures", t.Name)
-		}
-		data, err := fs.ReadFile(fixtures, t.Name+"/"+id+".json")
-		if err != nil {
-			return nil, fmt.Errorf("example of %s: %w", t.Name, err)
-		}
-		body, err := fhir.ParseBody(data, t.Name)
-		if err != nil {
-			return nil, fmt.Errorf("example fixture %s/%s is not accepted by the server: %w", t.Name, id, err)
-		}
-		stored, err := body.Version(id, 1, exampleTime, http.MethodPost)
+		te, err := newTypeExamples(t, fixtures)
 		if err != nil {
 			return nil, err
 		}
-		create, err := withoutFields(data, "id", "meta")
-		if err != nil {
-			return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
-		}
-		update, err := withoutFields(data, "meta")
-		if err != nil {
-			return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
-		}
-		te := &typeExamples{id: id, create: create, update: update, stored: stored}
-		if err := te.readFixture(data); err != nil {
-			return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
-		}
 		ex.byType[t.Name] = te
 	}
-	caps, err := capabilityExample(reg)
-	if err != nil {
+	if err := ex.askServer(reg); err != nil {
 		return nil, err
 	}
-	ex.capabilities = caps
-	if ex.searchParams, err = capabilitySearchParams(caps); err != nil {
+	var err error
+	if ex.interactions, ex.searchParams, err = capabilityResources(ex.capabilities); err != nil {
 		return nil, err
 	}
 	return ex, nil
 }
 
-// readFixture takes the example criteria and status from the fixture.
+// newTypeExamples makes the examples of type t: from its fixture, or built by the server's
+// code for a type only the server writes.
+func newTypeExamples(t *fhir.ResourceType, fixtures fs.FS) (*typeExamples, error) {
+	var (
+		data  []byte
+		query url.Values
+		err   error
+	)
+	build, built := builtExamples[t.Name]
+	id, fixed := exampleFixtures[t.Name]
+	switch {
+	case built:
+		if data, id, query, err = build(); err != nil {
+			return nil, fmt.Errorf("example of %s: %w", t.Name, err)
+		}
+	case fixed:
+		if data, err = fs.ReadFile(fixtures, t.Name+"/"+id+".json"); err != nil {
+			return nil, fmt.Errorf("example of %s: %w", t.Name, err)
+		}
+	default:
+		return nil, fmt.Errorf("no example fixture is chosen for %s: add one to exampleFixtures", t.Name)
+	}
+	body, err := fhir.ParseBody(data, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("example %s/%s is not accepted by the server: %w", t.Name, id, err)
+	}
+	stored, err := body.Version(id, 1, exampleTime, http.MethodPost)
+	if err != nil {
+		return nil, err
+	}
+	te := &typeExamples{id: id, stored: stored, query: query, source: "a fixture"}
+	if built {
+		te.source = "made by the server's code"
+		return te, nil
+	}
+	if te.create, err = withoutFields(data, "id", "meta"); err != nil {
+		return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
+	}
+	if te.update, err = withoutFields(data, "meta"); err != nil {
+		return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
+	}
+	if err := te.readFixture(data); err != nil {
+		return nil, fmt.Errorf("example fixture %s/%s: %w", t.Name, id, err)
+	}
+	return te, nil
+}
+
+// readFixture takes the example criteria and search from the fixture.
 func (t *typeExamples) readFixture(data []byte) error {
 	var f struct {
 		URL        string          `json:"url"`
@@ -137,7 +186,10 @@ func (t *typeExamples) readFixture(data []byte) error {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return err
 	}
-	t.status = f.Status
+	if f.Status == "" {
+		return fmt.Errorf("no status to show in an example search")
+	}
+	t.query = url.Values{"status": {f.Status}}
 	// Written as a person would type them: the server reads them as a query string.
 	if f.URL != "" && f.Version != "" {
 		t.criteria = "url=" + f.URL + "&version=" + f.Version
@@ -155,60 +207,132 @@ func (t *typeExamples) readFixture(data []byte) error {
 	return nil
 }
 
-// capabilitySearchParams reads the search parameters of each type from the
+// auditRecord is what the example AuditEvent records: a practitioner's app read the
+// QuestionnaireResponse example with a token from the organisation's login service.
+var auditRecord = audit.Record{
+	Time:         exampleTime,
+	Interaction:  string(fhir.InteractionRead),
+	ResourceType: "QuestionnaireResponse",
+	Resources:    []string{"QuestionnaireResponse/" + exampleFixtures["QuestionnaireResponse"] + "/_history/1"},
+	Patient:      "Patient/pat-mette-christensen", // the subject of that fixture
+	Outcome:      http.StatusOK,
+	Issuer:       "https://login.example.org/realms/health",
+	Subject:      "3f6c2a1e-8b4d-4e7f-9a0c-5d1b2e3f4a6b",
+	FHIRUser:     "Practitioner/pr-ida-holm",
+	ClientID:     "ehr-viewer",
+	TokenID:      "b7e4c2a9d1f03e5a6c8b0d2f4e6a8c0e",
+	RemoteAddr:   "192.0.2.10:51234",
+	RequestID:    "7d1f0a3c9e4b2a6f1c8d5e07",
+}
+
+// auditEventExample is the AuditEvent the server records for auditRecord, with its id derived
+// from its content as the server's audit store derives it, and a search by its patient.
+func auditEventExample() ([]byte, string, url.Values, error) {
+	data, err := audit.Build(auditRecord, audit.Source{Observer: "fhir-server"})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	sum := sha256.Sum256(data)
+	return data, hex.EncodeToString(sum[:16]), url.Values{"patient": {auditRecord.Patient}}, nil
+}
+
+// capabilityResources reads the interactions and search parameters of each type from the
 // CapabilityStatement, so that the description documents exactly what it lists, in its words.
-func capabilitySearchParams(caps json.RawMessage) (map[string][]searchParam, error) {
+func capabilityResources(caps json.RawMessage) (map[string]map[string]bool, map[string][]searchParam, error) {
 	var cs struct {
 		Rest []struct {
 			Resource []struct {
-				Type        string        `json:"type"`
+				Type        string `json:"type"`
+				Interaction []struct {
+					Code string `json:"code"`
+				} `json:"interaction"`
 				SearchParam []searchParam `json:"searchParam"`
 			} `json:"resource"`
 		} `json:"rest"`
 	}
 	if err := json.Unmarshal(caps, &cs); err != nil || len(cs.Rest) != 1 {
-		return nil, fmt.Errorf("read the CapabilityStatement: %v", err)
+		return nil, nil, fmt.Errorf("read the CapabilityStatement: %v", err)
 	}
-	out := map[string][]searchParam{}
+	interactions := map[string]map[string]bool{}
+	params := map[string][]searchParam{}
 	for _, r := range cs.Rest[0].Resource {
-		out[r.Type] = r.SearchParam
+		interactions[r.Type] = map[string]bool{}
+		for _, i := range r.Interaction {
+			interactions[r.Type][i.Code] = true
+		}
+		params[r.Type] = r.SearchParam
 	}
-	return out, nil
+	return interactions, params, nil
 }
 
-// capabilityExample is the CapabilityStatement the server sends, taken from the real handler.
-// GET /fhir/metadata reads no data, so the service stands on a store that is never called.
-func capabilityExample(reg *fhir.Registry) (json.RawMessage, error) {
+// askServer takes from the real handler, in the server's default mode (dev), what it answers
+// without touching data: the CapabilityStatement, the SMART configuration, and the refusals
+// of a request without a token, with an invalid one and with one whose scopes do not allow
+// it. The dev key is made in a directory removed at once; no answer shows it.
+func (ex *examples) askServer(reg *fhir.Registry) error {
 	svc, err := fhir.NewService(unusedStore{}, reg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// The server's default mode, dev, so that the example shows rest.security. Its key is
-	// made in a directory removed at once; the statement names no key.
 	dir, err := os.MkdirTemp("", "fhir-openapi-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(dir)
 	verifier, err := auth.NewVerifier(context.Background(), auth.Options{
 		Mode: auth.ModeDev, Issuer: config.DevIssuer, Audience: exampleBase, DataDir: dir,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h, err := api.New(api.Options{
 		Service: svc, Searcher: unusedSearcher{}, Logger: slog.New(slog.DiscardHandler), BaseURL: exampleBase,
-		Version: "1.0.0", StartedAt: exampleTime, Auth: verifier,
+		Version: "1.0.0", StartedAt: exampleTime, Auth: verifier, Discovery: auth.Discovery{Issuer: config.DevIssuer},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/fhir/metadata", nil))
-	if rec.Code != http.StatusOK {
-		return nil, fmt.Errorf("GET /fhir/metadata answered %d: %s", rec.Code, rec.Body)
+	// A patient's token: it may read questionnaires, not delete them.
+	patient, err := verifier.DevKey().Mint(auth.TokenOptions{
+		Scope: "patient/Questionnaire.rs", Patient: "pat-anna-jensen", Issuer: config.DevIssuer, Audience: exampleBase,
+	})
+	if err != nil {
+		return err
 	}
-	return json.RawMessage(rec.Body.Bytes()), nil
+	ask := func(method, target, token string, status int) (json.RawMessage, http.Header, error) {
+		req := httptest.NewRequest(method, target, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != status {
+			return nil, nil, fmt.Errorf("%s %s answered %d, want %d: %s", method, target, rec.Code, status, rec.Body)
+		}
+		return json.RawMessage(rec.Body.Bytes()), rec.Header(), nil
+	}
+	if ex.capabilities, _, err = ask(http.MethodGet, "/fhir/metadata", "", http.StatusOK); err != nil {
+		return err
+	}
+	if ex.smart, _, err = ask(http.MethodGet, "/.well-known/smart-configuration", "", http.StatusOK); err != nil {
+		return err
+	}
+	for _, r := range []struct{ name, summary, token string }{
+		{"NoToken", "No Authorization header", ""},
+		{"InvalidToken", "A token that is malformed, expired, or not signed by a trusted key", "not-a-valid-token"},
+	} {
+		body, header, err := ask(http.MethodGet, "/fhir/Questionnaire", r.token, http.StatusUnauthorized)
+		if err != nil {
+			return err
+		}
+		ex.unauthorized = append(ex.unauthorized, refusal{name: r.name, summary: r.summary, challenge: header.Get("WWW-Authenticate"), outcome: body})
+	}
+	body, _, err := ask(http.MethodDelete, "/fhir/Questionnaire/"+exampleFixtures["Questionnaire"], patient, http.StatusForbidden)
+	if err != nil {
+		return err
+	}
+	ex.forbidden = refusal{name: "ScopeDoesNotAllow", summary: "A patient/Questionnaire.rs token tries a delete", outcome: body}
+	return nil
 }
 
 // unusedStore is a store for a handler that reads no data: any call fails the generation.
@@ -247,10 +371,14 @@ func (t *typeExamples) history(instance bool) api.Bundle {
 }
 
 // searchset is a page of search results holding version 1 of the example, as the search
-// handler writes it for GET /fhir/<type>?status=<its status>.
+// handler writes it for GET /fhir/<type>?<its query>.
 func (t *typeExamples) searchset() api.Bundle {
 	r := t.stored
-	query := url.Values{"status": {t.status}, "_count": {"20"}}.Encode()
+	q := url.Values{"_count": {"20"}}
+	for k, v := range t.query {
+		q[k] = v
+	}
+	query := q.Encode()
 	total := int64(1)
 	return api.Bundle{
 		ResourceType: "Bundle",

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
@@ -24,7 +25,40 @@ const (
 	requestIDHeader = "X-Request-Id"
 	// interactionKey names the FHIR interaction of an operation, for tools and tests.
 	interactionKey = "x-fhir-interaction"
+	// bearerScheme is the security scheme of api/docs.go: a bearer JWT.
+	bearerScheme = "BearerAuth"
+	// capabilitiesID is the @ID of GET /fhir/metadata, the one FHIR operation without a token.
+	capabilitiesID = "capabilities"
+	// The responses every secured operation shares, in components.responses.
+	unauthorizedResponse = "Unauthorized"
+	forbiddenResponse    = "Forbidden"
 )
+
+// operationAccess is, for the @ID of each secured operation, the SMART permission it needs
+// (the one api/authz.go checks) and when it needs more.
+var operationAccess = map[string]struct {
+	action auth.Action
+	also   string
+}{
+	"read":               {auth.ActionRead, ""},
+	"vread":              {auth.ActionVRead, ""},
+	"history-instance":   {auth.ActionHistoryInstance, ""},
+	"history-type":       {auth.ActionHistoryType, ""},
+	"search-type":        {auth.ActionSearch, ""},
+	"search-type.post":   {auth.ActionSearch, ""},
+	"create":             {auth.ActionCreate, "; with If-None-Exist also `s`"},
+	"update":             {auth.ActionUpdate, "; also `c` when the update creates the resource"},
+	"update.conditional": {auth.ActionConditionalUpdate, "; also `c` when nothing matches and the body is created"},
+	"delete":             {auth.ActionDelete, ""},
+	"delete.conditional": {auth.ActionConditionalDelete, ""},
+}
+
+// typeNotes add to the description of a type's tag.
+var typeNotes = map[string]string{
+	"AuditEvent": "The server records one for every /fhir interaction but metadata, refused ones included " +
+		"(IHE Basic Audit Log Patterns); clients cannot write them. Only tokens with user/ or system/ scopes " +
+		"on AuditEvent read them: patient/ scopes never do.",
+}
 
 // Media types of FHIR request and response bodies.
 var bodyMediaTypes = []string{"application/fhir+json", "application/json"}
@@ -39,8 +73,11 @@ var bodyMediaTypes = []string{"application/fhir+json", "application/json"}
 //   - the search and the conditional update and delete of a type take its search parameters,
 //     as the CapabilityStatement lists them, in the query; POST _search takes them, and the
 //     result parameters of the search, as form fields;
+//   - a type gets only the operations of the interactions the CapabilityStatement lists for it
+//     (AuditEvent: read and search);
 //   - request and response bodies get examples made from the fixtures by the server's code;
-//   - the bearer scheme is marked optional while the server does not enforce it.
+//   - every operation that requires the bearer token says which SMART permission it needs and
+//     answers 401 and 403 as components.responses describe.
 func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error) {
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -67,8 +104,14 @@ func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error
 			paths[path] = item
 			continue
 		}
+		if err := checkOffered(path, item.(map[string]any), ex.interactions); err != nil {
+			return nil, err
+		}
 		for _, t := range reg.Types() {
-			typed := deepCopy(item).(map[string]any)
+			typed := offered(item.(map[string]any), ex.interactions[t.Name])
+			if len(typed) == 0 {
+				continue
+			}
 			replaceInStrings(typed, typeParam, t.Name)
 			replaceInStrings(typed, schemaRefPrefix+resourceSchema, schemaRefPrefix+t.Name)
 			p := strings.ReplaceAll(path, typeParam, t.Name)
@@ -88,9 +131,13 @@ func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error
 	var tags []any
 	for _, t := range reg.Types() {
 		schemas[t.Name] = typeSchema(resource, t.Name)
+		desc := "FHIR R4 " + t.Name + " resources: " + interactionList(t.Interactions, ex.searchParams[t.Name]) + "."
+		if note := typeNotes[t.Name]; note != "" {
+			desc += " " + note
+		}
 		tags = append(tags, map[string]any{
 			"name":         t.Name,
-			"description":  "FHIR R4 " + t.Name + " resources: " + interactionList(t.Interactions, ex.searchParams[t.Name]),
+			"description":  desc,
 			"externalDocs": map[string]any{"description": t.Name + " in the FHIR R4 specification", "url": specURL(t.Name)},
 		})
 	}
@@ -98,9 +145,124 @@ func finish(raw []byte, reg *fhir.Registry, ex *examples) (map[string]any, error
 		tags = append(tags, existing...)
 	}
 	doc["tags"] = tags
+	object(doc, "components")["responses"] = securityResponses(ex)
 	object(doc, "components")["examples"] = ex.components
 	object(doc, "components")["headers"] = ex.headers
 	return doc, check(doc)
+}
+
+// offered is a copy of the operations of a path item whose interaction (the @ID up to the
+// first ".") is one of interactions.
+func offered(item map[string]any, interactions map[string]bool) map[string]any {
+	out := map[string]any{}
+	for method, v := range item {
+		op, ok := v.(map[string]any)
+		if !ok {
+			out[method] = deepCopy(v)
+			continue
+		}
+		code, _ := op["operationId"].(string)
+		if interaction, _, _ := strings.Cut(code, "."); interactions[interaction] {
+			out[method] = deepCopy(op)
+		}
+	}
+	for _, v := range out {
+		if _, ok := v.(map[string]any); ok {
+			return out
+		}
+	}
+	return nil
+}
+
+// checkOffered rejects an operation of a generic path that no type would get: one without
+// @ID, or of an interaction no type offers.
+func checkOffered(path string, item map[string]any, interactions map[string]map[string]bool) error {
+	for method, v := range item {
+		op, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		code, _ := op["operationId"].(string)
+		if code == "" {
+			return fmt.Errorf("%s %s has no @ID", strings.ToUpper(method), path)
+		}
+		interaction, _, _ := strings.Cut(code, ".")
+		offeredBySome := false
+		for _, is := range interactions {
+			offeredBySome = offeredBySome || is[interaction]
+		}
+		if !offeredBySome {
+			return fmt.Errorf("%s %s: no served type offers the %s interaction", strings.ToUpper(method), path, interaction)
+		}
+	}
+	return nil
+}
+
+// securityResponses are the answers of the token checks, shared by every secured operation:
+// 401 from authentication, 403 from the scope check, each with the server's own bodies.
+func securityResponses(ex *examples) map[string]any {
+	outcome := map[string]any{"$ref": schemaRefPrefix + "OperationOutcome"}
+	headers := func(extra map[string]any) map[string]any {
+		h := map[string]any{}
+		if _, ok := ex.headers[requestIDHeader]; ok {
+			h[requestIDHeader] = map[string]any{"$ref": "#/components/headers/" + requestIDHeader}
+		}
+		for k, v := range extra {
+			h[k] = v
+		}
+		return h
+	}
+	unauthorized := map[string]any{}
+	for _, r := range ex.unauthorized {
+		for k, v := range ex.ref(unauthorizedResponse+r.name, r.summary+" (WWW-Authenticate: "+r.challenge+")", r.outcome) {
+			unauthorized[k] = v
+		}
+	}
+	forbidden := ex.ref(forbiddenResponse+ex.forbidden.name, ex.forbidden.summary, ex.forbidden.outcome)
+	return map[string]any{
+		unauthorizedResponse: map[string]any{
+			"description": "No valid bearer token: none was sent, or it is malformed, expired, not yet valid, signed by an " +
+				"unknown key, or for another issuer or audience. The diagnostics do not say which; the server log does.",
+			"headers": headers(map[string]any{"WWW-Authenticate": map[string]any{
+				"description": "The challenge (RFC 6750): Bearer when no token was sent, Bearer error=\"invalid_token\" when it was refused",
+				"schema":      map[string]any{"type": "string"},
+				"example":     ex.unauthorized[0].challenge,
+			}}),
+			"content": bodyContent(outcome, unauthorized),
+		},
+		forbiddenResponse: map[string]any{
+			"description": "The token is valid, but its scopes do not allow this interaction on this type, or a token limited " +
+				"to one patient (patient/ scopes) writes a resource outside that patient's compartment. A resource of another " +
+				"patient is not refused but reads as not found (404), so that its existence does not leak.",
+			"headers": headers(nil),
+			"content": bodyContent(outcome, forbidden),
+		},
+	}
+}
+
+// secure completes an operation that requires the bearer token: its description says which
+// SMART permission it needs, and it answers 401 and 403.
+func secure(op map[string]any, code, typ string) error {
+	access, ok := operationAccess[code]
+	if !ok {
+		return fmt.Errorf("no SMART permission is known for operation %q: add it to operationAccess", code)
+	}
+	letters := access.action.Needs().String()
+	note := fmt.Sprintf("**Access**: a token whose scopes grant `%s` on %s, such as `user/%s.%s` or `system/*.%s`%s "+
+		"(SMART v2 letters; v1 `.read` grants `r` and `s`, `.write` grants `c`, `u` and `d`).",
+		letters, typ, typ, letters, letters, access.also)
+	if d, _ := op["description"].(string); d != "" {
+		note = d + "\n\n" + note
+	}
+	op["description"] = note
+	responses := object(op, "responses")
+	for status, name := range map[string]string{"401": unauthorizedResponse, "403": forbiddenResponse} {
+		if _, taken := responses[status]; taken {
+			return fmt.Errorf("operation %q documents its own %s: the token checks answer it", code, status)
+		}
+		responses[status] = map[string]any{"$ref": "#/components/responses/" + name}
+	}
+	return nil
 }
 
 // finishPath completes the operations of one path; typ is "" for paths of no resource type.
@@ -117,10 +279,6 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 		interaction, variant, _ := strings.Cut(code, ".")
 		if strings.HasPrefix(path, "/fhir/") {
 			op[interactionKey] = interaction
-		}
-		if sec, ok := op["security"].([]any); ok {
-			// Authorization is not enforced yet: a request without a token is accepted too.
-			op["security"] = append(sec, map[string]any{})
 		}
 		var te *typeExamples
 		if typ != "" {
@@ -141,6 +299,11 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 				params = append(searchQueryParams(ex.searchParams[typ], variant == "conditional"), params...)
 			}
 			op["parameters"] = params
+			if secured(op) {
+				if err := secure(op, code, typ); err != nil {
+					return fmt.Errorf("%s %s: %w", strings.ToUpper(method), path, err)
+				}
+			}
 		}
 		if body := object(op, "requestBody"); len(body) > 0 {
 			if te == nil {
@@ -156,7 +319,11 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + typ}, ex.ref(name, summary, example))
 		}
 		for status, r := range object(op, "responses") {
-			if err := finishResponse(r.(map[string]any), status, interaction, typ, te, ex); err != nil {
+			r := r.(map[string]any)
+			if _, shared := r["$ref"]; shared {
+				continue
+			}
+			if err := finishResponse(r, status, interaction, typ, te, ex); err != nil {
 				return fmt.Errorf("%s %s %s: %w", strings.ToUpper(method), path, status, err)
 			}
 		}
@@ -185,6 +352,14 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 	if len(content) == 0 {
 		return nil
 	}
+	switch {
+	case code == "smart-configuration" && n == http.StatusOK:
+		setExamples(content, ex.ref("SmartConfiguration", "The SMART configuration in dev mode (no OAuth endpoints configured)", ex.smart))
+		return nil
+	case code == "jwks" && n == http.StatusOK:
+		setExamples(content, ex.ref("DevJWKS", "The public half of a dev signing key", json.RawMessage(devJWKSExample)))
+		return nil
+	}
 	var schema map[string]any
 	for _, mt := range content {
 		schema = object(mt.(map[string]any), "schema")
@@ -194,7 +369,7 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 	var example map[string]any
 	switch {
 	case typ != "" && ref == schemaRefPrefix+typ:
-		example = ex.ref(typ, "Version 1 of a "+typ+" as the server returns it (a fixture)", json.RawMessage(te.stored.Raw))
+		example = ex.ref(typ, "Version 1 of "+article(typ)+" "+typ+" as the server returns it ("+te.source+")", json.RawMessage(te.stored.Raw))
 	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionHistoryInstance):
 		example = ex.ref(typ+"InstanceHistory", "A page of the history of one "+typ, te.history(true))
 	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionSearchType):
@@ -217,6 +392,18 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 	r["content"] = bodyContent(schema, example)
 	return nil
 }
+
+// setExamples sets the examples of every media type of a content.
+func setExamples(content map[string]any, examples map[string]any) {
+	for _, mt := range content {
+		mt.(map[string]any)["examples"] = examples
+	}
+}
+
+// devJWKSExample is a JWK Set as dev mode serves it, of a key made once for this example.
+// (Each server's key is made on its first start, so no real one can be shown.)
+const devJWKSExample = `{"keys":[{"kty":"EC","use":"sig","alg":"ES256","kid":"Q5_eGlc4Xo0aHb9kRZA1BioudOfspPZEDMbqSPu0WQI",` +
+	`"crv":"P-256","x":"frMKh44urRpf079Bkumq6IgMW9qj1ypDQiWmVQZ5WRI","y":"EnSODD_pXBGMTUNOvLRH1U1AN1tBdNtjSfWmSKW4ZD4"}]}`
 
 // bodyContent is the content of a FHIR body: the same schema and examples in each media type.
 func bodyContent(schema map[string]any, examples map[string]any) map[string]any {
@@ -258,6 +445,14 @@ func typeSchema(resource map[string]any, typ string) map[string]any {
 		"type": "string", "const": typ, "description": "Always " + typ + ": it must match the type in the URL.",
 	}
 	return s
+}
+
+// article is the indefinite article of a type name: a CarePlan, an AuditEvent.
+func article(typ string) string {
+	if strings.ContainsAny(typ[:1], "AEIOU") {
+		return "an"
+	}
+	return "a"
 }
 
 // specURL is the page of a resource type in the FHIR R4 specification.
@@ -323,10 +518,29 @@ func addSearchForm(paths map[string]any, typ string, te *typeExamples) error {
 		"required": false,
 		"content": map[string]any{"application/x-www-form-urlencoded": map[string]any{
 			"schema":  map[string]any{"type": "object", "properties": props},
-			"example": map[string]any{"status": te.status, "_count": 20},
+			"example": formExample(te.query),
 		}},
 	}
 	return nil
+}
+
+// formExample is the form body of an example search: the query, 20 to a page.
+func formExample(query map[string][]string) map[string]any {
+	out := map[string]any{"_count": 20}
+	for k, v := range query {
+		out[k] = strings.Join(v, ",")
+	}
+	return out
+}
+
+// secured reports whether an operation requires the bearer token.
+func secured(op map[string]any) bool {
+	for _, alt := range list(op["security"]) {
+		if _, ok := alt.(map[string]any)[bearerScheme]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // renameSchemas drops the Go package prefix of schema names and follows the renames in
@@ -388,6 +602,14 @@ func check(doc map[string]any) error {
 		for method, op := range item.(map[string]any) {
 			id, _ := op.(map[string]any)["operationId"].(string)
 			where := strings.ToUpper(method) + " " + path
+			interaction, _ := op.(map[string]any)[interactionKey].(string)
+			fhirOp := strings.HasPrefix(path, "/fhir/") && interaction != capabilitiesID
+			if sec := secured(op.(map[string]any)); sec != fhirOp {
+				errs = append(errs, fmt.Sprintf("%s requires the bearer token: %v, want %v (every /fhir operation but metadata, nothing else)", where, sec, fhirOp))
+			}
+			if sec := list(op.(map[string]any)["security"]); len(sec) > 1 {
+				errs = append(errs, where+" has an alternative to the bearer token")
+			}
 			if prev, dup := ids[id]; dup {
 				errs = append(errs, fmt.Sprintf("operationId %q of %s is also that of %s", id, where, prev))
 			}

@@ -55,15 +55,25 @@ func TestFinishExpandsGenericPathsPerType(t *testing.T) {
 			Interaction string           `json:"x-fhir-interaction"`
 			Summary     string           `json:"summary"`
 			Tags        []string         `json:"tags"`
+			Description string           `json:"description"`
 			Security    []map[string]any `json:"security"`
 			Parameters  []struct {
 				Name    string `json:"name"`
 				Example string `json:"example"`
 			} `json:"parameters"`
+			Responses map[string]struct {
+				Ref string `json:"$ref"`
+			} `json:"responses"`
 		} `json:"paths"`
 		Components struct {
-			Schemas  map[string]json.RawMessage `json:"schemas"`
-			Examples map[string]json.RawMessage `json:"examples"`
+			Schemas   map[string]json.RawMessage `json:"schemas"`
+			Examples  map[string]json.RawMessage `json:"examples"`
+			Responses map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+				Content map[string]struct {
+					Examples map[string]json.RawMessage `json:"examples"`
+				} `json:"content"`
+			} `json:"responses"`
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
@@ -82,11 +92,17 @@ func TestFinishExpandsGenericPathsPerType(t *testing.T) {
 			len(op.Tags) != 1 || op.Tags[0] != rt.Name {
 			t.Errorf("%s: operationId %q, interaction %q, summary %q, tags %v", rt.Name, op.OperationID, op.Interaction, op.Summary, op.Tags)
 		}
-		if len(op.Parameters) != 1 || op.Parameters[0].Name != "id" || op.Parameters[0].Example != exampleFixtures[rt.Name] {
-			t.Errorf("%s: parameters %+v, want only id with the fixture's id as example", rt.Name, op.Parameters)
+		if len(op.Parameters) != 1 || op.Parameters[0].Name != "id" || op.Parameters[0].Example != ex.byType[rt.Name].id {
+			t.Errorf("%s: parameters %+v, want only id with the example's id as example", rt.Name, op.Parameters)
 		}
-		if len(op.Security) != 2 || len(op.Security[1]) != 0 {
-			t.Errorf("%s: security %v, want the bearer scheme or none", rt.Name, op.Security)
+		if len(op.Security) != 1 || op.Security[0]["BearerAuth"] == nil {
+			t.Errorf("%s: security %v, want the bearer scheme and no alternative", rt.Name, op.Security)
+		}
+		if op.Responses["401"].Ref != "#/components/responses/Unauthorized" || op.Responses["403"].Ref != "#/components/responses/Forbidden" {
+			t.Errorf("%s: 401 and 403 are %+v %+v, want the shared responses", rt.Name, op.Responses["401"], op.Responses["403"])
+		}
+		if want := "grant `r` on " + rt.Name; !strings.Contains(op.Description, want) {
+			t.Errorf("%s: description %q does not say the token needs %q", rt.Name, op.Description, want)
 		}
 		if _, ok := got.Components.Schemas[rt.Name]; !ok {
 			t.Errorf("no schema %s", rt.Name)
@@ -95,7 +111,17 @@ func TestFinishExpandsGenericPathsPerType(t *testing.T) {
 			t.Errorf("example %s lacks the meta the server writes: %.200s", rt.Name, e)
 		}
 	}
+	unauthorized := got.Components.Responses["Unauthorized"]
+	if unauthorized.Headers["WWW-Authenticate"] == nil || len(unauthorized.Content["application/fhir+json"].Examples) != 2 {
+		t.Errorf("the 401 response lacks WWW-Authenticate or its two examples: %+v", unauthorized)
+	}
+	if len(got.Components.Responses["Forbidden"].Content["application/fhir+json"].Examples) != 1 {
+		t.Error("the 403 response has no example")
+	}
 	text := string(out)
+	if !strings.Contains(text, `"code":"login"`) || !strings.Contains(text, `"code":"forbidden"`) {
+		t.Error("the 401 and 403 examples are not the server's OperationOutcomes")
+	}
 	for _, gone := range []string{"fhir.OperationOutcome", "x-enum-varnames", "uniqueItems", "{type}"} {
 		if strings.Contains(text, gone) {
 			t.Errorf("the finished document still contains %q", gone)
@@ -117,6 +143,9 @@ func TestFinishRejectsUnsoundDocuments(t *testing.T) {
 	}{
 		{"unresolved reference", `"#/components/schemas/fhir.Issue"`, `"#/components/schemas/Nothing"`, "unresolved reference"},
 		{"operation without @ID", `"operationId": "read", `, ``, "has no @ID"},
+		{"FHIR operation without the bearer token", `"security": [{"BearerAuth": []}],`, ``, "requires the bearer token: false, want true"},
+		{"operation of an interaction no type offers", `"operationId": "read"`, `"operationId": "patch"`, "no served type offers the patch interaction"},
+		{"token on an operation of unknown access", `"operationId": "read"`, `"operationId": "read.sideways"`, "no SMART permission"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +176,7 @@ const swagSearchOutput = `{
     "/fhir/{type}": {
       "get": {
         "operationId": "search-type", "summary": "Search {type}", "tags": ["{type}"],
+        "security": [{"BearerAuth": []}],
         "parameters": [
           {"name": "type", "in": "path", "required": true, "schema": {"type": "string"}},
           {"name": "_count", "in": "query", "description": "page size", "schema": {"type": "integer", "minimum": 0}},
@@ -157,20 +187,22 @@ const swagSearchOutput = `{
       },
       "put": {
         "operationId": "update.conditional", "summary": "Update {type}", "tags": ["{type}"],
+        "security": [{"BearerAuth": []}],
         "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}],
         "requestBody": {"content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}}},
         "responses": {"200": {"description": "ok"}}
       }
     },
     "/fhir/{type}/_search": {"post": {
-      "operationId": "search-type.post", "summary": "Search {type} by POST", "tags": ["{type}"],
+      "operationId": "search-type.post", "summary": "Search {type} by POST", "tags": ["{type}"], "security": [{"BearerAuth": []}],
       "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}],
       "responses": {"200": {"description": "ok", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/api.Bundle"}}}}}
     }}
   },
   "components": {"schemas": {
     "Resource": {"type": "object", "properties": {"resourceType": {"type": "string"}}},
-    "api.Bundle": {"type": "object"}
+    "api.Bundle": {"type": "object"},
+    "fhir.OperationOutcome": {"type": "object"}
   }}
 }`
 
@@ -228,21 +260,30 @@ func TestFinishAddsSearchParameters(t *testing.T) {
 		}
 		get := got.Paths["/fhir/"+rt.Name]["get"]
 		post := got.Paths["/fhir/"+rt.Name+"/_search"]["post"]
-		put := got.Paths["/fhir/"+rt.Name]["put"]
-		for _, op := range []struct {
+		put, updates := got.Paths["/fhir/"+rt.Name]["put"]
+		if updates != rt.Offers(fhir.InteractionUpdate) {
+			t.Errorf("%s: PUT /fhir/%s documented: %v, but the type offers update: %v", rt.Name, rt.Name, updates, !updates)
+		}
+		ops := []struct {
 			name, id, interaction, gotID, gotInteraction string
 		}{
 			{"GET", "searchType" + rt.Name, "search-type", get.OperationID, get.Interaction},
 			{"POST _search", "searchTypePost" + rt.Name, "search-type", post.OperationID, post.Interaction},
-			{"PUT", "updateConditional" + rt.Name, "update", put.OperationID, put.Interaction},
-		} {
+		}
+		withCriteria := [][]param{get.Parameters}
+		if updates {
+			ops = append(ops, struct{ name, id, interaction, gotID, gotInteraction string }{
+				"PUT", "updateConditional" + rt.Name, "update", put.OperationID, put.Interaction})
+			withCriteria = append(withCriteria, put.Parameters)
+		}
+		for _, op := range ops {
 			if op.gotID != op.id || op.gotInteraction != op.interaction {
 				t.Errorf("%s %s: operationId %q interaction %q, want %q %q", op.name, rt.Name, op.gotID, op.gotInteraction, op.id, op.interaction)
 			}
 		}
 		// The search parameters come first, in the CapabilityStatement's order and words.
 		for i, p := range params {
-			for _, op := range [][]param{get.Parameters, put.Parameters} {
+			for _, op := range withCriteria {
 				if i >= len(op) || op[i].Name != p.Name || op[i].In != "query" || !strings.Contains(op[i].Description, p.Documentation) {
 					t.Fatalf("%s: parameter %d is %+v, want %s with its documentation", rt.Name, i, op[min(i, len(op)-1)], p.Name)
 				}
@@ -258,7 +299,7 @@ func TestFinishAddsSearchParameters(t *testing.T) {
 		if e := got.Components.Examples[rt.Name+"Searchset"].Value; e.Type != "searchset" || e.Total != 1 || len(e.Entry) != 1 || e.Entry[0].Search.Mode != "match" {
 			t.Errorf("%s: searchset example %+v", rt.Name, e)
 		}
-		if _, ok := put.RequestBody.Content["application/fhir+json"].Examples[rt.Name+"ConditionalUpdate"]; !ok {
+		if _, ok := put.RequestBody.Content["application/fhir+json"].Examples[rt.Name+"ConditionalUpdate"]; updates && !ok {
 			t.Errorf("%s: the conditional update has no example body", rt.Name)
 		}
 	}
