@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -85,6 +87,49 @@ func serveOnce(t *testing.T, dataDir string) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not shut down within 30s")
+	}
+}
+
+// TestDevModePrintsAWorkingToken starts the server as a developer would, in its default auth
+// mode (dev) on a fresh data dir: the token of its startup banner, and one from
+// `fhir-server token` on the same data dir, are accepted; a request without a token or with a
+// made-up one is refused with 401 and a challenge; metadata needs no token.
+func TestDevModePrintsAWorkingToken(t *testing.T) {
+	dataDir := t.TempDir()
+	srv := startServe(t, map[string]string{"FHIR_DATA_DIR": dataDir, "FHIR_ADDR": "127.0.0.1:0"}, "serve")
+	defer srv.stop()
+	banner := srv.printed(t, regexp.MustCompile(`export TOKEN=(\S+)`))
+	if key := filepath.Join(dataDir, "auth", "dev-signing-key.pem"); !strings.Contains(srv.stdout.String(), key) {
+		t.Errorf("the banner does not say where the dev key is (%s):\n%s", key, srv.stdout)
+	}
+	var minted bytes.Buffer
+	lookup := func(k string) (string, bool) { return "", false }
+	if err := run(t.Context(), []string{"token", "--data-dir", dataDir, "--scope", "system/*.*"}, lookup, &minted, io.Discard); err != nil {
+		t.Fatalf("fhir-server token: %v", err)
+	}
+
+	tests := []struct {
+		name, path, token string
+		status            int
+		challenge         string // WWW-Authenticate
+	}{
+		{"banner token", "/Questionnaire", banner, http.StatusOK, ""},
+		{"token command", "/Questionnaire", strings.TrimSpace(minted.String()), http.StatusOK, ""},
+		{"no token", "/Questionnaire", "", http.StatusUnauthorized, "Bearer"},
+		{"made-up token", "/Questionnaire", "not-a-token", http.StatusUnauthorized, `Bearer error="invalid_token"`},
+		{"metadata needs none", "/metadata", "", http.StatusOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := do(t, http.MethodGet, srv.base+tc.path, tc.token)
+			if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("status %d, WWW-Authenticate %q, want %d %q: %s",
+					resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.status, tc.challenge, body)
+			}
+			if tc.status == http.StatusUnauthorized && !strings.Contains(body, `"code":"login"`) {
+				t.Errorf("the 401 body is not an OperationOutcome with code login: %s", body)
+			}
+		})
 	}
 }
 
