@@ -1,11 +1,14 @@
-// Drives Swagger UI at /docs in Debian's Chromium, as a developer would: authorize with a
-// bearer token, then "Try it out" → "Execute" on GET /fhir/metadata and on a read and the
-// history of a QuestionnaireResponse, and check that 200 responses are rendered and that the
-// token was sent. It starts the server binary itself and always stops it.
+// Drives Swagger UI at /docs in Debian's Chromium, as a developer would. It starts the server
+// binary in its default auth mode (dev) on a fresh data directory, mints a token with the
+// binary's `token` command on that directory, checks that the server refuses requests without
+// a token (401) and that the token of its startup banner works, then authorizes with the token
+// in Swagger UI and presses "Try it out" → "Execute" on GET /fhir/metadata and on a search, a
+// read and the history of QuestionnaireResponses: each must render a 200 and carry the token.
+// It always stops the server.
 //
 // Usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR
 // Environment: CHROMIUM (default /usr/bin/chromium).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +20,6 @@ if (!binary || !fixturePath || !shotDir) {
   console.error("usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR");
   process.exit(2);
 }
-const TOKEN = "ci-docs-test-token";
 const STEP_MS = 30_000; // any single wait in the page
 const TOTAL_MS = 5 * 60_000; // the whole test
 
@@ -66,12 +68,22 @@ function freePort() {
   });
 }
 
+// serverEnv is the environment of the server and of the token command: the data directory
+// and nothing that would change the auth mode, its issuer or its audience.
+function serverEnv(extra) {
+  const env = { ...process.env, FHIR_DATA_DIR: dataDir, FHIR_LOG_LEVEL: "warn", ...extra };
+  for (const k of Object.keys(env)) {
+    if (/^FHIR_(AUTH|JWT_|JWKS_|BASE_URL)/.test(k)) delete env[k];
+  }
+  return env;
+}
+
 // startServer runs the binary on a free loopback port with a fresh data directory and
 // returns its origin; its output is kept to show when it fails.
 async function startServer() {
   const port = await freePort();
   server = spawn(binary, [], {
-    env: { ...process.env, FHIR_ADDR: `127.0.0.1:${port}`, FHIR_DATA_DIR: dataDir, FHIR_LOG_LEVEL: "warn" },
+    env: serverEnv({ FHIR_ADDR: `127.0.0.1:${port}` }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   server.stdout.on("data", (d) => (serverLog += d));
@@ -96,6 +108,35 @@ async function waitReady(origin) {
   }
 }
 
+// mintToken runs `fhir-server token` on the server's data directory.
+function mintToken(scope) {
+  const out = execFileSync(binary, ["token", "--scope", scope, "--data-dir", dataDir], {
+    env: serverEnv({}),
+    encoding: "utf8",
+    timeout: STEP_MS,
+  });
+  const token = out.trim();
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new Error(`fhir-server token printed ${JSON.stringify(out)}, not a JWT`);
+  return token;
+}
+
+// bannerToken waits for the token the server prints at startup in dev mode.
+async function bannerToken() {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const m = serverLog.match(/export TOKEN=(\S+)/);
+    if (m) return m[1];
+    if (Date.now() > deadline) throw new Error(`the server printed no dev token banner:\n${serverLog}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// get fetches a FHIR URL with the token (none when token is "").
+function get(url, token) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  return fetch(url, { headers, signal: AbortSignal.timeout(STEP_MS) });
+}
+
 // executeOperation expands an operation, presses "Try it out" and "Execute", and returns the
 // status code Swagger UI renders and the curl command it shows.
 async function executeOperation(page, tag, operationId) {
@@ -117,11 +158,23 @@ async function main() {
   await waitReady(origin);
   console.log(`server ready at ${origin}`);
 
+  // Dev mode: /fhir refuses a request without a token, the banner's token and one from
+  // `fhir-server token` both work.
+  const refused = await get(`${origin}/fhir/QuestionnaireResponse`, "");
+  if (refused.status !== 401 || refused.headers.get("www-authenticate") !== "Bearer") {
+    throw new Error(`without a token: ${refused.status}, WWW-Authenticate ${refused.headers.get("www-authenticate")}; want 401, Bearer`);
+  }
+  const banner = await bannerToken();
+  const fromBanner = await get(`${origin}/fhir/QuestionnaireResponse`, banner);
+  if (fromBanner.status !== 200) throw new Error(`with the banner's token: ${fromBanner.status} ${await fromBanner.text()}`);
+  const TOKEN = mintToken("system/*.*");
+  console.log("dev mode: 401 without a token; the banner's token and a minted one work");
+
   // The read example in the description names the fixture's id: store that fixture first.
   const fixture = JSON.parse(readFileSync(fixturePath, "utf8"));
   const put = await fetch(`${origin}/fhir/${fixture.resourceType}/${fixture.id}`, {
     method: "PUT",
-    headers: { "Content-Type": "application/fhir+json" },
+    headers: { "Content-Type": "application/fhir+json", Authorization: `Bearer ${TOKEN}` },
     body: JSON.stringify(fixture),
     signal: AbortSignal.timeout(STEP_MS),
   });
@@ -159,7 +212,17 @@ async function main() {
   if (!title.includes("FHIR")) throw new Error(`unexpected title ${JSON.stringify(title)}`);
   console.log(`Swagger UI rendered: ${title.split("\n")[0]}`);
 
-  // Authorize with a bearer token.
+  // The page's origin is refused without a token too.
+  const inPage = await page.evaluate(async () => {
+    const r = await fetch("/fhir/QuestionnaireResponse");
+    return { status: r.status, challenge: r.headers.get("www-authenticate"), body: await r.text() };
+  });
+  if (inPage.status !== 401 || !inPage.body.includes('"code":"login"')) {
+    throw new Error(`fetch without a token in the page: ${inPage.status} ${inPage.body}`);
+  }
+  console.log(`fetch without a token in the page: 401 (WWW-Authenticate: ${inPage.challenge})`);
+
+  // Authorize with the minted token.
   await page.locator(".auth-wrapper button.authorize").click();
   const modal = page.locator(".modal-ux");
   await modal.locator("input").first().fill(TOKEN);
@@ -167,19 +230,30 @@ async function main() {
   await modal.locator("button.btn-done, button.close-modal").first().click();
   console.log("authorized with a bearer token");
 
+  // Metadata needs no token, so Swagger UI sends none; every other /fhir operation carries it.
   const checks = [
-    ["Server", "capabilities", "GET /fhir/metadata"],
-    ["QuestionnaireResponse", "readQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}`],
-    ["QuestionnaireResponse", "historyInstanceQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}/_history`],
+    ["Server", "capabilities", "GET /fhir/metadata", false],
+    ["QuestionnaireResponse", "searchTypeQuestionnaireResponse", "GET /fhir/QuestionnaireResponse", true],
+    ["QuestionnaireResponse", "readQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}`, true],
+    ["QuestionnaireResponse", "historyInstanceQuestionnaireResponse", `GET /fhir/QuestionnaireResponse/${fixture.id}/_history`, true],
   ];
-  for (const [tag, id, what] of checks) {
+  for (const [tag, id, what, secured] of checks) {
     const { status, curl } = await executeOperation(page, tag, id);
     if (status !== "200") throw new Error(`${what}: Swagger UI shows status ${status}, want 200`);
-    if (!curl.includes(`Authorization: Bearer ${TOKEN}`)) throw new Error(`${what}: the request did not carry the token:\n${curl}`);
-    console.log(`${what}: 200 rendered, token sent`);
+    if (curl.includes(`Authorization: Bearer ${TOKEN}`) !== secured) {
+      throw new Error(`${what}: the request ${secured ? "did not carry" : "carried"} the token:\n${curl}`);
+    }
+    console.log(`${what}: 200 rendered, ${secured ? "token sent" : "no token needed"}`);
   }
-  const body = await page.locator("#operations-QuestionnaireResponse-readQuestionnaireResponse .live-responses-table tbody .response-col_description").first().innerText();
-  if (!body.includes(fixture.id)) throw new Error("the read response body shown does not contain the resource id");
+  const shown = (id) =>
+    page.locator(`#operations-QuestionnaireResponse-${id} .live-responses-table tbody .response-col_description`).first().innerText();
+  const searchBody = await shown("searchTypeQuestionnaireResponse");
+  if (!searchBody.includes("searchset") || !searchBody.includes(fixture.id)) {
+    throw new Error("the search response shown is not a searchset holding the stored resource");
+  }
+  if (!(await shown("readQuestionnaireResponse")).includes(fixture.id)) {
+    throw new Error("the read response body shown does not contain the resource id");
+  }
 
   if (offOrigin.length) throw new Error(`the page fetched from elsewhere than the server: ${offOrigin.join(", ")}`);
   if (consoleErrors.length) throw new Error(`the page threw: ${consoleErrors.join("; ")}`);
