@@ -102,6 +102,9 @@ func TestDevModePrintsAWorkingToken(t *testing.T) {
 	if key := filepath.Join(dataDir, "auth", "dev-signing-key.pem"); !strings.Contains(srv.stdout.String(), key) {
 		t.Errorf("the banner does not say where the dev key is (%s):\n%s", key, srv.stdout)
 	}
+	if !regexp.MustCompile(`Authorize at http://\S+/docs`).MatchString(srv.stdout.String()) {
+		t.Errorf("the banner does not say where to use the token in the API docs:\n%s", srv.stdout)
+	}
 	var minted bytes.Buffer
 	lookup := func(k string) (string, bool) { return "", false }
 	if err := run(t.Context(), []string{"token", "--data-dir", dataDir, "--scope", "system/*.*"}, lookup, &minted, io.Discard); err != nil {

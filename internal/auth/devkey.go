@@ -261,6 +261,7 @@ func DevBanner(k *DevKey, baseURL string, o TokenOptions) (string, error) {
 	fmt.Fprintf(&b, "Auth: dev mode. /fhir needs a bearer token signed with the dev key %s.\n", k.Path())
 	fmt.Fprintf(&b, "An admin token (scope %s, valid %s):\n\n", o.Scope, o.TTL)
 	fmt.Fprintf(&b, "  export TOKEN=%s\n\n", tok)
+	fmt.Fprintf(&b, "Or paste it into Authorize at %s/docs to try the API in the browser.\n", strings.TrimSuffix(baseURL, "/fhir"))
 	fmt.Fprintf(&b, "Try:\n  curl -H \"Authorization: Bearer $TOKEN\" %s/Questionnaire\n", baseURL)
 	fmt.Fprintf(&b, "Mint others, e.g. for one patient:\n  fhir-server token --scope \"patient/*.cruds\" --patient pat-anna-jensen\n")
 	return b.String(), nil

@@ -63,7 +63,13 @@ func scopesSupported(types []string) []string {
 	for _, ctx := range []Context{ContextPatient, ContextUser, ContextSystem} {
 		out = append(out, string(ctx)+"/*.cruds", string(ctx)+"/*.*", string(ctx)+"/*.read", string(ctx)+"/*.rs")
 		for _, t := range types {
-			out = append(out, string(ctx)+"/"+t+".cruds")
+			switch {
+			case t != "AuditEvent":
+				out = append(out, string(ctx)+"/"+t+".cruds")
+			case ctx != ContextPatient:
+				// The audit trail is read and searched, never written, and not by patients.
+				out = append(out, string(ctx)+"/"+t+".rs")
+			}
 		}
 	}
 	return out
