@@ -147,25 +147,6 @@ func TestAccess(t *testing.T) {
 	}
 }
 
-func TestPatientCompartment(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		typ    string
-		params string
-		in     bool
-	}{
-		{"QuestionnaireResponse", "subject author", true},
-		{"CarePlan", "subject performer", true},
-		{"Questionnaire", "", false},
-	}
-	for _, tc := range tests {
-		p, in := PatientCompartment(tc.typ)
-		if in != tc.in || strings.Join(p, " ") != tc.params {
-			t.Errorf("%s: %v %v, want %q %v", tc.typ, p, in, tc.params, tc.in)
-		}
-	}
-}
-
 func TestPermissionString(t *testing.T) {
 	t.Parallel()
 	if s := (PermAll).String(); s != "cruds" {
