@@ -9,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -432,5 +434,132 @@ func TestAuditTrail(t *testing.T) {
 	}
 	if r := s.do("GET", "/fhir/AuditEvent", nil, "Authorization", "Bearer "+anna); r.status != 403 {
 		t.Errorf("a patient searched the audit trail: %d", r.status)
+	}
+}
+
+// TestAuthorizationCornerCases tries side channels through mixed scopes, repeated headers,
+// preconditions, version numbers and moved resources: each must fail.
+func TestAuthorizationCornerCases(t *testing.T) {
+	s := newAuthServer(t)
+	admin := s.mint(auth.TokenOptions{Scope: "system/*.*"})
+	f := seedPatients(t, s, admin)
+	h := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	// Staff data: bo's response based on bo's care plan; a response of anna's moved to bo.
+	based := s.do("POST", "/fhir/QuestionnaireResponse", []byte(`{"resourceType":"QuestionnaireResponse","status":"completed","basedOn":[{"reference":"CarePlan/`+f.cpBo+`"}],"subject":{"reference":"Patient/bo"}}`), h(admin)...)
+	if based.status != 201 {
+		t.Fatalf("%d %s", based.status, based.body)
+	}
+	moved := s.do("POST", "/fhir/QuestionnaireResponse", []byte(subjectQR("anna")), h(admin)...).json(t)["id"].(string)
+	if r := s.do("PUT", "/fhir/QuestionnaireResponse/"+moved, []byte(`{"resourceType":"QuestionnaireResponse","id":"`+moved+`","status":"completed","subject":{"reference":"Patient/bo"}}`), h(admin)...); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	// bo's response is at version 2 after this, to probe If-Match with.
+	if r := s.do("PUT", "/fhir/QuestionnaireResponse/"+f.qrBo, []byte(`{"resourceType":"QuestionnaireResponse","id":"`+f.qrBo+`","status":"amended","subject":{"reference":"Patient/bo"}}`), h(admin)...); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	anna := s.mint(auth.TokenOptions{Scope: "patient/*.cruds", Patient: "anna"})
+	createOnly := s.mint(auth.TokenOptions{Scope: "user/QuestionnaireResponse.c"})
+	mixedRead := s.mint(auth.TokenOptions{Scope: "user/QuestionnaireResponse.rs patient/CarePlan.rs", Patient: "anna"})
+	mixedRead2 := s.mint(auth.TokenOptions{Scope: "patient/QuestionnaireResponse.rs user/CarePlan.rs", Patient: "anna"})
+	mixedWrite := s.mint(auth.TokenOptions{Scope: "user/QuestionnaireResponse.us patient/QuestionnaireResponse.c", Patient: "anna"})
+
+	cases := []struct {
+		name, token, method, path, body string
+		header                          []string
+		status                          int
+		never                           []string // must not be in the body
+	}{
+		{"repeated If-None-Exist is still a conditional create", createOnly, "POST", "/fhir/QuestionnaireResponse", subjectQR("x"),
+			[]string{"If-None-Exist", "", "If-None-Exist", "identifier=urn:t|qb"}, 403, []string{f.qrBo}},
+		{"include through a type only patient scopes allow", mixedRead, "GET", "/fhir/QuestionnaireResponse?_include=QuestionnaireResponse:based-on", "", nil, 200,
+			[]string{`"id":"` + f.cpBo}},
+		{"revinclude of a type only patient scopes allow", mixedRead2, "GET", "/fhir/CarePlan?_revinclude=QuestionnaireResponse:based-on", "", nil, 200,
+			[]string{`"subject":{"reference":"Patient/bo"},"basedOn"`, `"basedOn":[{"reference":"CarePlan/` + f.cpBo + `"}],"subject":{"reference":"Patient/bo"}`}},
+		{"update as create for another patient with patient create scope", mixedWrite, "PUT", "/fhir/QuestionnaireResponse/newbo1",
+			`{"resourceType":"QuestionnaireResponse","id":"newbo1","status":"completed","subject":{"reference":"Patient/bo"}}`, nil, 403, nil},
+		{"conditional update creating for another patient", mixedWrite, "PUT", "/fhir/QuestionnaireResponse?identifier=urn:z|1",
+			`{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/bo"}}`, nil, 403, nil},
+		{"If-Match on another's resource", anna, "DELETE", "/fhir/QuestionnaireResponse/" + f.qrBo, "", []string{"If-Match", `W/"1"`}, 404, []string{"current version"}},
+		{"If-Match update of another's resource", anna, "PUT", "/fhir/QuestionnaireResponse/" + f.qrBo,
+			`{"resourceType":"QuestionnaireResponse","id":"` + f.qrBo + `","status":"completed","subject":{"reference":"Patient/anna"}}`, []string{"If-Match", `W/"1"`}, 404, []string{"current version"}},
+		{"vread beyond the newest of another's", anna, "GET", "/fhir/QuestionnaireResponse/" + f.qrBo + "/_history/99", "", nil, 404, []string{"newest"}},
+		{"the old version of a resource moved away", anna, "GET", "/fhir/QuestionnaireResponse/" + moved + "/_history/1", "", nil, 404, nil},
+		{"type history after the move", anna, "GET", "/fhir/QuestionnaireResponse/_history", "", nil, 200, []string{`"id":"` + moved}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			req, err := http.NewRequest(tc.method, s.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body != nil {
+				req, _ = http.NewRequest(tc.method, s.URL+tc.path, strings.NewReader(tc.body))
+				req.Header.Set("Content-Type", "application/fhir+json")
+			}
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Add(tc.header[i], tc.header[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var buf strings.Builder
+			_, _ = io.Copy(&buf, resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s: %d, want %d: %s", tc.method, tc.path, resp.StatusCode, tc.status, buf.String())
+			}
+			for _, n := range tc.never {
+				if strings.Contains(buf.String(), n) {
+					t.Errorf("the answer shows %q: %s", n, buf.String())
+				}
+			}
+		})
+	}
+}
+
+// TestCanonicalVersionsAndAbsoluteReferences checks includes of a canonical that names a
+// version, and references written as absolute URLs of this server.
+func TestCanonicalVersionsAndAbsoluteReferences(t *testing.T) {
+	s := newTestServer(t)
+	for _, v := range []string{"1", "2"} {
+		s.mustCreate("Questionnaire", `{"resourceType":"Questionnaire","status":"active","url":"http://example.org/Q/a","version":"`+v+`"}`)
+	}
+	pinned, _ := s.mustCreate("QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"http://example.org/Q/a|1"}`)
+	loose, _ := s.mustCreate("QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"http://example.org/Q/a"}`)
+	absolute, _ := s.mustCreate("QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"`+s.base+`/Patient/zed/_history/3"}}`)
+	cases := []struct {
+		name, query string
+		want, never []string
+	}{
+		{"include the version named", "QuestionnaireResponse?_id=" + pinned + "&_include=QuestionnaireResponse:questionnaire", []string{`"version":"1"`}, []string{`"version":"2"`}},
+		{"include the newest version", "QuestionnaireResponse?_id=" + loose + "&_include=QuestionnaireResponse:questionnaire", []string{`"version":"2"`}, []string{`"version":"1"`}},
+		{"revinclude from another version", "Questionnaire?version=2&_revinclude=QuestionnaireResponse:questionnaire", []string{loose}, []string{pinned}},
+		{"revinclude from the version named", "Questionnaire?version=1&_revinclude=QuestionnaireResponse:questionnaire", []string{pinned, loose}, nil},
+		{"relative search finds an absolute reference", "QuestionnaireResponse?subject=Patient/zed", []string{absolute}, nil},
+		{"absolute search with a version", "QuestionnaireResponse?subject=" + url.QueryEscape(s.base+"/Patient/zed/_history/3"), []string{absolute}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/fhir/"+tc.query, nil)
+			if r.status != 200 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("lacks %s: %s", w, r.body)
+				}
+			}
+			for _, n := range tc.never {
+				if strings.Contains(string(r.body), n) {
+					t.Errorf("shows %s: %s", n, r.body)
+				}
+			}
+		})
 	}
 }

@@ -94,7 +94,9 @@ func actionFor(c *gin.Context, in fhir.Interaction) (auth.Action, bool) {
 	case fhir.InteractionSearchType:
 		return auth.ActionSearch, true
 	case fhir.InteractionCreate:
-		if c.GetHeader("If-None-Exist") != "" {
+		// Present at all, even empty or repeated, makes it conditional: exactly the test
+		// the create handler applies.
+		if _, ok := c.Request.Header[ifNoneExist]; ok {
 			return auth.ActionConditionalCreate, true
 		}
 		return auth.ActionCreate, true
@@ -165,30 +167,65 @@ func isPatientData(typ string) bool {
 	return ok
 }
 
-// writeGuard holds every write of a request to what its access allows: an update that
-// creates needs create permission, and a patient-limited request writes only resources in
-// its compartment and never moves one out of it.
+// writeGuard holds every write of a request to what its access allows. Each write is
+// judged by the scopes for what it really does (an update that creates needs create
+// permission; a conditional update or delete, update or delete permission), and where only
+// patient/ scopes allow it, it must stay in the patient's compartment: the version replaced
+// must be the patient's (else it is "not known"), and so must the version written.
+//
+// The service first asks with next nil, before it reports anything about prev (If-Match):
+// another patient's resource must read as unknown there too.
 func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 	return func(prev, next *fhir.Resource) error {
-		creates := (prev == nil || prev.Deleted) && next != nil && !next.Deleted
-		if creates && a.principal != nil && !a.principal.Allows(next.Type, auth.ActionCreate) {
-			return fhir.Errorf(fhir.KindForbidden, "%s/%s does not exist, and the access token does not allow creating %s resources", next.Type, next.ID, next.Type)
+		p := a.principal
+		own := ""
+		if p != nil && p.Patient != "" {
+			own = "Patient/" + p.Patient
 		}
-		if a.compartment == "" {
+		notKnown := func(r *fhir.Resource) error { return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID) }
+		limited := a.compartment != ""
+		if prev != nil && limited && isPatientData(prev.Type) && !inCompartment(prev.Compartments, a.compartment) {
+			return notKnown(prev)
+		}
+		if next == nil || p == nil {
 			return nil
 		}
-		if prev != nil && !inCompartment(prev.Compartments, a.compartment) {
-			return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", prev.Type, prev.ID)
+		exists := prev != nil && !prev.Deleted
+		var action auth.Action
+		switch {
+		case next.Deleted:
+			action = auth.ActionDelete
+		case exists:
+			action = auth.ActionUpdate
+		default:
+			action = auth.ActionCreate
 		}
-		if next == nil || next.Deleted {
+		level := p.Access(next.Type, action)
+		if level == auth.AccessNone {
+			if limited {
+				// A patient-limited caller learns nothing of ids it may not create.
+				return notKnown(next)
+			}
+			return fhir.Errorf(fhir.KindForbidden, "%s/%s does not exist, and the access token does not allow creating %s resources", next.Type, next.ID, next.Type)
+		}
+		if level != auth.AccessPatient && !limited {
+			return nil
+		}
+		if !isPatientData(next.Type) {
+			return fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", next.Type)
+		}
+		if prev != nil && !inCompartment(prev.Compartments, own) {
+			return notKnown(prev)
+		}
+		if next.Deleted {
 			return nil
 		}
 		cmp, err := s.compartmentsOf(next)
 		if err != nil {
 			return err
 		}
-		if !inCompartment(cmp, a.compartment) {
-			return fhir.Errorf(fhir.KindForbidden, "This access token may only write %s resources whose subject is %s", next.Type, a.compartment).At(next.Type + ".subject")
+		if !inCompartment(cmp, own) {
+			return fhir.Errorf(fhir.KindForbidden, "This access token may only write %s resources whose subject is %s", next.Type, own).At(next.Type + ".subject")
 		}
 		return nil
 	}
@@ -224,21 +261,29 @@ func inCompartment(list []string, compartment string) bool {
 	return false
 }
 
-// mayInclude says which types a search may add with _include and _revinclude: those the
-// caller may read, patient-limited callers never the audit trail.
-func (s *Server) mayInclude(c *gin.Context) func(string) bool {
+// mayInclude says which types a search may add with _include and _revinclude, and how far:
+// those the caller may read, each limited to the patient's compartment where only patient/
+// scopes allow reading it (whatever allowed the search itself), never the audit trail to
+// patient/ scopes.
+func (s *Server) mayInclude(c *gin.Context) func(string) (bool, string) {
 	a := requestAccess(c)
 	if a.principal == nil {
 		return nil
 	}
-	return func(typ string) bool {
+	return func(typ string) (bool, string) {
 		switch a.principal.Access(typ, auth.ActionRead) {
 		case auth.AccessAll:
-			return true
+			if a.compartment != "" {
+				return true, a.compartment
+			}
+			return true, ""
 		case auth.AccessPatient:
-			return !auditOnlyTypes[typ]
+			if auditOnlyTypes[typ] {
+				return false, ""
+			}
+			return true, "Patient/" + a.principal.Patient
 		}
-		return false
+		return false, ""
 	}
 }
 
@@ -250,6 +295,20 @@ func visible(c *gin.Context, r *fhir.Resource) error {
 		return nil
 	}
 	return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)
+}
+
+// knowable returns a not-found error, before anything else is said about typ/id, when the
+// request is limited to a patient's compartment and the resource's current version is not in
+// it: another patient's resource, its versions and its history are not known to the request.
+func (s *Server) knowable(c *gin.Context, typ, id string) error {
+	if compartmentOf(c) == "" || !isPatientData(typ) || !s.svc.Registry().Supports(typ) || !fhir.ValidID(id) {
+		return nil
+	}
+	cur, err := s.svc.Store().Current(c.Request.Context(), typ, id)
+	if err == nil {
+		err = visible(c, cur)
+	}
+	return err
 }
 
 // compartmentOf is the compartment a request is limited to, "" when none.

@@ -75,13 +75,8 @@ func (s *Server) history(c *gin.Context, id string) error {
 	if isPatientData(q.Type) {
 		q.Compartment = compartmentOf(c)
 	}
-	if id != "" && q.Compartment != "" && s.svc.Registry().Supports(q.Type) && fhir.ValidID(id) {
-		// Another patient's resource has no history this request may see: it is not known.
-		cur, err := s.svc.Store().Current(c.Request.Context(), q.Type, id)
-		if err == nil {
-			err = visible(c, cur)
-		}
-		if err != nil {
+	if id != "" {
+		if err := s.knowable(c, q.Type, id); err != nil {
 			return err
 		}
 	}

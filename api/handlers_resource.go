@@ -78,6 +78,9 @@ func (s *Server) vread(c *gin.Context) error {
 	if err != nil || vid < 1 {
 		return fhir.Errorf(fhir.KindNotFound, "%q is not a version id: versions are numbered 1, 2, 3…", c.Param("vid"))
 	}
+	if err := s.knowable(c, c.Param("type"), c.Param("id")); err != nil {
+		return err
+	}
 	r, err := s.svc.VRead(c.Request.Context(), c.Param("type"), c.Param("id"), vid)
 	if verr := visible(c, r); verr != nil {
 		return verr

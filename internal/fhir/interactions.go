@@ -170,7 +170,7 @@ func (s *Service) Delete(ctx context.Context, typ, id string, ifMatch *int64) (*
 		}
 		if prev.Deleted {
 			// Nothing to write, but whether the caller may know that is still the guard's call.
-			if err := guard(ctx, prev, prev); err != nil {
+			if err := guard(ctx, prev, nil); err != nil {
 				return nil, err
 			}
 			gone = prev
@@ -198,6 +198,13 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		}
 		if err != nil {
 			return nil, err
+		}
+		if prev != nil {
+			// May the caller know of prev at all? Asked before If-Match is judged, whose
+			// answers would tell.
+			if err := guard(ctx, prev, nil); err != nil {
+				return nil, err
+			}
 		}
 		if ifMatch != nil {
 			if prev == nil {
@@ -257,8 +264,10 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (*HistoryPage, er
 
 // WriteGuard decides whether a write may happen, given the newest version it replaces (nil
 // when the resource does not exist) and the version it would write (Deleted set for a
-// delete). It returns the error to answer with instead. Authorization installs one per
-// request with WithWriteGuard, so that every write path, conditional ones included, obeys it.
+// delete). It returns the error to answer with instead. Before judging a precondition
+// about prev (If-Match), the service asks with next nil: may the caller know of prev at all?
+// Authorization installs one per request with WithWriteGuard, so that every write path,
+// conditional ones included, obeys it.
 type WriteGuard func(prev, next *Resource) error
 
 type guardKey struct{}

@@ -21,9 +21,11 @@ type Request struct {
 	// BaseURL is the absolute base of the FHIR API as the client sees it, so that absolute
 	// reference values that point at this server match the relative references stored.
 	BaseURL string
-	// MayInclude, when set, says which resource types _include and _revinclude may add:
-	// resources of other types are left out, as the caller may not read them.
-	MayInclude func(resourceType string) bool
+	// MayInclude, when set, says which resource types _include and _revinclude may add
+	// (resources of other types are left out, as the caller may not read them), and for
+	// each the compartment its included resources must be in ("" for none). When nil,
+	// includes follow Compartment.
+	MayInclude func(resourceType string) (ok bool, compartment string)
 }
 
 // Result is one page of search results.

@@ -968,7 +968,8 @@ func (a *acc) referenceKeys(ref string) {
 	case ref == "" || ref[0] == '#':
 		return
 	case strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:"):
-		a.v.R = appendUnique(a.v.R, ref)
+		// A version in the URL is dropped, as in relative references.
+		a.v.R = appendUnique(a.v.R, stripHistory(ref))
 		if a.x.base != "" && strings.HasPrefix(ref, a.x.base+"/") {
 			a.relative(ref[len(a.x.base)+1:], false)
 		}

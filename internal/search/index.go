@@ -35,7 +35,8 @@ type Values struct {
 	Y []string `bson:"y,omitempty" json:"y,omitempty"`
 
 	// R holds reference keys: "Type/id" for relative references (a version in
-	// Type/id/_history/n is dropped), the absolute URL as written for absolute ones (and
+	// Type/id/_history/n is dropped), the absolute URL for absolute ones (its version dropped
+	// too, and
 	// also "Type/id" when it starts with the server's base URL), and for canonical
 	// parameters the URL and, when it carries one, "url|version".
 	R []string `bson:"r,omitempty" json:"r,omitempty"`

@@ -258,15 +258,26 @@ func compileReference(p *search.Param, name string, v search.Value, o compileOpt
 		}
 		return eq(field, key), nil
 	case r.URL != "":
+		url := strings.SplitN(r.URL, "/_history/", 2)[0]
 		if o.base != "" && r.Type != "" && strings.HasPrefix(r.URL, o.base+"/") {
-			return eq(field, r.Type+"/"+r.ID), nil
+			return local(field, r.Type+"/"+r.ID, o.base), nil
 		}
-		return eq(field, strings.SplitN(r.URL, "/_history/", 2)[0]), nil
+		return eq(field, url), nil
 	case r.Type != "":
-		return eq(field, r.Type+"/"+r.ID), nil
+		return local(field, r.Type+"/"+r.ID, o.base), nil
 	default:
 		return eq(spField(name, "i"), r.ID), nil
 	}
+}
+
+// local is the condition for a reference to a resource of this server: written relative,
+// or absolute with the base URL the client uses (stored as written when the server has no
+// configured base URL to recognise it by).
+func local(field, rel, base string) bson.D {
+	if base == "" {
+		return eq(field, rel)
+	}
+	return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: bson.A{rel, base + "/" + rel}}}}}
 }
 
 // uriAbove lists the uris that v is "below": v itself and every prefix of it that ends

@@ -112,8 +112,12 @@ func (s *Store) include(ctx context.Context, req *search.Request, inc search.Inc
 			if vals == nil {
 				continue
 			}
+			pinned := pinnedURLs(vals.R)
 			for _, key := range vals.R {
 				if d.Canonical {
+					if pinned[key] {
+						continue // the reference names a version: resolve that one, not the newest
+					}
 					for _, t := range d.Targets {
 						if s.registry.Supports(t) && (inc.TargetType == "" || inc.TargetType == t) {
 							if ref, ok := parseCanonical(key); ok {
@@ -191,11 +195,48 @@ func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.
 				return err
 			}
 			for i := range docs {
+				if d.Canonical && !refersToVersion(docs[i].SP[d.Name], keys) {
+					continue
+				}
 				set.add(src, &docs[i], true)
 			}
 		}
 	}
 	return nil
+}
+
+// pinnedURLs returns the canonical URLs that the keys also name with a version ("url|v").
+func pinnedURLs(keys []string) map[string]bool {
+	out := map[string]bool{}
+	for _, k := range keys {
+		if u, _, ok := strings.Cut(k, "|"); ok {
+			out[u] = true
+		}
+	}
+	return out
+}
+
+// refersToVersion reports whether canonical reference values match one of keys (a url, or
+// url|version): a reference that names a version matches only that version.
+func refersToVersion(vals *search.Values, keys []string) bool {
+	if vals == nil {
+		return false
+	}
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	pinned := pinnedURLs(vals.R)
+	for _, r := range vals.R {
+		if !want[r] {
+			continue
+		}
+		if !strings.Contains(r, "|") && pinned[r] {
+			continue // this reference names a version, which is not among keys
+		}
+		return true
+	}
+	return false
 }
 
 func targetsType(d *search.Definition, typ string) bool {
@@ -210,13 +251,18 @@ func targetsType(d *search.Definition, typ string) bool {
 // findIncluded reads live resources of typ matching filter, within the request's compartment;
 // none when the request may not include that type.
 func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D) ([]searchDoc, error) {
-	if req.MayInclude != nil && !req.MayInclude(typ) {
-		return nil, nil
+	compartment := req.Compartment
+	if req.MayInclude != nil {
+		ok, c := req.MayInclude(typ)
+		if !ok {
+			return nil, nil
+		}
+		compartment = c
 	}
-	if req.Compartment != "" {
+	if compartment != "" {
 		if p, ok := search.CompartmentParams[typ]; ok {
 			// In an $and: the filter may test the same field (a _revinclude on subject).
-			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: spField(p, "r"), Value: req.Compartment}}}}}
+			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: spField(p, "r"), Value: compartment}}}}}
 		}
 	}
 	filter = append(bson.D{{Key: "del", Value: false}}, filter...)

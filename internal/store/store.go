@@ -167,7 +167,7 @@ func compartments(typ string, ix search.Index) []string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 1
+const indexVersion = 2
 
 // index extracts a resource's search values. The id and lastUpdated are the server's.
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
@@ -282,7 +282,33 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 	if res.MatchedCount == 0 {
 		return fhir.ErrVersionConflict
 	}
+	if !sameStrings(prev.Compartments, next.Compartments) {
+		// The resource moved to another patient: its earlier versions belong to whoever it
+		// belongs to now, so that the patient it left reads none of them. (A process that
+		// dies right here leaves them with the old patient until the resource is written
+		// again.)
+		cmp := next.Compartments
+		if cmp == nil {
+			cmp = []string{}
+		}
+		if _, err := s.history(next.Type).UpdateMany(ctx, bson.D{{Key: "id", Value: next.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "cmp", Value: cmp}}}}); err != nil {
+			return fhir.Wrap(err, "move the history of %s/%s to its new compartment", next.Type, next.ID)
+		}
+	}
 	return nil
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Ping implements fhir.Store.
@@ -407,10 +433,11 @@ func (s *Store) Reindex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
 			}
-			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}}
-			if cmp := compartments(t.Name, ix); len(cmp) > 0 {
-				set = append(set, bson.E{Key: "cmp", Value: cmp})
+			cmp := compartments(t.Name, ix)
+			if cmp == nil {
+				cmp = []string{}
 			}
+			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}
 			_, err = s.current(t.Name).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}},
 				bson.D{{Key: "$set", Value: set}})
 			if err != nil {
