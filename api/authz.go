@@ -182,7 +182,9 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 		if p != nil && p.Patient != "" {
 			own = "Patient/" + p.Patient
 		}
-		notKnown := func(r *fhir.Resource) error { return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID) }
+		notKnown := func(r *fhir.Resource) error {
+			return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)
+		}
 		limited := a.compartment != ""
 		if prev != nil && limited && isPatientData(prev.Type) && !inCompartment(prev.Compartments, a.compartment) {
 			return notKnown(prev)
