@@ -41,7 +41,8 @@ type Options struct {
 	// that start with it are indexed as the relative references they stand for.
 	BaseURL string
 	// Location is the server's time zone, in which stored dates without one are read; UTC
-	// when nil. Resources indexed in another zone are indexed again at start (Reindex).
+	// when nil. Resources indexed with another zone or base URL are indexed again at start
+	// (Reindex).
 	Location *time.Location
 }
 
@@ -142,12 +143,14 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
 }
 
-// zone names the time zone search values are extracted in.
+// zone names the settings search values are extracted with: the time zone and the base
+// URL. Resources extracted with other settings are extracted again at start.
 func (s *Store) zone() string {
-	if s.extract.Location == nil {
-		return "UTC"
+	zone := "UTC"
+	if s.extract.Location != nil {
+		zone = s.extract.Location.String()
 	}
-	return s.extract.Location.String()
+	return zone + " " + s.extract.BaseURL
 }
 
 // compartments returns the patient compartments a resource with these search values is in.
@@ -407,7 +410,7 @@ func (s *Store) isEmbedded(ctx context.Context) (bool, error) {
 }
 
 // Reindex extracts the search values again for every live resource that was indexed by an
-// older version of the extraction (or by none), or in another time zone, so that an
+// older version of the extraction (or by none), or with another time zone or base URL, so that an
 // upgraded or reconfigured server searches old data correctly. It is one query when there
 // is nothing to do.
 func (s *Store) Reindex(ctx context.Context) error {
