@@ -64,14 +64,7 @@ func newAuthServer(t *testing.T) *authServer {
 	}
 	w, err := audit.NewWriter(audit.WriterOptions{
 		Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-		Sink: func(ctx context.Context, events [][]byte) error {
-			for _, e := range events {
-				if _, err := svc.Create(ctx, "AuditEvent", e); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Sink: audit.ServiceSink(svc),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,7 +25,6 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/audit"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
-	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
 )
 
@@ -111,7 +107,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		log.Warn(auth.OffWarning())
 		fmt.Fprintln(stderr, "WARNING: "+auth.OffWarning())
 	}
-	auditor, err := audit.NewWriter(audit.WriterOptions{Sink: auditSink(svc), Source: audit.Source{Observer: "fhir-server"}, Logger: log})
+	auditor, err := audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(svc), Source: audit.Source{Observer: "fhir-server"}, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -176,23 +172,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// auditSink stores AuditEvents through the service. Each event's id is derived from its
-// content, so that a batch the audit writer retries after a partial failure leaves one
-// AuditEvent per record, not two.
-func auditSink(svc *fhir.Service) audit.Sink {
-	return func(ctx context.Context, events [][]byte) error {
-		for _, e := range events {
-			sum := sha256.Sum256(e)
-			id := hex.EncodeToString(sum[:16])
-			body := append([]byte(`{"id":"`+id+`",`), bytes.TrimPrefix(e, []byte("{"))...)
-			if _, err := svc.Update(ctx, "AuditEvent", id, body, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 // displayAddr turns a listen address into one a person can paste into a browser.

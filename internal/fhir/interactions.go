@@ -126,6 +126,31 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 	return nil, Wrap(ErrVersionConflict, "create %s: no free id", typ)
 }
 
+// Insert stores body as version 1 of typ/id, without reading first: for resources the server
+// writes itself under ids derived from their content (the audit trail), where a write that
+// is repeated must leave one copy. When the id is taken it writes nothing and returns
+// ErrVersionConflict. The id in the body, if any, is replaced.
+func (s *Service) Insert(ctx context.Context, typ, id string, data []byte) (*Resource, error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	body, err := ParseBody(data, typ)
+	if err != nil {
+		return nil, err
+	}
+	next, err := body.Version(id, 1, s.now(), http.MethodPost)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Put(ctx, next, nil); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
 // Update stores body as the newest version of typ/id, creating the resource when it does not
 // exist (update as create). ifMatch, when not nil, is the version the client expects to replace.
 func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMatch *int64) (*WriteResult, error) {

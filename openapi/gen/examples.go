@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -232,8 +230,7 @@ func auditEventExample() ([]byte, string, url.Values, error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	sum := sha256.Sum256(data)
-	return data, hex.EncodeToString(sum[:16]), url.Values{"patient": {auditRecord.Patient}}, nil
+	return data, audit.EventID(data), url.Values{"patient": {auditRecord.Patient}}, nil
 }
 
 // capabilityResources reads the interactions and search parameters of each type from the
