@@ -79,9 +79,18 @@ func (s *Service) Criteria(typ string, query url.Values) (*search.Criteria, erro
 			}
 		}
 	}
-	c, _, err := search.Parse(typ, query, search.Options{Strict: true, Location: s.opts.Location})
+	c, warnings, err := search.Parse(typ, query, search.Options{Strict: true, Location: s.opts.Location})
 	if err != nil {
 		return nil, err
+	}
+	if len(warnings) > 0 {
+		// A search would go on without what it ignored (an empty value); criteria that
+		// select what to write must be exactly what the client meant.
+		e := fhir.Errorf(fhir.KindInvalid, "The conditional criteria cannot be used as given: %s", warnings[0].Diagnostics)
+		if len(warnings[0].Expression) > 0 {
+			e = e.At(warnings[0].Expression[0])
+		}
+		return nil, e
 	}
 	if len(c.Params) == 0 {
 		return nil, fhir.Errorf(fhir.KindInvalid,
@@ -167,6 +176,15 @@ func (s *Service) Update(ctx context.Context, criteria *search.Criteria, scope S
 	switch len(matches) {
 	case 0:
 		if hasID {
+			// Update as create, but never of a live resource the criteria did not select:
+			// that would overwrite something unrelated (FHIR R5 makes this a 409). The
+			// request's own guard runs first, so an id the caller may not know stays unknown.
+			ctx = fhir.AlsoGuard(ctx, func(prev, next *fhir.Resource) error {
+				if prev != nil && !prev.Deleted {
+					return fhir.Errorf(fhir.KindConflict, "Nothing matches %s, but %s/%s exists: a conditional update does not overwrite a resource its criteria do not select", criteria.Encode(), typ, id)
+				}
+				return nil
+			})
 			return s.svc.Update(ctx, typ, id, body, ifMatch)
 		}
 		if ifMatch != nil {

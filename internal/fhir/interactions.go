@@ -302,6 +302,21 @@ func WithWriteGuard(ctx context.Context, g WriteGuard) context.Context {
 	return context.WithValue(ctx, guardKey{}, g)
 }
 
+// AlsoGuard returns a context whose writes must pass the guard ctx already has, if any, and
+// then g.
+func AlsoGuard(ctx context.Context, g WriteGuard) context.Context {
+	first, _ := ctx.Value(guardKey{}).(WriteGuard)
+	if first == nil {
+		return WithWriteGuard(ctx, g)
+	}
+	return WithWriteGuard(ctx, func(prev, next *Resource) error {
+		if err := first(prev, next); err != nil {
+			return err
+		}
+		return g(prev, next)
+	})
+}
+
 // guard applies the context's WriteGuard, if any.
 func guard(ctx context.Context, prev, next *Resource) error {
 	if g, ok := ctx.Value(guardKey{}).(WriteGuard); ok && g != nil {

@@ -1011,22 +1011,78 @@ func (a *acc) date(t elemType, v any) error {
 	case tPeriod:
 		return a.period(v)
 	case tTiming:
-		m, err := a.obj(v)
+		return a.timing(v)
+	}
+	return nil
+}
+
+// timing adds one range for a Timing: its outer limits, from the earliest event or bounds
+// start to the latest event or bounds end (search.html: "the specified scheduling details
+// are ignored and only the outer limits matter").
+func (a *acc) timing(v any) error {
+	m, err := a.obj(v)
+	if err != nil {
+		return err
+	}
+	path := a.path
+	defer func() { a.path = path }()
+	var lo, hi time.Time
+	widen := func(l, h time.Time) {
+		if lo.IsZero() || l.Before(lo) {
+			lo = l
+		}
+		if hi.IsZero() || h.After(hi) {
+			hi = h
+		}
+	}
+	a.path = path + ".event"
+	err = walk(m["event"], nil, func(e any) error {
+		s, err := a.str(e)
 		if err != nil {
 			return err
 		}
-		path := a.path
-		a.path = path + ".event"
-		if err := walk(m["event"], nil, func(e any) error { return a.date(tString, e) }); err != nil {
+		l, h, ok := dateRange(s, a.x.loc)
+		if !ok {
+			return a.invalid("%q is not a valid dateTime", s)
+		}
+		widen(l, h)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r, ok := m["repeat"].(map[string]any); ok && r["boundsPeriod"] != nil {
+		a.path = path + ".repeat.boundsPeriod"
+		bm, err := a.obj(r["boundsPeriod"])
+		if err != nil {
 			return err
 		}
-		if r, ok := m["repeat"].(map[string]any); ok && r["boundsPeriod"] != nil {
-			a.path = path + ".repeat.boundsPeriod"
-			if err := a.period(r["boundsPeriod"]); err != nil {
-				return err
-			}
+		start, err := a.field(bm, "start")
+		if err != nil {
+			return err
 		}
-		a.path = path
+		end, err := a.field(bm, "end")
+		if err != nil {
+			return err
+		}
+		if start != "" || end != "" {
+			l, h := MinTime, MaxTime
+			var ok bool
+			if start != "" {
+				if l, _, ok = dateRange(start, a.x.loc); !ok {
+					return a.invalid("start %q is not a valid dateTime", start)
+				}
+			}
+			if end != "" {
+				if _, h, ok = dateRange(end, a.x.loc); !ok {
+					return a.invalid("end %q is not a valid dateTime", end)
+				}
+			}
+			widen(l, h)
+		}
+	}
+	if !lo.IsZero() {
+		a.addDate(lo, hi)
 	}
 	return nil
 }
@@ -1194,6 +1250,12 @@ func daysIn(y, m int) int {
 
 // number reads a decimal and the range its precision covers.
 func (a *acc) number(v any) (lo, hi float64, ok bool, err error) {
+	d, ok, err := a.decimal(v)
+	return d.Low, d.High, ok, err
+}
+
+// decimal reads a number with the range its precision implies.
+func (a *acc) decimal(v any) (Decimal, bool, error) {
 	var text string
 	switch n := v.(type) {
 	case json.Number:
@@ -1201,13 +1263,13 @@ func (a *acc) number(v any) (lo, hi float64, ok bool, err error) {
 	case float64:
 		text = strconv.FormatFloat(n, 'g', -1, 64)
 	default:
-		return 0, 0, false, a.invalid("%s is not a number", describe(v))
+		return Decimal{}, false, a.invalid("%s is not a number", describe(v))
 	}
 	d, perr := parseDecimal(text)
 	if perr != nil {
-		return 0, 0, false, a.invalid("%v", perr)
+		return Decimal{}, false, a.invalid("%v", perr)
 	}
-	return d.Low, d.High, true, nil
+	return d, true, nil
 }
 
 func (a *acc) addRange(lo, hi float64) bool {
@@ -1221,10 +1283,12 @@ func (a *acc) addRange(lo, hi float64) bool {
 	return true
 }
 
-// qty is one quantity value read: its range and units.
+// qty is one quantity value read: the range its precision implies, its exact bounds (the
+// value twice for a Quantity, low and high for a Range) and its units.
 type qty struct {
-	lo, hi float64
-	qu, qc []string
+	lo, hi   float64
+	xlo, xhi float64
+	qu, qc   []string
 }
 
 func (a *acc) quantity(t elemType, v any) error {
@@ -1258,14 +1322,17 @@ func (a *acc) readQuantity(t elemType, v any) (q qty, ok bool, err error) {
 		if !has || val == nil {
 			return q, false, nil
 		}
-		if q.lo, q.hi, _, err = a.number(val); err != nil {
+		d, _, err := a.decimal(val)
+		if err != nil {
 			return q, false, err
 		}
+		q.lo, q.hi, q.xlo, q.xhi = d.Low, d.High, d.Value, d.Value
 		err = a.units(m, &q)
 		return q, err == nil, err
 	}
 	// Range: [low.lo, high.hi), an open end unbounded.
 	q.lo, q.hi = -math.MaxFloat64, math.MaxFloat64
+	q.xlo, q.xhi = q.lo, q.hi
 	for _, end := range [2]string{"low", "high"} {
 		e, has := m[end]
 		if !has || e == nil {
@@ -1279,14 +1346,14 @@ func (a *acc) readQuantity(t elemType, v any) (q qty, ok bool, err error) {
 		if !has || val == nil {
 			continue
 		}
-		lo, hi, _, err := a.number(val)
+		d, _, err := a.decimal(val)
 		if err != nil {
 			return q, false, err
 		}
 		if end == "low" {
-			q.lo = lo
+			q.lo, q.xlo = d.Low, d.Value
 		} else {
-			q.hi = hi
+			q.hi, q.xhi = d.High, d.Value
 		}
 		ok = true
 		if err := a.units(em, &q); err != nil {
@@ -1335,7 +1402,7 @@ func sameElement(a, b Element) bool {
 		}
 		return true
 	}
-	return a.Lo.Equal(b.Lo) && a.Hi.Equal(b.Hi) && eqf(a.QLo, b.QLo) && eqf(a.QHi, b.QHi) &&
+	return a.Lo.Equal(b.Lo) && a.Hi.Equal(b.Hi) && eqf(a.QLo, b.QLo) && eqf(a.QHi, b.QHi) && eqf(a.XLo, b.XLo) && eqf(a.XHi, b.XHi) &&
 		eqs(a.QU, b.QU) && eqs(a.QC, b.QC) && eqs(a.K, b.K)
 }
 
@@ -1433,8 +1500,8 @@ func (a *acc) composite(p *program, v any) error {
 
 // addQuantityElement keeps one token$quantity value whole in V.
 func (a *acc) addQuantityElement(q qty, keys []string) {
-	lo, hi := q.lo, q.hi
-	e := Element{QLo: &lo, QHi: &hi, QU: q.qu, QC: q.qc, K: keys}
+	lo, hi, xlo, xhi := q.lo, q.hi, q.xlo, q.xhi
+	e := Element{QLo: &lo, QHi: &hi, XLo: &xlo, XHi: &xhi, QU: q.qu, QC: q.qc, K: keys}
 	for _, o := range a.v.V {
 		if sameElement(o, e) {
 			return

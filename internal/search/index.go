@@ -81,8 +81,13 @@ type Element struct {
 	Hi  time.Time `bson:"hi,omitempty" json:"hi,omitempty"`
 	QLo *float64  `bson:"ql,omitempty" json:"ql,omitempty"`
 	QHi *float64  `bson:"qh,omitempty" json:"qh,omitempty"`
-	QU  []string  `bson:"qu,omitempty" json:"qu,omitempty"`
-	QC  []string  `bson:"qc,omitempty" json:"qc,omitempty"`
+	// XLo and XHi are a quantity's exact bounds, without the range its precision implies:
+	// the value for a Quantity, low and high for a Range. The prefixes gt, lt, ge, le, sa
+	// and eb compare with these.
+	XLo *float64 `bson:"xl,omitempty" json:"xl,omitempty"`
+	XHi *float64 `bson:"xh,omitempty" json:"xh,omitempty"`
+	QU  []string `bson:"qu,omitempty" json:"qu,omitempty"`
+	QC  []string `bson:"qc,omitempty" json:"qc,omitempty"`
 	// K holds the token keys of a composite's token component, "system|code" and the bare code.
 	K []string `bson:"k,omitempty" json:"k,omitempty"`
 }

@@ -190,7 +190,26 @@ func (p *parser) result(key, name, mod string, values []string) error {
 		return nil
 	case mod != "":
 		return invalid(key, "%s takes no modifier", name)
-	case len(values) != 1:
+	}
+	// Empty values are ignored, as for every parameter (search.html: "Empty parameters are
+	// not an error"), and repeated _sort keys follow one another.
+	var given []string
+	for _, v := range values {
+		if v != "" {
+			given = append(given, v)
+		}
+	}
+	if len(given) < len(values) {
+		p.warn(key, "an empty value was ignored")
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	if name == "_sort" {
+		given = []string{strings.Join(given, ",")}
+	}
+	values = given
+	if len(values) != 1 {
 		return invalid(key, "may be given only once")
 	}
 	v := values[0]

@@ -25,6 +25,9 @@ var summaryElements = map[string][]string{
 	"CarePlan": {"identifier", "instantiatesCanonical", "instantiatesUri", "basedOn", "replaces", "partOf",
 		"status", "intent", "category", "title", "description", "subject", "encounter", "period", "created",
 		"author", "addresses"},
+	// AuditEvent: agent, source and entity are not summary, though agent and source are
+	// required (kept by _summary=text and _elements as mandatory elements).
+	"AuditEvent": {"type", "subtype", "action", "recorded", "outcome", "outcomeDesc"},
 }
 
 // mandatoryElements are, per served type, the top-level elements with min 1 in R4.
@@ -32,6 +35,7 @@ var mandatoryElements = map[string][]string{
 	"Questionnaire":         {"status"},
 	"QuestionnaireResponse": {"status"},
 	"CarePlan":              {"status", "intent", "subject"},
+	"AuditEvent":            {"type", "recorded", "agent", "source"},
 }
 
 // SummaryElements returns the top-level elements of resourceType that FHIR R4 marks as

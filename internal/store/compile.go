@@ -332,7 +332,6 @@ func rangeMatch[T time.Time | float64](prefix search.Prefix, lo, hi, L, H T, les
 // (those with a v field) are passed on to a check.
 func rangeCond(prefix search.Prefix, loF, hiF, vF string, L, H any) (cond bson.D, needsCheck bool) {
 	single := bson.E{Key: vF, Value: bson.D{{Key: "$exists", Value: false}}}
-	multi := bson.D{{Key: vF, Value: bson.D{{Key: "$exists", Value: true}}}}
 	op := func(f, o string, x any) bson.E { return bson.E{Key: f, Value: bson.D{{Key: o, Value: x}}} }
 	switch prefix {
 	case search.PrefixGt:
@@ -353,10 +352,9 @@ func rangeCond(prefix search.Prefix, loF, hiF, vF string, L, H any) (cond bson.D
 	case search.PrefixAp:
 		return bson.D{op(loF, "$lt", H), op(hiF, "$gt", L)}, true
 	case search.PrefixNe:
-		return bson.D{{Key: "$or", Value: bson.A{
-			bson.D{single, {Key: "$or", Value: bson.A{bson.D{op(loF, "$lt", L)}, bson.D{op(hiF, "$gt", H)}}}},
-			multi,
-		}}}, true
+		// Not (one value, within the range): resources without the element match, as
+		// they do when ne is decided by calendar unit; several values are checked in Go.
+		return bson.D{{Key: "$nor", Value: bson.A{bson.D{single, op(loF, "$gte", L), op(hiF, "$lte", H)}}}}, true
 	}
 	return nil, false
 }
@@ -455,15 +453,20 @@ func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, ch
 // compileNumber compiles number and quantity values. Quantities are always checked in Go
 // (their unit and value belong together); the filter narrows by unit and value range.
 func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, code string) (bson.D, check) {
-	L, H := n.Low, n.High
+	L, H := numberRange(prefix, n)
 	if prefix == search.PrefixAp {
 		tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
 		L, H = L-tol, H+tol
 	}
-	cond, _ := rangeCond(prefix, spField(name, "ql"), spField(name, "qh"), spField(name, "v"), L, H)
-	if prefix == search.PrefixNe {
+	var cond bson.D
+	switch prefix {
+	case search.PrefixEq, search.PrefixAp:
+		cond, _ = rangeCond(prefix, spField(name, "ql"), spField(name, "qh"), spField(name, "v"), L, H)
+	case search.PrefixNe:
 		// The filter cannot narrow ne by value when units matter; the check decides.
 		cond = bson.D{}
+	default:
+		cond = bson.D{orderedPrefilter(prefix, spField(name, "ql"), spField(name, "qh"), n.Value)}
 	}
 	switch {
 	case system != "" && code != "":
@@ -484,7 +487,7 @@ func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, 
 	return cond, func(ix search.Index) bool {
 		vals := ix[name]
 		if vals == nil {
-			return false
+			return prefix == search.PrefixNe // no value is within the range
 		}
 		elems := vals.V
 		if len(elems) == 0 {
@@ -502,12 +505,77 @@ func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, 
 			return true
 		}
 		for _, e := range elems {
-			if e.QLo != nil && e.QHi != nil && unitOK(e) && rangeMatch(prefix, *e.QLo, *e.QHi, L, H, less) {
+			if unitOK(e) && quantityMatch(prefix, e, L, H) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// orderedPrefilter narrows gt, ge, sa (something above v) and lt, le, eb (something below
+// v) on the stored ranges, which contain the exact values the check then compares.
+func orderedPrefilter(prefix search.Prefix, loF, hiF string, v float64) bson.E {
+	switch prefix {
+	case search.PrefixGt, search.PrefixGe, search.PrefixSa:
+		return bson.E{Key: hiF, Value: bson.D{{Key: "$gt", Value: v}}}
+	}
+	return bson.E{Key: loF, Value: bson.D{{Key: "$lt", Value: v}}}
+}
+
+// quantityMatch decides one prefix for one stored quantity: eq, ne and ap by ranges as
+// dates are; the others exactly, both values taken as written (search.html: the implicit
+// precision is ignored for gt, lt, ge, le, sa and eb).
+func quantityMatch(prefix search.Prefix, e search.Element, L, H float64) bool {
+	lo, hi, ok := quantityBounds(e, prefix)
+	if !ok {
+		return false
+	}
+	v := L // L == H for these prefixes (numberRange)
+	switch prefix {
+	case search.PrefixGt:
+		return hi > v
+	case search.PrefixGe:
+		return hi >= v
+	case search.PrefixLt:
+		return lo < v
+	case search.PrefixLe:
+		return lo <= v
+	case search.PrefixSa:
+		return lo > v
+	case search.PrefixEb:
+		return hi < v
+	}
+	return rangeMatch(prefix, lo, hi, L, H, func(a, b float64) bool { return a < b })
+}
+
+// quantityBounds are the bounds of a stored quantity a prefix compares with: the range its
+// precision implies for eq, ne and ap, its exact bounds for the others (as for search values,
+// see numberRange). ok is false when the element has no value.
+func quantityBounds(e search.Element, prefix search.Prefix) (lo, hi float64, ok bool) {
+	switch prefix {
+	case search.PrefixEq, search.PrefixNe, search.PrefixAp:
+	default:
+		if e.XLo != nil && e.XHi != nil {
+			return *e.XLo, *e.XHi, true
+		}
+	}
+	if e.QLo == nil || e.QHi == nil {
+		return 0, 0, false
+	}
+	return *e.QLo, *e.QHi, true
+}
+
+// numberRange is the range a number search value stands for: the range its precision
+// implies for eq, ne and ap, and the exact value for the other prefixes (search.html: "the
+// implicit precision of the number is ignored, and they are treated as if they have
+// arbitrarily high precision").
+func numberRange(prefix search.Prefix, n search.Decimal) (float64, float64) {
+	switch prefix {
+	case search.PrefixEq, search.PrefixNe, search.PrefixAp:
+		return n.Low, n.High
+	}
+	return n.Value, n.Value
 }
 
 func contains(list []string, s string) bool {
@@ -552,19 +620,18 @@ func compileComposite(p *search.Param, name string, v search.Composite) (bson.D,
 		return eq(spField(name, "k"), k1+"$"+k2), true, nil, nil
 	case search.Quantity:
 		q := second
-		L, H := q.Number.Low, q.Number.High
+		L, H := numberRange(q.Prefix, q.Number)
 		if q.Prefix == search.PrefixAp {
 			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
 			L, H = L-tol, H+tol
 		}
-		less := func(a, b float64) bool { return a < b }
 		return eq(spField(name, "k"), k1), false, func(ix search.Index) bool {
 			vals := ix[name]
 			if vals == nil {
 				return false
 			}
 			for _, e := range vals.V {
-				if !contains(e.K, k1) || e.QLo == nil || e.QHi == nil {
+				if !contains(e.K, k1) {
 					continue
 				}
 				if q.System != "" && q.Code != "" && !contains(e.QU, q.System+"|"+q.Code) {
@@ -573,7 +640,7 @@ func compileComposite(p *search.Param, name string, v search.Composite) (bson.D,
 				if q.System == "" && q.Code != "" && !contains(e.QC, q.Code) {
 					continue
 				}
-				if rangeMatch(q.Prefix, *e.QLo, *e.QHi, L, H, less) {
+				if quantityMatch(q.Prefix, e, L, H) {
 					return true
 				}
 			}

@@ -181,7 +181,10 @@ func (s *Store) count(ctx context.Context, typ string, q *compiled) (int64, erro
 			n++
 		}
 	}
-	return n, fhir.Wrap(cur.Err(), "count %s", typ)
+	if err := cur.Err(); err != nil {
+		return 0, fhir.Wrap(err, "count %s", typ)
+	}
+	return n, nil
 }
 
 // sortValues returns a document's values of the sort fields (nil where it has none).

@@ -170,7 +170,7 @@ func compartments(typ string, ix search.Index) []string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 2
+const indexVersion = 3
 
 // index extracts a resource's search values. The id and lastUpdated are the server's.
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
