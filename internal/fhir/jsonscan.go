@@ -1,87 +1,116 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-// member is one "key":value pair of a JSON object, as byte ranges of compact JSON.
-type member struct {
-	key   string
-	value []byte // the value's bytes
-	raw   []byte // "key":value, ready to copy
+// Member is one "key":value pair of a JSON object, as slices of the object's bytes.
+type Member struct {
+	// Key is the decoded name.
+	Key string
+	// RawKey is the name as written, quotes included.
+	RawKey []byte
+	// Value is the value as written.
+	Value []byte
+	// Raw is the whole member as written, from the name to the end of the value.
+	Raw []byte
 }
 
 var errScan = errors.New("malformed JSON object")
 
-// topLevelMembers splits a compact JSON object into its members without decoding the values.
-func topLevelMembers(obj []byte) ([]member, error) {
-	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+// SplitObject splits a JSON object into its members, in order, without decoding the values,
+// so that they can be copied byte for byte. White space between tokens is allowed; anything
+// after the object is an error.
+func SplitObject(b []byte) ([]Member, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return nil, errScan
 	}
-	var out []member
-	i := 1
-	for i < len(obj)-1 {
-		start := i
-		if obj[i] != '"' {
-			return nil, fmt.Errorf("%w: expected a key at %d", errScan, i)
+	i = skipSpace(b, i+1)
+	var out []Member
+	if i < len(b) && b[i] == '}' {
+		if skipSpace(b, i+1) != len(b) {
+			return nil, errScan
 		}
-		end, err := skipString(obj, i)
+		return out, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, fmt.Errorf("%w: expected a member name at %d", errScan, i)
+		}
+		ke, err := scanString(b, i)
 		if err != nil {
 			return nil, err
 		}
-		var key string
-		if err := json.Unmarshal(obj[i:end], &key); err != nil {
-			return nil, err
-		}
-		if end >= len(obj) || obj[end] != ':' {
-			return nil, fmt.Errorf("%w: expected ':' at %d", errScan, end)
-		}
-		vstart := end + 1
-		vend, err := skipValue(obj, vstart)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, member{key: key, value: obj[vstart:vend], raw: obj[start:vend]})
-		i = vend
-		if i < len(obj)-1 {
-			if obj[i] != ',' {
-				return nil, fmt.Errorf("%w: expected ',' at %d", errScan, i)
+		rawKey := b[i:ke]
+		key := string(rawKey[1 : len(rawKey)-1])
+		if bytes.IndexByte(rawKey, '\\') >= 0 {
+			if err := json.Unmarshal(rawKey, &key); err != nil {
+				return nil, fmt.Errorf("%w: %v", errScan, err)
 			}
-			i++
+		}
+		j := skipSpace(b, ke)
+		if j >= len(b) || b[j] != ':' {
+			return nil, fmt.Errorf("%w: expected ':' at %d", errScan, j)
+		}
+		j = skipSpace(b, j+1)
+		ve, err := scanValue(b, j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Member{Key: key, RawKey: rawKey, Value: b[j:ve], Raw: b[i:ve]})
+		i = skipSpace(b, ve)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			if skipSpace(b, i+1) != len(b) {
+				return nil, fmt.Errorf("%w: data after the object", errScan)
+			}
+			return out, nil
+		default:
+			return nil, fmt.Errorf("%w: expected ',' or '}' at %d", errScan, i)
 		}
 	}
-	return out, nil
 }
 
-// skipString returns the index just past the JSON string starting at obj[i] == '"'.
-func skipString(obj []byte, i int) (int, error) {
-	for j := i + 1; j < len(obj); j++ {
-		switch obj[j] {
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index just past the JSON string that starts at b[i] == '"'.
+func scanString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
 		case '\\':
 			j++
 		case '"':
 			return j + 1, nil
 		}
 	}
-	return 0, errScan
+	return 0, fmt.Errorf("%w: unterminated string", errScan)
 }
 
-// skipValue returns the index just past the compact JSON value starting at obj[i].
-func skipValue(obj []byte, i int) (int, error) {
-	if i >= len(obj) {
-		return 0, errScan
+// scanValue returns the index just past the JSON value that starts at b[i].
+func scanValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, fmt.Errorf("%w: missing value", errScan)
 	}
-	switch obj[i] {
+	switch b[i] {
 	case '"':
-		return skipString(obj, i)
+		return scanString(b, i)
 	case '{', '[':
 		depth := 0
-		for j := i; j < len(obj); j++ {
-			switch obj[j] {
+		for j := i; j < len(b); j++ {
+			switch b[j] {
 			case '"':
-				e, err := skipString(obj, j)
+				e, err := scanString(b, j)
 				if err != nil {
 					return 0, err
 				}
@@ -95,11 +124,18 @@ func skipValue(obj []byte, i int) (int, error) {
 				}
 			}
 		}
-		return 0, errScan
+		return 0, fmt.Errorf("%w: unterminated value", errScan)
 	default: // number, true, false, null
 		j := i
-		for j < len(obj) && obj[j] != ',' && obj[j] != '}' && obj[j] != ']' {
-			j++
+	scan:
+		for ; j < len(b); j++ {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				break scan
+			}
+		}
+		if j == i {
+			return 0, fmt.Errorf("%w: missing value at %d", errScan, i)
 		}
 		return j, nil
 	}
@@ -119,7 +155,7 @@ func dupScan(obj []byte, i int, path string) (int, error) {
 		seen := map[string]struct{}{}
 		j := i + 1
 		for obj[j] != '}' {
-			end, err := skipString(obj, j)
+			end, err := scanString(obj, j)
 			if err != nil {
 				return 0, err
 			}
@@ -162,6 +198,6 @@ func dupScan(obj []byte, i int, path string) (int, error) {
 		}
 		return j + 1, nil
 	default:
-		return skipValue(obj, i)
+		return scanValue(obj, i)
 	}
 }

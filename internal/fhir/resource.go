@@ -149,7 +149,7 @@ func jsonErrorText(data []byte, err error) string {
 // resourceType first, then the server-owned id and meta, then every other member in the order
 // the client sent it, byte for byte.
 func (b *Body) Version(id string, vid int64, ts time.Time, method string) (*Resource, error) {
-	members, err := topLevelMembers(b.compact)
+	members, err := SplitObject(b.compact)
 	if err != nil {
 		return nil, Wrap(err, "split resource")
 	}
@@ -166,29 +166,29 @@ func (b *Body) Version(id string, vid int64, ts time.Time, method string) (*Reso
 	out.WriteString(FormatInstant(ts))
 	out.WriteByte('"')
 	for _, m := range members {
-		if m.key != "meta" {
+		if m.Key != "meta" {
 			continue
 		}
-		metaMembers, err := topLevelMembers(m.value)
+		metaMembers, err := SplitObject(m.Value)
 		if err != nil {
 			return nil, Wrap(err, "split meta")
 		}
 		for _, mm := range metaMembers {
-			if mm.key == "versionId" || mm.key == "lastUpdated" {
+			if mm.Key == "versionId" || mm.Key == "lastUpdated" {
 				continue
 			}
 			out.WriteByte(',')
-			out.Write(mm.raw)
+			out.Write(mm.Raw)
 		}
 	}
 	out.WriteByte('}')
 	for _, m := range members {
-		switch m.key {
+		switch m.Key {
 		case "resourceType", "id", "meta":
 			continue
 		}
 		out.WriteByte(',')
-		out.Write(m.raw)
+		out.Write(m.Raw)
 	}
 	out.WriteByte('}')
 

@@ -3,9 +3,11 @@ package search
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+
 	"fmt"
 	"slices"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
 // resourceSummary are the elements of Resource that R4 marks as summary: every resource has them.
@@ -103,7 +105,7 @@ func Shape(raw []byte, resourceType string, summary Summary, elements []string) 
 	for _, e := range mandatoryElements[resourceType] {
 		keep[e] = true
 	}
-	members, err := splitObject(raw)
+	members, err := fhir.SplitObject(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +122,11 @@ func Shape(raw []byte, resourceType string, summary Summary, elements []string) 
 	removed := false
 	metaAt, anchor := -1, -1
 	for i, m := range members {
-		if !kept(m.key) {
+		if !kept(m.Key) {
 			removed = true
 			continue
 		}
-		switch m.key {
+		switch m.Key {
 		case "meta":
 			metaAt = i
 		case "resourceType":
@@ -155,16 +157,16 @@ func Shape(raw []byte, resourceType string, summary Summary, elements []string) 
 		writeMember([]byte(`"meta"`), []byte(`{"tag":[`+subsettedTag+`]}`))
 	}
 	for i, m := range members {
-		if !kept(m.key) {
+		if !kept(m.Key) {
 			continue
 		}
-		value := m.value
+		value := m.Value
 		if i == metaAt {
 			if value, err = withSubsetted(value); err != nil {
 				return nil, err
 			}
 		}
-		writeMember(m.rawKey, value)
+		writeMember(m.RawKey, value)
 		if i == anchor && metaAt < 0 {
 			writeMember([]byte(`"meta"`), []byte(`{"tag":[`+subsettedTag+`]}`))
 		}
@@ -176,7 +178,7 @@ func Shape(raw []byte, resourceType string, summary Summary, elements []string) 
 // withSubsetted returns the meta object with the SUBSETTED coding added to its tags, or as
 // it is when the tag is there already.
 func withSubsetted(meta []byte) ([]byte, error) {
-	members, err := splitObject(meta)
+	members, err := fhir.SplitObject(meta)
 	if err != nil {
 		return nil, fmt.Errorf("meta: %w", err)
 	}
@@ -187,14 +189,14 @@ func withSubsetted(meta []byte) ([]byte, error) {
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		out.Write(m.rawKey)
+		out.Write(m.RawKey)
 		out.WriteByte(':')
-		if m.key != "tag" {
-			out.Write(m.value)
+		if m.Key != "tag" {
+			out.Write(m.Value)
 			continue
 		}
 		var tags []struct{ System, Code string }
-		if err := json.Unmarshal(m.value, &tags); err != nil {
+		if err := json.Unmarshal(m.Value, &tags); err != nil {
 			return nil, fmt.Errorf("meta.tag: %w", err)
 		}
 		for _, t := range tags {
@@ -202,7 +204,7 @@ func withSubsetted(meta []byte) ([]byte, error) {
 				return meta, nil
 			}
 		}
-		arr := bytes.TrimSpace(m.value)
+		arr := bytes.TrimSpace(m.Value)
 		inner := bytes.TrimSpace(arr[1 : len(arr)-1])
 		out.Write(arr[:len(arr)-1])
 		if len(inner) > 0 {
@@ -220,132 +222,4 @@ func withSubsetted(meta []byte) ([]byte, error) {
 	}
 	out.WriteByte('}')
 	return out.Bytes(), nil
-}
-
-// jsonMember is one member of a JSON object, as slices of the object's bytes.
-type jsonMember struct {
-	key    string // the decoded name
-	rawKey []byte // the name as written, quotes included
-	value  []byte // the value as written
-}
-
-var errNotObject = errors.New("not a JSON object")
-
-// splitObject splits a JSON object into its members, in order, without decoding values.
-// White space between tokens is allowed.
-func splitObject(b []byte) ([]jsonMember, error) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return nil, errNotObject
-	}
-	i = skipSpace(b, i+1)
-	var out []jsonMember
-	if i < len(b) && b[i] == '}' {
-		if skipSpace(b, i+1) != len(b) {
-			return nil, errNotObject
-		}
-		return out, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, fmt.Errorf("%w: expected a member name at %d", errNotObject, i)
-		}
-		ke, err := scanString(b, i)
-		if err != nil {
-			return nil, err
-		}
-		rawKey := b[i:ke]
-		key := string(rawKey[1 : len(rawKey)-1])
-		if bytes.IndexByte(rawKey, '\\') >= 0 {
-			if err := json.Unmarshal(rawKey, &key); err != nil {
-				return nil, fmt.Errorf("%w: %v", errNotObject, err)
-			}
-		}
-		j := skipSpace(b, ke)
-		if j >= len(b) || b[j] != ':' {
-			return nil, fmt.Errorf("%w: expected ':' at %d", errNotObject, j)
-		}
-		j = skipSpace(b, j+1)
-		ve, err := scanValue(b, j)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, jsonMember{key: key, rawKey: rawKey, value: b[j:ve]})
-		i = skipSpace(b, ve)
-		switch {
-		case i < len(b) && b[i] == ',':
-			i = skipSpace(b, i+1)
-		case i < len(b) && b[i] == '}':
-			if skipSpace(b, i+1) != len(b) {
-				return nil, fmt.Errorf("%w: data after the object", errNotObject)
-			}
-			return out, nil
-		default:
-			return nil, fmt.Errorf("%w: expected ',' or '}' at %d", errNotObject, i)
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString returns the index just past the JSON string that starts at b[i] == '"'.
-func scanString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unterminated string", errNotObject)
-}
-
-// scanValue returns the index just past the JSON value that starts at b[i].
-func scanValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, fmt.Errorf("%w: missing value", errNotObject)
-	}
-	switch b[i] {
-	case '"':
-		return scanString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e, err := scanString(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return 0, fmt.Errorf("%w: unterminated value", errNotObject)
-	default:
-		j := i
-	scan:
-		for ; j < len(b); j++ {
-			switch b[j] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				break scan
-			}
-		}
-		if j == i {
-			return 0, fmt.Errorf("%w: missing value at %d", errNotObject, i)
-		}
-		return j, nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/fixtures"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
 func TestSummaryAndMandatoryElements(t *testing.T) {
@@ -192,15 +193,15 @@ func TestShapeFixtures(t *testing.T) {
 		}
 		raw := buf.Bytes()
 		typ, _, _ := strings.Cut(p, "/")
-		orig, err := splitObject(raw)
+		orig, err := fhir.SplitObject(raw)
 		if err != nil {
 			return err
 		}
 		values := map[string]string{}
 		var order []string
 		for _, m := range orig {
-			values[m.key] = string(m.value)
-			order = append(order, m.key)
+			values[m.Key] = string(m.Value)
+			order = append(order, m.Key)
 		}
 		for _, mode := range []struct {
 			summary  Summary
@@ -211,16 +212,16 @@ func TestShapeFixtures(t *testing.T) {
 				t.Errorf("%s %v: %v", p, mode, err)
 				continue
 			}
-			members, err := splitObject(got)
+			members, err := fhir.SplitObject(got)
 			if err != nil {
 				t.Errorf("%s %v: result: %v", p, mode, err)
 				continue
 			}
 			var keys []string
 			for _, m := range members {
-				keys = append(keys, m.key)
-				if m.key != "meta" && values[m.key] != string(m.value) {
-					t.Errorf("%s %v: %s changed", p, mode, m.key)
+				keys = append(keys, m.Key)
+				if m.Key != "meta" && values[m.Key] != string(m.Value) {
+					t.Errorf("%s %v: %s changed", p, mode, m.Key)
 				}
 			}
 			var wantKeys []string
