@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,9 +25,6 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/audit"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
-	"github.com/patient-involvement/fhir-server/internal/fhir"
-	"github.com/patient-involvement/fhir-server/internal/store"
-	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
 
 // authServer is the real server in dev mode (tokens signed with a key in its data dir),
@@ -44,37 +40,24 @@ type authServer struct {
 func newAuthServer(t *testing.T) *authServer {
 	t.Helper()
 	dir := t.TempDir()
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(t), registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.EnsureIndexes(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := fhir.NewService(st, registry)
-	if err != nil {
-		t.Fatal(err)
-	}
 	verifier, err := auth.NewVerifier(context.Background(), auth.Options{
 		Mode: auth.ModeDev, Issuer: config.DevIssuer, Audience: config.DevAudience, DataDir: dir,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := audit.NewWriter(audit.WriterOptions{
-		Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-		Sink: audit.ServiceSink(svc),
+	var w *audit.Writer
+	srv := newTestServer(t, func(o *api.Options) {
+		o.Auth = verifier
+		w, err = audit.NewWriter(audit.WriterOptions{
+			Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
+			Sink: audit.ServiceSink(o.Service),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Audit = w
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Audit: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	t.Cleanup(func() { _ = w.Close(context.Background()) })
 	data, err := os.ReadFile(filepath.Join(dir, auth.DevKeyFile))
 	if err != nil {
@@ -89,7 +72,7 @@ func newAuthServer(t *testing.T) *authServer {
 		t.Fatal(err)
 	}
 	return &authServer{
-		testServer: &testServer{Server: srv, t: t, base: srv.URL + "/fhir"},
+		testServer: srv,
 		dataDir:    dir, key: k.(*ecdsa.PrivateKey), kid: verifier.DevKey().KeyID(), audit: w,
 	}
 }
