@@ -998,22 +998,30 @@ func (a *acc) relative(ref string, keep bool) {
 func (a *acc) date(t elemType, v any) error {
 	switch t {
 	case tString:
-		s, err := a.str(v)
-		if err != nil {
-			return err
+		lo, hi, err := a.dateValue(v)
+		if err == nil {
+			a.addDate(lo, hi)
 		}
-		lo, hi, ok := dateRange(s, a.x.loc)
-		if !ok {
-			return a.invalid("%q is not a valid date, dateTime or instant", s)
-		}
-		a.addDate(lo, hi)
-		return nil
+		return err
 	case tPeriod:
 		return a.period(v)
 	case tTiming:
 		return a.timing(v)
 	}
 	return nil
+}
+
+// dateValue reads a date, dateTime or instant into the range its precision covers.
+func (a *acc) dateValue(v any) (lo, hi time.Time, err error) {
+	s, err := a.str(v)
+	if err != nil {
+		return lo, hi, err
+	}
+	lo, hi, ok := dateRange(s, a.x.loc)
+	if !ok {
+		return lo, hi, a.invalid("%q is not a valid date, dateTime or instant", s)
+	}
+	return lo, hi, nil
 }
 
 // timing adds one range for a Timing: its outer limits, from the earliest event or bounds
@@ -1037,47 +1045,22 @@ func (a *acc) timing(v any) error {
 	}
 	a.path = path + ".event"
 	err = walk(m["event"], nil, func(e any) error {
-		s, err := a.str(e)
-		if err != nil {
-			return err
+		l, h, err := a.dateValue(e)
+		if err == nil {
+			widen(l, h)
 		}
-		l, h, ok := dateRange(s, a.x.loc)
-		if !ok {
-			return a.invalid("%q is not a valid dateTime", s)
-		}
-		widen(l, h)
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	if r, ok := m["repeat"].(map[string]any); ok && r["boundsPeriod"] != nil {
 		a.path = path + ".repeat.boundsPeriod"
-		bm, err := a.obj(r["boundsPeriod"])
+		l, h, ok, err := a.periodRange(r["boundsPeriod"])
 		if err != nil {
 			return err
 		}
-		start, err := a.field(bm, "start")
-		if err != nil {
-			return err
-		}
-		end, err := a.field(bm, "end")
-		if err != nil {
-			return err
-		}
-		if start != "" || end != "" {
-			l, h := MinTime, MaxTime
-			var ok bool
-			if start != "" {
-				if l, _, ok = dateRange(start, a.x.loc); !ok {
-					return a.invalid("start %q is not a valid dateTime", start)
-				}
-			}
-			if end != "" {
-				if _, h, ok = dateRange(end, a.x.loc); !ok {
-					return a.invalid("end %q is not a valid dateTime", end)
-				}
-			}
+		if ok {
 			widen(l, h)
 		}
 	}
@@ -1088,35 +1071,44 @@ func (a *acc) timing(v any) error {
 }
 
 func (a *acc) period(v any) error {
+	lo, hi, ok, err := a.periodRange(v)
+	if ok {
+		a.addDate(lo, hi)
+	}
+	return err
+}
+
+// periodRange reads a Period into [start.lo, end.hi), MinTime or MaxTime for an open end;
+// ok is false when it has neither start nor end.
+func (a *acc) periodRange(v any) (lo, hi time.Time, ok bool, err error) {
 	m, err := a.obj(v)
 	if err != nil {
-		return err
+		return lo, hi, false, err
 	}
 	start, err := a.field(m, "start")
 	if err != nil {
-		return err
+		return lo, hi, false, err
 	}
 	end, err := a.field(m, "end")
 	if err != nil {
-		return err
+		return lo, hi, false, err
 	}
 	if start == "" && end == "" {
-		return nil
+		return lo, hi, false, nil
 	}
-	lo, hi := MinTime, MaxTime
-	var ok bool
+	lo, hi = MinTime, MaxTime
+	var valid bool
 	if start != "" {
-		if lo, _, ok = dateRange(start, a.x.loc); !ok {
-			return a.invalid("start %q is not a valid dateTime", start)
+		if lo, _, valid = dateRange(start, a.x.loc); !valid {
+			return lo, hi, false, a.invalid("start %q is not a valid dateTime", start)
 		}
 	}
 	if end != "" {
-		if _, hi, ok = dateRange(end, a.x.loc); !ok {
-			return a.invalid("end %q is not a valid dateTime", end)
+		if _, hi, valid = dateRange(end, a.x.loc); !valid {
+			return lo, hi, false, a.invalid("end %q is not a valid dateTime", end)
 		}
 	}
-	a.addDate(lo, hi)
-	return nil
+	return lo, hi, true, nil
 }
 
 func (a *acc) addDate(lo, hi time.Time) {
