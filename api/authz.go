@@ -1,7 +1,7 @@
 package api
 
 import (
-	"strings"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -186,7 +186,7 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 			return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)
 		}
 		limited := a.compartment != ""
-		if prev != nil && limited && isPatientData(prev.Type) && !inCompartment(prev.Compartments, a.compartment) {
+		if prev != nil && limited && isPatientData(prev.Type) && !slices.Contains(prev.Compartments, a.compartment) {
 			return notKnown(prev)
 		}
 		if next == nil || p == nil {
@@ -216,7 +216,7 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 		if !isPatientData(next.Type) {
 			return fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", next.Type)
 		}
-		if prev != nil && !inCompartment(prev.Compartments, own) {
+		if prev != nil && !slices.Contains(prev.Compartments, own) {
 			return notKnown(prev)
 		}
 		if next.Deleted {
@@ -226,7 +226,7 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 		if err != nil {
 			return err
 		}
-		if !inCompartment(cmp, own) {
+		if !slices.Contains(cmp, own) {
 			return fhir.Errorf(fhir.KindForbidden, "This access token may only write %s resources whose subject is %s", next.Type, own).At(next.Type + ".subject")
 		}
 		return nil
@@ -235,32 +235,14 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 
 // compartmentsOf returns the patient compartments a resource about to be written is in.
 func (s *Server) compartmentsOf(r *fhir.Resource) ([]string, error) {
-	param, ok := search.CompartmentParams[r.Type]
-	if !ok || r.Tree == nil {
+	if !isPatientData(r.Type) || r.Tree == nil {
 		return nil, nil
 	}
 	ix, err := search.Extract(r.Type, r.Tree, search.ExtractOptions{BaseURL: s.opts.BaseURL, Location: s.opts.Location})
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	if v := ix[param]; v != nil {
-		for _, ref := range v.R {
-			if strings.HasPrefix(ref, "Patient/") {
-				out = append(out, ref)
-			}
-		}
-	}
-	return out, nil
-}
-
-func inCompartment(list []string, compartment string) bool {
-	for _, c := range list {
-		if c == compartment {
-			return true
-		}
-	}
-	return false
+	return search.Compartments(r.Type, ix), nil
 }
 
 // mayInclude says which types a search may add with _include and _revinclude, and how far:
@@ -293,7 +275,7 @@ func (s *Server) mayInclude(c *gin.Context) func(string) (bool, string) {
 // patient data outside the request's compartment. It reads exactly as an unknown id does.
 func visible(c *gin.Context, r *fhir.Resource) error {
 	a := requestAccess(c)
-	if a.compartment == "" || r == nil || !isPatientData(r.Type) || inCompartment(r.Compartments, a.compartment) {
+	if a.compartment == "" || r == nil || !isPatientData(r.Type) || slices.Contains(r.Compartments, a.compartment) {
 		return nil
 	}
 	return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)

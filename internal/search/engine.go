@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"strings"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
@@ -52,4 +53,20 @@ type Searcher interface {
 var CompartmentParams = map[string]string{
 	"QuestionnaireResponse": "subject",
 	"CarePlan":              "subject",
+}
+
+// Compartments returns the patient compartments ("Patient/123") a resource of
+// resourceType with these search values is in.
+func Compartments(resourceType string, ix Index) []string {
+	p, ok := CompartmentParams[resourceType]
+	if !ok || ix[p] == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range ix[p].R {
+		if strings.HasPrefix(r, "Patient/") {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -477,9 +478,9 @@ func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, 
 	unitOK := func(e search.Element) bool {
 		switch {
 		case system != "" && code != "":
-			return contains(e.QU, system+"|"+code)
+			return slices.Contains(e.QU, system+"|"+code)
 		case code != "":
-			return contains(e.QC, code)
+			return slices.Contains(e.QC, code)
 		}
 		return true
 	}
@@ -578,15 +579,6 @@ func numberRange(prefix search.Prefix, n search.Decimal) (float64, float64) {
 	return n.Value, n.Value
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // tokenKey is the stored key of a token component: "system|code", "|code" or "code";
 // empty for "system|" (any code), which has no single key.
 func tokenKey(t search.Token) string {
@@ -631,13 +623,13 @@ func compileComposite(p *search.Param, name string, v search.Composite) (bson.D,
 				return false
 			}
 			for _, e := range vals.V {
-				if !contains(e.K, k1) {
+				if !slices.Contains(e.K, k1) {
 					continue
 				}
-				if q.System != "" && q.Code != "" && !contains(e.QU, q.System+"|"+q.Code) {
+				if q.System != "" && q.Code != "" && !slices.Contains(e.QU, q.System+"|"+q.Code) {
 					continue
 				}
-				if q.System == "" && q.Code != "" && !contains(e.QC, q.Code) {
+				if q.System == "" && q.Code != "" && !slices.Contains(e.QC, q.Code) {
 					continue
 				}
 				if quantityMatch(q.Prefix, e, L, H) {

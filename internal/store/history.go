@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,15 +167,7 @@ func (s *Store) typeHistory(ctx context.Context, q fhir.HistoryQuery, cur *histo
 
 // inCompartment reports whether r is in compartment ("" means no limit).
 func inCompartment(r *fhir.Resource, compartment string) bool {
-	if compartment == "" {
-		return true
-	}
-	for _, c := range r.Compartments {
-		if c == compartment {
-			return true
-		}
-	}
-	return false
+	return compartment == "" || slices.Contains(r.Compartments, compartment)
 }
 
 // page cuts a list read with one extra entry into a page and the cursor of the next.

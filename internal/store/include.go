@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,7 +303,7 @@ func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ 
 		var best *searchDoc
 		for i := range docs {
 			d := &docs[i]
-			if !hasValue(d.SP["url"], r.url, func(v *search.Values) []string { return v.U }) {
+			if u := d.SP["url"]; u == nil || !slices.Contains(u.U, r.url) {
 				continue
 			}
 			ver := firstValue(d.SP["version"])
@@ -322,18 +323,6 @@ func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ 
 		}
 	}
 	return out, nil
-}
-
-func hasValue(v *search.Values, s string, get func(*search.Values) []string) bool {
-	if v == nil {
-		return false
-	}
-	for _, x := range get(v) {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func firstValue(v *search.Values) string {

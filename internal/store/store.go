@@ -136,7 +136,7 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Compartments = compartments(r.Type, ix)
+	r.Compartments = search.Compartments(r.Type, ix)
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
@@ -151,21 +151,6 @@ func (s *Store) zone() string {
 		zone = s.extract.Location.String()
 	}
 	return zone + " " + s.extract.BaseURL
-}
-
-// compartments returns the patient compartments a resource with these search values is in.
-func compartments(typ string, ix search.Index) []string {
-	p, ok := search.CompartmentParams[typ]
-	if !ok || ix[p] == nil {
-		return nil
-	}
-	var out []string
-	for _, r := range ix[p].R {
-		if strings.HasPrefix(r, "Patient/") {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
@@ -436,7 +421,7 @@ func (s *Store) Reindex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
 			}
-			cmp := compartments(t.Name, ix)
+			cmp := search.Compartments(t.Name, ix)
 			if cmp == nil {
 				cmp = []string{}
 			}
