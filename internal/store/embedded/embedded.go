@@ -7,25 +7,53 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/event"
 )
 
 // Server is an in-process MongoDB-wire-compatible database (FerretDB v1 with its SQLite
 // backend) listening on loopback only. It is meant for development, demos, tests and small
-// data: it serves no query from an index.
+// data: it serves lookups by _id from an index (see sqlite.go) and every other query by
+// reading the whole collection.
 type Server struct {
-	uri    string
-	cancel context.CancelFunc
-	done   chan error
+	uri     string
+	cancel  context.CancelFunc
+	done    chan error
+	files   *sqliteFiles
+	monitor *event.CommandMonitor
+}
+
+// Options tune the embedded database. The zero value gives the defaults.
+type Options struct {
+	// CheckpointInterval is how often the size of each write-ahead log is looked at
+	// (default 30s).
+	CheckpointInterval time.Duration
+	// CheckpointBytes is the write-ahead log size above which it is checkpointed and
+	// truncated (default 64 MiB); SQLite also truncates it to this size after its own
+	// checkpoints.
+	CheckpointBytes int64
 }
 
 // Start starts the embedded database with its files under dir and returns once it
-// accepts connections. logger receives its errors.
-func Start(ctx context.Context, dir string, logger *slog.Logger) (*Server, error) {
+// accepts connections, with every existing collection's _id lookup index in place. logger
+// receives its errors. Clients must be made with Monitor, so that collections created
+// later are indexed too.
+func Start(ctx context.Context, dir string, logger *slog.Logger, opts ...Options) (*Server, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 30 * time.Second
+	}
+	if o.CheckpointBytes <= 0 {
+		o.CheckpointBytes = 64 << 20
+	}
 	dbDir := filepath.Join(dir, "ferretdb")
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create embedded database directory: %w", err)
@@ -35,18 +63,25 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (*Server, error
 	}
 	// At WARN and below FerretDB logs every client disconnect; errors are what matter.
 	quiet := slog.New(levelFilter{logger.Handler(), slog.LevelError})
+	files := &sqliteFiles{dir: dbDir, logger: logger, known: map[string]bool{}}
+	// Index the tables that exist before FerretDB opens them.
+	if err := files.ensureAll(ctx); err != nil {
+		return nil, fmt.Errorf("index the embedded database: %w", err)
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dbDir + "/",
+		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:  "sqlite",
+		// Every connection truncates the write-ahead log to this size after a checkpoint.
+		SQLiteURL: "file:" + dbDir + "/?_pragma=" + url.QueryEscape(fmt.Sprintf("journal_size_limit(%d)", o.CheckpointBytes)),
 		Logger:    quiet,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded database: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	e := &Server{cancel: cancel, done: make(chan error, 1)}
+	e := &Server{cancel: cancel, done: make(chan error, 1), files: files, monitor: files.monitor()}
 	go func() { e.done <- f.Run(runCtx) }()
+	go files.checkpoints(runCtx, o.CheckpointInterval, o.CheckpointBytes)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {

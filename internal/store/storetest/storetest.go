@@ -39,7 +39,11 @@ func start() {
 		}
 		uri = emb.URI()
 	}
-	client, startErr = mongo.Connect(options.Client().ApplyURI(uri))
+	opts := options.Client().ApplyURI(uri)
+	if emb != nil {
+		opts.SetMonitor(emb.Monitor())
+	}
+	client, startErr = mongo.Connect(opts)
 }
 
 // Main runs the tests of a package and then stops the embedded database and removes its
@@ -57,6 +61,21 @@ func Main(m *testing.M) int {
 	}
 	return code
 }
+
+// Embedded returns the embedded database the tests run on, or nil when they run on the
+// MongoDB named by MONGODB_URI.
+func Embedded(tb testing.TB) *embedded.Server {
+	tb.Helper()
+	once.Do(start)
+	if startErr != nil {
+		tb.Fatalf("start test database: %v", startErr)
+	}
+	return emb
+}
+
+// IsEmbedded reports whether the tests run on the embedded database (so that stores are
+// made with store.Options.IDFiltersOnly, as the server makes them there).
+func IsEmbedded(tb testing.TB) bool { return Embedded(tb) != nil }
 
 // NewDatabase returns an empty database of its own for the test and drops it when the test ends.
 func NewDatabase(tb testing.TB) *mongo.Database {
