@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,6 +38,9 @@ func writeError(c *gin.Context, err error) {
 		log.Error("request failed", "err", err)
 	} else {
 		log.Debug("request rejected", "status", kind.Status(), "err", err)
+	}
+	if kind == fhir.KindUnavailable {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(fhir.RetryAfter(err).Seconds()))))
 	}
 	if kind == fhir.KindUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="fhir"`)

@@ -31,8 +31,14 @@ type serverOption func(*api.Options)
 
 func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
+	return newTestServerOn(t, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)}, opts...)
+}
+
+// newTestServerOn is newTestServer with a store made with so.
+func newTestServerOn(t *testing.T, so store.Options, opts ...serverOption) *testServer {
+	t.Helper()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(t), registry)
+	st, err := store.New(storetest.NewDatabase(t), registry, so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -64,7 +68,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
+		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), false)
 		if err != nil {
 			return err
 		}
@@ -87,7 +91,10 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 // openService connects to the configured database (starting the embedded one when there is
 // no MONGODB_URI) and returns the service and the searcher on it, with a function that closes
 // it all.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fhir.Service, search.Searcher, func(), error) {
+//
+// With reindex, search values extracted by an older version or with other settings are
+// extracted again in the background (see store.Reindex); closing waits for it to stop.
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, reindex bool) (*fhir.Service, search.Searcher, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -95,8 +102,11 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 		}
 	}
 	uri := cfg.MongoURI
+	var monitor *event.CommandMonitor
+	var emb *embedded.Server
 	if uri == "" {
-		emb, err := embedded.Start(ctx, cfg.DataDir, log)
+		var err error
+		emb, err = embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -105,20 +115,27 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 				log.Error("embedded database stopped with an error", "err", err)
 			}
 		})
-		uri = emb.URI()
+		uri, monitor = emb.URI(), emb.Monitor()
 		log.Warn("using the embedded database (FerretDB with SQLite): meant for development, demos and small data; set MONGODB_URI for production",
 			"data_dir", cfg.DataDir)
 	} else {
 		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
 	}
-	client, err := store.Connect(ctx, uri)
+	client, err := store.Connect(ctx, uri, monitor)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database(cfg.MongoDatabase), registry, store.Options{BaseURL: cfg.BaseURL, Location: cfg.Location})
+	opts := store.Options{BaseURL: cfg.BaseURL, Location: cfg.Location}
+	if emb != nil {
+		// The embedded database serves only single-_id filters from an index and reads the
+		// whole collection for anything else: reach known documents by _id, and let one
+		// collection-reading query per core run at a time.
+		opts.IDFiltersOnly, opts.MaxScans = true, runtime.NumCPU()
+	}
+	st, err := store.New(client.Database(cfg.MongoDatabase), registry, opts)
 	if err == nil {
 		err = st.EnsureIndexes(ctx)
 	}
@@ -126,12 +143,62 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 		closeAll()
 		return nil, nil, nil, err
 	}
+	logSizes(ctx, log, registry, cfg.MongoDatabase, emb, st)
+	if reindex {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			if err := st.Reindex(rctx, log); err != nil && rctx.Err() == nil {
+				log.Error("extracting search values again failed; searches may miss resources stored by an older version until the next start", "err", err)
+			}
+		}()
+		closers = append(closers, func() { cancel(); <-stopped })
+	}
 	svc, err := fhir.NewService(st, registry)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
 	}
 	return svc, st, closeAll, nil
+}
+
+// scanAdvice is the number of stored resources of one type above which a search on the
+// embedded database, which reads every stored resource of the type, takes more than about
+// a second (measured: docs/embedded-database.md).
+const scanAdvice = 2000
+
+// logSizes logs how many resources of each type are stored, and says when there are more
+// than the embedded database searches in about a second.
+func logSizes(ctx context.Context, log *slog.Logger, registry *fhir.Registry, database string, emb *embedded.Server, st *store.Store) {
+	var total int64
+	var large []string
+	args := []any{}
+	for _, t := range registry.Types() {
+		var n int64
+		var err error
+		if emb != nil {
+			n, err = emb.Count(ctx, database, t.Name)
+		} else {
+			n, err = st.EstimatedCount(ctx, t.Name)
+		}
+		if err != nil {
+			log.Warn("could not count the stored resources", "type", t.Name, "err", err)
+			continue
+		}
+		total += n
+		args = append(args, t.Name, n)
+		if emb != nil && n > scanAdvice {
+			large = append(large, fmt.Sprintf("%s (%d)", t.Name, n))
+		}
+	}
+	log.Info("stored resources", append([]any{"total", total}, args...)...)
+	if len(large) > 0 {
+		log.Warn(fmt.Sprintf("the embedded database holds more resources of %s than it searches in about a second: "+
+			"each search reads every stored resource of its type. Reads and writes by id stay fast; "+
+			"to search this much data, use MongoDB (set MONGODB_URI), which serves searches from indexes",
+			strings.Join(large, ", ")))
+	}
 }
 
 // isTerminal reports whether w is a terminal, where a progress bar can be redrawn in place.

@@ -86,7 +86,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
 
-	svc, searcher, closeDB, err := openService(ctx, cfg, log)
+	svc, searcher, closeDB, err := openService(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind classifies a domain error. Each kind has exactly one OperationOutcome issue code and
@@ -27,6 +28,7 @@ const (
 	KindUnauthorized                   // no valid credentials
 	KindForbidden                      // credentials valid, access not allowed
 	KindTooManyMatches                 // a conditional interaction matched more than it may
+	KindUnavailable                    // the database is unreachable, too slow or too busy: retry later
 )
 
 type kindInfo struct {
@@ -49,6 +51,7 @@ var kinds = map[Kind]kindInfo{
 	KindUnauthorized:       {IssueLogin, http.StatusUnauthorized},
 	KindForbidden:          {IssueForbidden, http.StatusForbidden},
 	KindTooManyMatches:     {IssueMultipleMatches, http.StatusPreconditionFailed},
+	KindUnavailable:        {IssueTransient, http.StatusServiceUnavailable},
 }
 
 // Status is the HTTP status for errors of this kind.
@@ -74,6 +77,9 @@ type Error struct {
 	Issues []Issue
 	// Err is the underlying cause, for the log only.
 	Err error
+	// RetryAfter is how long the client should wait before trying again, for the
+	// Retry-After header of a KindUnavailable answer (zero: one second).
+	RetryAfter time.Duration
 }
 
 // Error implements error.
@@ -116,6 +122,24 @@ func (e *Error) At(expression string) *Error {
 // something failed.
 func Wrap(cause error, format string, args ...any) *Error {
 	return &Error{Kind: KindInternal, Err: fmt.Errorf(format+": %w", append(args, cause)...)}
+}
+
+// Unavailable builds a KindUnavailable error: the request may succeed if retried after
+// retryAfter. cause, if any, is kept for the log.
+func Unavailable(cause error, retryAfter time.Duration, format string, args ...any) *Error {
+	e := Errorf(KindUnavailable, format, args...)
+	e.Err, e.RetryAfter = cause, retryAfter
+	return e
+}
+
+// RetryAfter returns how long a client should wait before retrying a request that failed
+// with err: the error's RetryAfter, at least one second.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > time.Second {
+		return e.RetryAfter
+	}
+	return time.Second
 }
 
 // ErrorKind returns the kind of err: the Kind of a wrapped *Error, KindInternal otherwise.

@@ -35,6 +35,7 @@ const (
 	IssueLogin           IssueType = "login"
 	IssueForbidden       IssueType = "forbidden"
 	IssueProcessing      IssueType = "processing"
+	IssueTransient       IssueType = "transient"
 	IssueException       IssueType = "exception"
 	IssueInformational   IssueType = "informational"
 )

@@ -56,7 +56,7 @@ type Backend struct {
 func NewBackend(tb testing.TB) *Backend {
 	tb.Helper()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(tb), registry)
+	st, err := store.New(storetest.NewDatabase(tb), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

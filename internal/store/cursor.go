@@ -68,7 +68,7 @@ func (s *Store) pagingKey(ctx context.Context) ([]byte, error) {
 			return s.key, nil
 		}
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, fhir.Wrap(err, "read the paging key")
+			return nil, s.wrap(err, "read the paging key")
 		}
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
@@ -78,7 +78,7 @@ func (s *Store) pagingKey(ctx context.Context) ([]byte, error) {
 			return key, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return nil, fhir.Wrap(err, "store the paging key")
+			return nil, s.wrap(err, "store the paging key")
 		}
 		// another server created it first: read theirs
 	}
@@ -117,7 +117,7 @@ func (s *Store) encodeCursor(ctx context.Context, req *search.Request, keys []an
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
-		return "", fhir.Wrap(err, "encode a page cursor")
+		return "", s.wrap(err, "encode a page cursor")
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write(data)

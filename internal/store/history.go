@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -87,7 +89,26 @@ func (s *Store) instanceHistory(ctx context.Context, q fhir.HistoryQuery, cur *h
 	} else {
 		below = min(below, cur.vid)
 	}
-	if len(out) < q.Count+1 {
+	if len(out) < q.Count+1 && s.idFiltersOnly {
+		// The versions below are known: read them one by one by _id, newest first.
+		for v := below - 1; v >= 1 && len(out) < q.Count+1; v-- {
+			var d document
+			err := s.history(q.Type).FindOne(ctx, bson.D{{Key: "_id", Value: historyID(q.ID, v)}}).Decode(&d)
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				continue
+			}
+			if err != nil {
+				return nil, s.wrap(err, "read %s/%s/_history/%d", q.Type, q.ID, v)
+			}
+			r := d.resource(q.Type)
+			if !q.Since.IsZero() && r.LastUpdated.Before(q.Since) {
+				break // versions are in time order: every older one is before it too
+			}
+			if inCompartment(r, q.Compartment) {
+				out = append(out, r)
+			}
+		}
+	} else if len(out) < q.Count+1 {
 		filter := bson.D{{Key: "id", Value: q.ID}, {Key: "vid", Value: bson.D{{Key: "$lt", Value: below}}}}
 		if !q.Since.IsZero() {
 			filter = append(filter, bson.E{Key: "ts", Value: bson.D{{Key: "$gte", Value: q.Since}}})
@@ -107,6 +128,11 @@ func (s *Store) instanceHistory(ctx context.Context, q fhir.HistoryQuery, cur *h
 }
 
 func (s *Store) typeHistory(ctx context.Context, q fhir.HistoryQuery, cur *historyCursor) (*fhir.HistoryPage, error) {
+	done, err := s.beginScan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	limit := int64(q.Count + 1)
 	// The newest versions come from the current collection, older ones from the history
 	// collection; each is read in history order and the two are merged.
@@ -184,11 +210,11 @@ func page(list []*fhir.Resource, count int) *fhir.HistoryPage {
 func (s *Store) find(ctx context.Context, coll string, filter, sort bson.D, limit int64) ([]document, error) {
 	cursor, err := s.db.Collection(coll).Find(ctx, filter, options.Find().SetSort(sort).SetLimit(limit))
 	if err != nil {
-		return nil, fhir.Wrap(err, "query %s", coll)
+		return nil, s.wrap(err, "query %s", coll)
 	}
 	var docs []document
 	if err := cursor.All(ctx, &docs); err != nil {
-		return nil, fhir.Wrap(err, "read %s", coll)
+		return nil, s.wrap(err, "read %s", coll)
 	}
 	return docs, nil
 }

@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -137,7 +139,7 @@ func (s *Store) include(ctx context.Context, req *search.Request, inc search.Inc
 		}
 	}
 	for typ, list := range ids {
-		docs, err := s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: dedupe(list)}}}})
+		docs, err := s.findIncludedByID(ctx, req, typ, dedupe(list))
 		if err != nil {
 			return err
 		}
@@ -269,11 +271,53 @@ func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ strin
 	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
 	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxIncluded))
 	if err != nil {
-		return nil, fhir.Wrap(err, "include %s", typ)
+		return nil, s.wrap(err, "include %s", typ)
 	}
 	var docs []searchDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fhir.Wrap(err, "include %s", typ)
+		return nil, s.wrap(err, "include %s", typ)
+	}
+	return docs, nil
+}
+
+// findIncludedByID reads the live resources of typ with the given ids, within the request's
+// compartment, in id order; none when the request may not include that type.
+func (s *Store) findIncludedByID(ctx context.Context, req *search.Request, typ string, ids []string) ([]searchDoc, error) {
+	if !s.idFiltersOnly {
+		return s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	}
+	compartment := req.Compartment
+	if req.MayInclude != nil {
+		ok, c := req.MayInclude(typ)
+		if !ok {
+			return nil, nil
+		}
+		compartment = c
+	}
+	if _, ok := search.CompartmentParams[typ]; !ok {
+		compartment = "" // a type outside every patient compartment
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	var docs []searchDoc
+	for _, id := range ids {
+		if len(docs) == maxIncluded {
+			break
+		}
+		var d searchDoc
+		err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, s.wrap(err, "include %s", typ)
+		}
+		// The same conditions as findIncluded's filter: live, and in the compartment
+		// (whose members are exactly the documents whose cmp lists it).
+		if d.Doc.Deleted || (compartment != "" && !slices.Contains(d.Doc.Cmp, compartment)) {
+			continue
+		}
+		docs = append(docs, d)
 	}
 	return docs, nil
 }

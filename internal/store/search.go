@@ -40,6 +40,11 @@ func (s *Store) Search(ctx context.Context, req *search.Request) (*search.Result
 	if err != nil {
 		return nil, err
 	}
+	done, err := s.beginScan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	fields := sortFields(c)
 	res := &search.Result{}
 	countOnly := c.Summary == search.SummaryCount || (c.Count != nil && *c.Count == 0)
@@ -125,14 +130,14 @@ func (s *Store) collect(ctx context.Context, typ string, filter, sort bson.D, ch
 	}
 	cur, err := s.current(typ).Find(ctx, filter, opts)
 	if err != nil {
-		return nil, false, fhir.Wrap(err, "search %s", typ)
+		return nil, false, s.wrap(err, "search %s", typ)
 	}
 	defer cur.Close(ctx)
 	var out []searchDoc
 	for cur.Next(ctx) {
 		var d searchDoc
 		if err := cur.Decode(&d); err != nil {
-			return nil, false, fhir.Wrap(err, "read %s", typ)
+			return nil, false, s.wrap(err, "read %s", typ)
 		}
 		if !passes(checks, d.SP) {
 			continue
@@ -143,7 +148,7 @@ func (s *Store) collect(ctx context.Context, typ string, filter, sort bson.D, ch
 		out = append(out, d)
 	}
 	if err := cur.Err(); err != nil {
-		return nil, false, fhir.Wrap(err, "search %s", typ)
+		return nil, false, s.wrap(err, "search %s", typ)
 	}
 	return out, false, nil
 }
@@ -162,27 +167,27 @@ func (s *Store) count(ctx context.Context, typ string, q *compiled) (int64, erro
 	if len(q.checks) == 0 {
 		n, err := s.current(typ).CountDocuments(ctx, q.filter)
 		if err != nil {
-			return 0, fhir.Wrap(err, "count %s", typ)
+			return 0, s.wrap(err, "count %s", typ)
 		}
 		return n, nil
 	}
 	cur, err := s.current(typ).Find(ctx, q.filter, options.Find().SetProjection(bson.D{{Key: "sp", Value: 1}}).SetBatchSize(candidateBatch))
 	if err != nil {
-		return 0, fhir.Wrap(err, "count %s", typ)
+		return 0, s.wrap(err, "count %s", typ)
 	}
 	defer cur.Close(ctx)
 	var n int64
 	for cur.Next(ctx) {
 		var d searchDoc
 		if err := cur.Decode(&d); err != nil {
-			return 0, fhir.Wrap(err, "count %s", typ)
+			return 0, s.wrap(err, "count %s", typ)
 		}
 		if passes(q.checks, d.SP) {
 			n++
 		}
 	}
 	if err := cur.Err(); err != nil {
-		return 0, fhir.Wrap(err, "count %s", typ)
+		return 0, s.wrap(err, "count %s", typ)
 	}
 	return n, nil
 }

@@ -25,7 +25,7 @@ func newSearchStore(t *testing.T) (*store.Store, *fhir.Service) {
 func newSearchStoreDB(t testing.TB) (*store.Store, *fhir.Service, *mongo.Database) {
 	t.Helper()
 	db := storetest.NewDatabase(t)
-	st, err := store.New(db, fhir.DefaultRegistry())
+	st, err := store.New(db, fhir.DefaultRegistry(), store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,11 +291,14 @@ func TestTimeZone(t *testing.T) {
 			}
 		})
 	}
-	st2, err := store.New(db, fhir.DefaultRegistry(), store.Options{Location: cph})
+	st2, err := store.New(db, fhir.DefaultRegistry(), store.Options{Location: cph, IDFiltersOnly: storetest.IsEmbedded(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st2.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Reindex(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range cases {

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -30,6 +32,11 @@ type Store struct {
 	locks [256]sync.Mutex
 
 	extract search.ExtractOptions
+	// idFiltersOnly: see Options.IDFiltersOnly.
+	idFiltersOnly bool
+	// scans holds one token per running scan, when MaxScans bounds them.
+	scans    chan struct{}
+	scanWait time.Duration
 
 	keyMu sync.Mutex
 	key   []byte // signs page cursors; see pagingKey
@@ -44,6 +51,26 @@ type Options struct {
 	// when nil. Resources indexed with another zone or base URL are indexed again at start
 	// (Reindex).
 	Location *time.Location
+	// IDFiltersOnly makes the store reach every document whose id it knows with a filter
+	// that is exactly {_id: …}, one document at a time, instead of the compound and $in
+	// filters MongoDB serves atomically from its indexes: the update's conditional
+	// replace, history reads of known versions, includes, moving a history to another
+	// compartment and re-indexing. It is for the embedded database, which serves only such
+	// filters from an index (any other filter decodes every stored document) and whose
+	// conditional writes are not atomic anyway. It is exact only while this process is
+	// the database's one client, as the embedded database is by construction: writes to
+	// one resource are serialised in the process, and the version check is made under
+	// that lock.
+	IDFiltersOnly bool
+	// MaxScans bounds the queries that read through a collection rather than by _id
+	// (searches with their includes and counts, type history) that run at once; 0 leaves
+	// them unbounded, as MongoDB, which serves them from indexes, needs. A query that
+	// finds every slot taken waits up to ScanWait (default 2s) and then fails with
+	// KindUnavailable (503 with Retry-After), instead of queueing until the driver times
+	// out. For the embedded database: one per core.
+	MaxScans int
+	// ScanWait is how long a query waits for a scan slot (see MaxScans).
+	ScanWait time.Duration
 }
 
 func (s *Store) lock(typ, id string) *sync.Mutex {
@@ -65,13 +92,26 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 	for _, o := range opts {
 		s.extract.BaseURL = strings.TrimRight(o.BaseURL, "/")
 		s.extract.Location = o.Location
+		s.idFiltersOnly = o.IDFiltersOnly
+		if o.MaxScans > 0 {
+			s.scans = make(chan struct{}, o.MaxScans)
+		}
+		s.scanWait = o.ScanWait
+	}
+	if s.scanWait <= 0 {
+		s.scanWait = defaultScanWait
 	}
 	return s, nil
 }
 
-// Connect opens a client to uri and checks that the server answers.
-func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
+// Connect opens a client to uri and checks that the server answers. Each monitor sees
+// every command the client runs (the embedded database needs its own: see embedded.Monitor).
+func Connect(ctx context.Context, uri string, monitors ...*event.CommandMonitor) (*mongo.Client, error) {
+	opts := options.Client().ApplyURI(uri).SetTimeout(30 * time.Second)
+	if m := CombineMonitors(monitors...); m != nil {
+		opts.SetMonitor(m)
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
@@ -82,6 +122,46 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 		return nil, fmt.Errorf("MongoDB does not answer: %w", err)
 	}
 	return client, nil
+}
+
+// CombineMonitors returns one command monitor that calls each of monitors in turn (nil
+// when there are none).
+func CombineMonitors(monitors ...*event.CommandMonitor) *event.CommandMonitor {
+	var ms []*event.CommandMonitor
+	for _, m := range monitors {
+		if m != nil {
+			ms = append(ms, m)
+		}
+	}
+	switch len(ms) {
+	case 0:
+		return nil
+	case 1:
+		return ms[0]
+	}
+	return &event.CommandMonitor{
+		Started: func(ctx context.Context, e *event.CommandStartedEvent) {
+			for _, m := range ms {
+				if m.Started != nil {
+					m.Started(ctx, e)
+				}
+			}
+		},
+		Succeeded: func(ctx context.Context, e *event.CommandSucceededEvent) {
+			for _, m := range ms {
+				if m.Succeeded != nil {
+					m.Succeeded(ctx, e)
+				}
+			}
+		},
+		Failed: func(ctx context.Context, e *event.CommandFailedEvent) {
+			for _, m := range ms {
+				if m.Failed != nil {
+					m.Failed(ctx, e)
+				}
+			}
+		},
+	}
 }
 
 // document is a stored version: in the current collection _id is the resource id; in the
@@ -164,7 +244,7 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 		dec := json.NewDecoder(bytes.NewReader(r.Raw))
 		dec.UseNumber()
 		if err := dec.Decode(&tree); err != nil {
-			return nil, fhir.Wrap(err, "decode %s/%s to index it", r.Type, r.ID)
+			return nil, s.wrap(err, "decode %s/%s to index it", r.Type, r.ID)
 		}
 	}
 	ix, err := search.Extract(r.Type, tree, s.extract)
@@ -210,7 +290,7 @@ func (s *Store) Current(ctx context.Context, typ, id string) (*fhir.Resource, er
 		return nil, fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", typ, id)
 	}
 	if err != nil {
-		return nil, fhir.Wrap(err, "read %s/%s", typ, id)
+		return nil, s.wrap(err, "read %s/%s", typ, id)
 	}
 	return d.resource(typ), nil
 }
@@ -233,7 +313,7 @@ func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.R
 		return nil, fhir.Errorf(fhir.KindNotFound, "%s/%s has no version %d", typ, id, vid)
 	}
 	if err != nil {
-		return nil, fhir.Wrap(err, "read %s/%s/_history/%d", typ, id, vid)
+		return nil, s.wrap(err, "read %s/%s/_history/%d", typ, id, vid)
 	}
 	return d.resource(typ), nil
 }
@@ -253,22 +333,20 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 			return fhir.ErrVersionConflict
 		}
 		if err != nil {
-			return fhir.Wrap(err, "create %s/%s", next.Type, next.ID)
+			return s.wrap(err, "create %s/%s", next.Type, next.ID)
 		}
 		return nil
 	}
 	// Keep the version being replaced before replacing it. A copy that is already there
 	// (another writer's, or one left by an interrupted write) is the same immutable version.
 	if _, err := s.history(prev.Type).InsertOne(ctx, historyDoc(prev)); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fhir.Wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
+		return s.wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
 	}
-	res, err := s.current(next.Type).ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: next.ID}, {Key: "vid", Value: prev.VersionID}}, doc)
-	if err != nil {
-		return fhir.Wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
-	}
-	if res.MatchedCount == 0 {
-		return fhir.ErrVersionConflict
+	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc); err != nil {
+		if errors.Is(err, fhir.ErrVersionConflict) {
+			return err
+		}
+		return s.wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
 	}
 	if !sameStrings(prev.Compartments, next.Compartments) {
 		// The resource moved to another patient: its earlier versions belong to whoever it
@@ -279,9 +357,63 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 		if cmp == nil {
 			cmp = []string{}
 		}
-		if _, err := s.history(next.Type).UpdateMany(ctx, bson.D{{Key: "id", Value: next.ID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "cmp", Value: cmp}}}}); err != nil {
-			return fhir.Wrap(err, "move the history of %s/%s to its new compartment", next.Type, next.ID)
+		if err := s.moveHistory(ctx, next.Type, next.ID, prev.VersionID, cmp); err != nil {
+			return s.wrap(err, "move the history of %s/%s to its new compartment", next.Type, next.ID)
+		}
+	}
+	return nil
+}
+
+// replaceVersion replaces the current document of typ/id with doc if it still holds version
+// vid, and reports fhir.ErrVersionConflict if it does not. The caller holds the resource's
+// lock.
+func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, doc bson.D) error {
+	if !s.idFiltersOnly {
+		// One atomic conditional replace, served by the _id index.
+		res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "vid", Value: vid}}, doc)
+		if err != nil {
+			return err
+		}
+		if res.MatchedCount == 0 {
+			return fhir.ErrVersionConflict
+		}
+		return nil
+	}
+	// Under the lock nothing in this process writes the resource, and nothing else writes
+	// the database: reading the version and then replacing by _id is exact.
+	var held struct {
+		VID int64 `bson:"vid"`
+	}
+	err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "vid", Value: 1}})).Decode(&held)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return fhir.ErrVersionConflict
+	}
+	if err != nil {
+		return err
+	}
+	if held.VID != vid {
+		return fhir.ErrVersionConflict
+	}
+	res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
+	if err != nil {
+		return err
+	}
+	if res.MatchedCount == 0 {
+		return fhir.ErrVersionConflict
+	}
+	return nil
+}
+
+// moveHistory sets the compartments of versions 1…upTo of typ/id in the history.
+func (s *Store) moveHistory(ctx context.Context, typ, id string, upTo int64, cmp []string) error {
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "cmp", Value: cmp}}}}
+	if !s.idFiltersOnly {
+		_, err := s.history(typ).UpdateMany(ctx, bson.D{{Key: "id", Value: id}}, set)
+		return err
+	}
+	for v := int64(1); v <= upTo; v++ {
+		if _, err := s.history(typ).UpdateOne(ctx, bson.D{{Key: "_id", Value: historyID(id, v)}}, set); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -299,10 +431,20 @@ func sameStrings(a, b []string) bool {
 	return true
 }
 
+// EstimatedCount is the number of documents in typ's current collection as the database's
+// metadata has it (MongoDB answers without reading them).
+func (s *Store) EstimatedCount(ctx context.Context, typ string) (int64, error) {
+	n, err := s.current(typ).EstimatedDocumentCount(ctx)
+	if err != nil {
+		return 0, s.wrap(err, "count %s", typ)
+	}
+	return n, nil
+}
+
 // Ping implements fhir.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.Client().Ping(ctx, nil); err != nil {
-		return fhir.Wrap(err, "ping database")
+		return s.wrap(err, "ping database")
 	}
 	return nil
 }
@@ -380,7 +522,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			return fmt.Errorf("create index %v on %s: %w", ix.Keys, ix.Collection, err)
 		}
 	}
-	return s.Reindex(ctx)
+	return nil
 }
 
 // isEmbedded reports whether the database is the embedded one (FerretDB), which says so
@@ -394,44 +536,126 @@ func (s *Store) isEmbedded(ctx context.Context) (bool, error) {
 	return ferret, nil
 }
 
+// reindexBatch is how many documents Reindex reads at a time.
+const reindexBatch = 200
+
+// reindexState records, per collection, how its search values were extracted: once every
+// live resource is extracted with the current extraction version, time zone and base URL,
+// Reindex finds the record and reads nothing else.
+type reindexState struct {
+	ID      string `bson:"_id"`
+	Version int    `bson:"v"`
+	Zone    string `bson:"z"`
+}
+
+func reindexStateID(typ string) string { return "search-values/" + typ }
+
 // Reindex extracts the search values again for every live resource that was indexed by an
-// older version of the extraction (or by none), or with another time zone or base URL, so that an
-// upgraded or reconfigured server searches old data correctly. It is one query when there
-// is nothing to do.
-func (s *Store) Reindex(ctx context.Context) error {
+// older version of the extraction (or by none), or with another time zone or base URL, so
+// that an upgraded or reconfigured server searches old data correctly. What it depends on
+// is recorded once per collection: when nothing changed it reads one settings document per
+// type. Otherwise it reads the collection in batches, with its progress in log, with no
+// deadline on the whole; a server runs it in the background while it serves (searches see
+// the resources not yet re-extracted as they were). Writes to a resource while it runs are
+// never overwritten with older values.
+func (s *Store) Reindex(ctx context.Context, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	settings := s.db.Collection(settingsCollection)
 	for _, t := range s.registry.Types() {
-		filter := bson.D{{Key: "del", Value: false}, {Key: "$or", Value: bson.A{
-			bson.D{{Key: "spv", Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: "spv", Value: bson.D{{Key: "$lt", Value: indexVersion}}}},
-			// $ne on a scalar field is safe on both databases (only array paths are not).
-			bson.D{{Key: "spz", Value: bson.D{{Key: "$ne", Value: s.zone()}}}},
-		}}}
-		cur, err := s.current(t.Name).Find(ctx, filter)
+		var st reindexState
+		err := settings.FindOne(ctx, bson.D{{Key: "_id", Value: reindexStateID(t.Name)}}).Decode(&st)
+		if err == nil && st.Version == indexVersion && st.Zone == s.zone() {
+			continue
+		}
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return fmt.Errorf("read how %s search values were extracted: %w", t.Name, err)
+		}
+		n, err := s.reindexType(ctx, t.Name, log)
 		if err != nil {
-			return fmt.Errorf("find %s resources to index: %w", t.Name, err)
+			return err
 		}
-		var docs []document
-		err = cur.All(ctx, &docs)
+		st = reindexState{ID: st.ID, Version: indexVersion, Zone: s.zone()}
+		st.ID = reindexStateID(t.Name)
+		if _, err := settings.ReplaceOne(ctx, bson.D{{Key: "_id", Value: st.ID}}, st, options.Replace().SetUpsert(true)); err != nil {
+			return fmt.Errorf("record how %s search values were extracted: %w", t.Name, err)
+		}
+		if n > 0 {
+			log.Info("search values extracted again", "type", t.Name, "resources", n)
+		}
+	}
+	return nil
+}
+
+// reindexType extracts the search values of typ's stale resources again and returns how
+// many it wrote.
+func (s *Store) reindexType(ctx context.Context, typ string, log *slog.Logger) (int, error) {
+	filter := bson.D{{Key: "del", Value: false}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "spv", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "spv", Value: bson.D{{Key: "$lt", Value: indexVersion}}}},
+		// $ne on a scalar field is safe on both databases (only array paths are not).
+		bson.D{{Key: "spz", Value: bson.D{{Key: "$ne", Value: s.zone()}}}},
+	}}}
+	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetBatchSize(reindexBatch).
+		SetProjection(bson.D{{Key: "sp", Value: 0}}))
+	if err != nil {
+		return 0, fmt.Errorf("find %s resources to index: %w", typ, err)
+	}
+	defer cur.Close(ctx)
+	n, last := 0, time.Now()
+	for cur.Next(ctx) {
+		var d document
+		if err := cur.Decode(&d); err != nil {
+			return n, fmt.Errorf("read %s resources to index: %w", typ, err)
+		}
+		if err := s.reindexOne(ctx, d.resource(typ)); err != nil {
+			return n, err
+		}
+		n++
+		if time.Since(last) > 5*time.Second {
+			log.Info("extracting search values again", "type", typ, "done", n)
+			last = time.Now()
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return n, fmt.Errorf("read %s resources to index: %w", typ, err)
+	}
+	return n, nil
+}
+
+// reindexOne writes the search values of r, a version read a moment ago, unless the
+// resource has been written since.
+func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
+	mu := s.lock(r.Type, r.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	ix, err := s.index(r)
+	if err != nil {
+		return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
+	}
+	cmp := search.Compartments(r.Type, ix)
+	if cmp == nil {
+		cmp = []string{}
+	}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}}}
+	filter := bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}}
+	if s.idFiltersOnly {
+		// Under the lock: check the version, then write by _id (see replaceVersion).
+		var held struct {
+			VID int64 `bson:"vid"`
+		}
+		err := s.current(r.Type).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, options.FindOne().SetProjection(bson.D{{Key: "vid", Value: 1}})).Decode(&held)
+		if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && held.VID != r.VersionID) {
+			return nil // written since: the new version has current values
+		}
 		if err != nil {
-			return fmt.Errorf("read %s resources to index: %w", t.Name, err)
+			return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
 		}
-		for i := range docs {
-			r := docs[i].resource(t.Name)
-			ix, err := s.index(r)
-			if err != nil {
-				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
-			}
-			cmp := search.Compartments(t.Name, ix)
-			if cmp == nil {
-				cmp = []string{}
-			}
-			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}
-			_, err = s.current(t.Name).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}},
-				bson.D{{Key: "$set", Value: set}})
-			if err != nil {
-				return fmt.Errorf("index %s/%s: %w", t.Name, r.ID, err)
-			}
-		}
+		filter = bson.D{{Key: "_id", Value: r.ID}}
+	}
+	if _, err := s.current(r.Type).UpdateOne(ctx, filter, set); err != nil {
+		return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := New(storetest.NewDatabase(t), fhir.DefaultRegistry())
+	s, err := New(storetest.NewDatabase(t), fhir.DefaultRegistry(), Options{IDFiltersOnly: storetest.IsEmbedded(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
