@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
@@ -104,5 +106,55 @@ func TestInterruptedWriteLeavesConsistentHistory(t *testing.T) {
 	// A stale writer loses.
 	if err := s.Put(ctx, version(t, "x", 3, t0.Add(3*time.Second)), cur); err != fhir.ErrVersionConflict {
 		t.Errorf("stale write: %v, want ErrVersionConflict", err)
+	}
+}
+
+// Reindex reads a collection only when what its search values depend on has changed since it
+// last ran: a second run finds the recorded state and leaves even a stale document alone; a
+// new extraction version reads the collection again and fixes it.
+func TestReindexRunsOnlyWhenItsInputsChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	if err := s.Put(ctx, version(t, "a", 1, time.Now()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reindex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale := func() {
+		t.Helper()
+		if _, err := s.current("CarePlan").UpdateOne(ctx, bson.D{{Key: "_id", Value: "a"}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "spv", Value: 0}, {Key: "sp", Value: bson.D{}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spv := func() int {
+		t.Helper()
+		var d struct {
+			SPV int `bson:"spv"`
+		}
+		if err := s.current("CarePlan").FindOne(ctx, bson.D{{Key: "_id", Value: "a"}}).Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.SPV
+	}
+	stale()
+	if err := s.Reindex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := spv(); got != 0 {
+		t.Fatalf("a second run with nothing changed read the collection (spv %d)", got)
+	}
+	// What an upgrade of the extraction does: the recorded version is older.
+	if _, err := s.db.Collection(settingsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: reindexStateID("CarePlan")}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "v", Value: indexVersion - 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reindex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := spv(); got != indexVersion {
+		t.Fatalf("after an extraction upgrade the stale document has spv %d, want %d", got, indexVersion)
 	}
 }
