@@ -166,7 +166,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, rein
 // scanAdvice is the number of stored resources of one type above which a search on the
 // embedded database, which reads every stored resource of the type, takes more than about
 // a second (measured: docs/embedded-database.md).
-const scanAdvice = 2000
+const scanAdvice = 1000
 
 // logSizes logs how many resources of each type are stored, and says when there are more
 // than the embedded database searches in about a second.

@@ -92,7 +92,7 @@ func startOnce(b *testing.B, dir string) {
 
 // seedDataDir stores size generated responses in the embedded database under dir, and
 // records their search values as current.
-func seedDataDir(b *testing.B, dir string, size int) {
+func seedDataDir(b testing.TB, dir string, size int) {
 	ctx := context.Background()
 	emb, err := embedded.Start(ctx, dir, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -138,7 +138,7 @@ func seedDataDir(b *testing.B, dir string, size int) {
 		rs = append(rs, r)
 	}
 	t0 := time.Now()
-	if err := st.InsertNew(ctx, rs); err != nil {
+	if _, err := st.InsertNew(ctx, rs); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("inserted %d stored responses in %s", len(rs), time.Since(t0).Round(time.Millisecond))

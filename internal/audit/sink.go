@@ -4,23 +4,23 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
-// ServiceSink stores AuditEvents through svc, each inserted without a read first (the
+// ServiceSink stores AuditEvents through svc, each batch in one insert without a read first (the
 // embedded database reads a whole collection for most queries, and the audit trail only
 // grows). Each event's id is derived from its content, so that a batch the Writer retries
 // after a partial failure leaves one AuditEvent per record, not two.
 func ServiceSink(svc *fhir.Service) Sink {
 	return func(ctx context.Context, events [][]byte) error {
-		for _, e := range events {
-			if _, err := svc.Insert(ctx, "AuditEvent", EventID(e), e); err != nil && !errors.Is(err, fhir.ErrVersionConflict) {
-				return err
-			}
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = EventID(e)
 		}
-		return nil
+		// One batch write; an event whose id exists is the same event stored already.
+		_, err := svc.InsertAll(ctx, "AuditEvent", ids, events)
+		return err
 	}
 }
 

@@ -151,6 +151,44 @@ func (s *Service) Insert(ctx context.Context, typ, id string, data []byte) (*Res
 	return next, nil
 }
 
+// InsertAll stores each data[i] as version 1 of typ/ids[i], like Insert for each, but with the
+// store's batch write when it has one. Ids that exist already keep what they hold and are
+// returned in existing: for content-addressed ids, such as the audit trail's, that means
+// the same resource is stored already.
+func (s *Service) InsertAll(ctx context.Context, typ string, ids []string, data [][]byte) (existing []string, err error) {
+	if err := s.checkType(typ); err != nil {
+		return nil, err
+	}
+	if len(ids) != len(data) {
+		return nil, Errorf(KindInternal, "InsertAll: %d ids for %d resources", len(ids), len(data))
+	}
+	now := s.now()
+	rs := make([]*Resource, len(ids))
+	for i, id := range ids {
+		if err := CheckID(id); err != nil {
+			return nil, err
+		}
+		body, err := ParseBody(data[i], typ)
+		if err != nil {
+			return nil, err
+		}
+		if rs[i], err = body.Version(id, 1, now, http.MethodPost); err != nil {
+			return nil, err
+		}
+	}
+	if bs, ok := s.store.(BatchStore); ok {
+		return bs.InsertNew(ctx, rs)
+	}
+	for _, r := range rs {
+		if err := s.store.Put(ctx, r, nil); errors.Is(err, ErrVersionConflict) {
+			existing = append(existing, r.ID)
+		} else if err != nil {
+			return existing, err
+		}
+	}
+	return existing, nil
+}
+
 // Update stores body as the newest version of typ/id, creating the resource when it does not
 // exist (update as create). ifMatch, when not nil, is the version the client expects to replace.
 func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMatch *int64) (*WriteResult, error) {

@@ -29,6 +29,16 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// BatchStore is a Store that can write the first versions of many resources in one
+// database operation.
+type BatchStore interface {
+	Store
+	// InsertNew writes rs, first versions of resources that do not exist yet, in as few
+	// database operations as it can. Resources whose id exists already are left as they are
+	// and listed in existing; the others are written even then.
+	InsertNew(ctx context.Context, rs []*Resource) (existing []string, err error)
+}
+
 // ErrVersionConflict is returned by Store.Put when prev is no longer the newest version.
 var ErrVersionConflict = Errorf(KindConflict, "The resource was changed by another request at the same time; retry with its newest version")
 

@@ -79,7 +79,7 @@ func benchDatabase(b *testing.B, size int) {
 	}
 	t0 := time.Now()
 	rs, patient := generatedResponses(b, size)
-	if err := st.InsertNew(ctx, rs); err != nil {
+	if _, err := st.InsertNew(ctx, rs); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("inserted %d stored responses in %s", size, time.Since(t0).Round(time.Millisecond))

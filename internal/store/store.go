@@ -431,34 +431,43 @@ func sameStrings(a, b []string) bool {
 	return true
 }
 
-// InsertNew stores first versions of resources that do not exist yet, in unordered batches
-// (one insert command per batch instead of one per resource). It is for bulk loading and
-// for building benchmark data sets; a resource whose id exists already fails the call
-// with fhir.ErrVersionConflict after the others are stored.
-func (s *Store) InsertNew(ctx context.Context, rs []*fhir.Resource) error {
+// InsertNew implements fhir.BatchStore: one unordered insert command per type and batch of
+// up to 500, instead of one per resource. It is how the audit trail is written, and how
+// bulk loads and benchmark data sets can be.
+func (s *Store) InsertNew(ctx context.Context, rs []*fhir.Resource) (existing []string, err error) {
 	byType := map[string][]any{}
+	ids := map[string][]string{}
 	for _, r := range rs {
 		doc, err := s.currentDoc(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		byType[r.Type] = append(byType[r.Type], doc)
+		ids[r.Type] = append(ids[r.Type], r.ID)
 	}
 	for typ, docs := range byType {
-		for len(docs) > 0 {
-			n := min(len(docs), 500)
-			_, err := s.current(typ).InsertMany(ctx, docs[:n], options.InsertMany().SetOrdered(false))
-			if mongo.IsDuplicateKeyError(err) {
-				return fhir.ErrVersionConflict
+		for start := 0; start < len(docs); start += 500 {
+			end := min(len(docs), start+500)
+			_, err := s.current(typ).InsertMany(ctx, docs[start:end], options.InsertMany().SetOrdered(false))
+			var bulk mongo.BulkWriteException
+			if errors.As(err, &bulk) && bulk.WriteConcernError == nil {
+				for _, we := range bulk.WriteErrors {
+					if we.Code != 11000 && we.Code != 11001 && we.Code != 12582 {
+						return existing, s.wrap(err, "insert %d %s resources", end-start, typ)
+					}
+					existing = append(existing, ids[typ][start+we.Index])
+				}
+				continue
 			}
 			if err != nil {
-				return s.wrap(err, "insert %d %s resources", n, typ)
+				return existing, s.wrap(err, "insert %d %s resources", end-start, typ)
 			}
-			docs = docs[n:]
 		}
 	}
-	return nil
+	return existing, nil
 }
+
+var _ fhir.BatchStore = (*Store)(nil)
 
 // EstimatedCount is the number of documents in typ's current collection as the database's
 // metadata has it (MongoDB answers without reading them).
