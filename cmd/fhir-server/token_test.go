@@ -93,7 +93,8 @@ func TestTokenCommandUsage(t *testing.T) {
 		{name: "zero ttl", args: []string{"--scope", "system/*.*", "--ttl", "0s"}, wantCode: 2, wantErr: "--ttl"},
 		{name: "extra arguments", args: []string{"--scope", "system/*.*", "extra"}, wantCode: 2, wantErr: "unexpected arguments"},
 		{name: "jwks mode", args: []string{"--scope", "system/*.*"},
-			env:      map[string]string{"FHIR_JWT_ISSUER": "https://idp", "FHIR_JWKS_URL": "https://idp/jwks", "FHIR_JWT_AUDIENCE": "a"},
+			env: map[string]string{"FHIR_JWT_ISSUER": "https://idp", "FHIR_JWKS_URL": "https://idp/jwks", "FHIR_JWT_AUDIENCE": "a",
+				"FHIR_BASE_URL": "https://fhir.example.org/fhir"},
 			wantCode: 2, wantErr: "jwks"},
 	}
 	for _, tc := range tests {
