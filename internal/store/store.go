@@ -69,9 +69,10 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 	return s, nil
 }
 
-// Connect opens a client to uri and checks that the server answers.
-func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
+// Connect opens a client to uri and checks that the server answers. extra options (such as a
+// command monitor) are applied over the server's own.
+func Connect(ctx context.Context, uri string, extra ...*options.ClientOptions) (*mongo.Client, error) {
+	client, err := mongo.Connect(append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetTimeout(30 * time.Second)}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
