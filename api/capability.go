@@ -86,7 +86,7 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	conditional := s.conditionals()
 	rest := CapabilityRest{Mode: "server"}
 	if s.opts.Auth.Mode() != auth.ModeOff {
-		rest.Security = auth.CapabilitySecurity(s.discovery(base))
+		rest.Security = auth.CapabilitySecurity(s.discovery(base), true)
 	}
 	for _, t := range s.svc.Registry().Types() {
 		res := CapabilityResource{Type: t.Name, Profile: t.Profile, Versioning: "versioned"}
