@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"os"
 
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/datadir"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
+	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
@@ -64,7 +68,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr))
+		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil)
 		if err != nil {
 			return err
 		}
@@ -85,9 +89,10 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 }
 
 // openService connects to the configured database (starting the embedded one when there is
-// no MONGODB_URI) and returns the service and the searcher on it, with a function that closes
-// it all.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fhir.Service, search.Searcher, func(), error) {
+// no MONGODB_URI, after taking the data directory's lock for command) and returns the service
+// and the searcher on it, with a function that closes it all. m, when not nil, records the
+// database commands.
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics) (*fhir.Service, search.Searcher, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -96,8 +101,18 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	}
 	uri := cfg.MongoURI
 	if uri == "" {
+		lock, err := datadir.Acquire(cfg.DataDir, command)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		closers = append(closers, func() {
+			if err := lock.Release(); err != nil {
+				log.Error("data directory lock not released", "err", err)
+			}
+		})
 		emb, err := embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
+			closeAll()
 			return nil, nil, nil, err
 		}
 		closers = append(closers, func() {
@@ -111,7 +126,11 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fh
 	} else {
 		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
 	}
-	client, err := store.Connect(ctx, uri)
+	var extra []*options.ClientOptions
+	if m != nil {
+		extra = append(extra, options.Client().SetMonitor(m.CommandMonitor()))
+	}
+	client, err := store.Connect(ctx, uri, extra...)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
