@@ -149,6 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // authentication (401 before any other check, only metadata and SMART discovery being
 // public) and the AuditEvent. Only then is the request looked at: the host, the body's size
 // and coding (413, 415), the media types (406, 415), the route (404, 405) and the handler.
+// Around it all, in ServeHTTP, answers are compressed (compressResponses).
 func (s *Server) register() {
 	s.engine.Use(requestContext(s.opts.Logger), s.observe, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
 	s.endpoints = map[string]endpoint{}
