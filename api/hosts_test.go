@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 )
 
 // get sends a GET with the given Host and headers and returns the response, body read.
@@ -123,4 +125,38 @@ func urlsIn(t *testing.T, body []byte) []string {
 		}
 	}
 	return out
+}
+
+// TestClientAddressFromTrustedProxiesOnly: the audit trail records the client's address
+// from X-Forwarded-For only when the request comes from a trusted proxy; from anyone else
+// the header is ignored and the connection's address is recorded.
+func TestClientAddressFromTrustedProxiesOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		proxies []string
+		want    string
+		notWant string
+	}{
+		{"from a trusted proxy", []string{"127.0.0.1/32"}, "203.0.113.9", "127.0.0.1"},
+		{"no proxy trusted (the default)", nil, "127.0.0.1", "203.0.113.9"},
+		{"another proxy trusted", []string{"10.0.0.0/8"}, "127.0.0.1", "203.0.113.9"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newAuthServer(t, func(o *api.Options) { o.TrustedProxies = tc.proxies })
+			outcome(t, s.do("GET", "/fhir/CarePlan", nil, "X-Forwarded-For", "203.0.113.9"), 401, "")
+			if err := s.audit.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			admin := s.mint(auth.TokenOptions{Scope: "system/*.*"})
+			for addr, want := range map[string]string{tc.want: "1", tc.notWant: "0"} {
+				r := s.do("GET", "/fhir/AuditEvent?_summary=count&address="+addr, nil, "Authorization", "Bearer "+admin)
+				if got := fmt.Sprint(r.json(t)["total"]); r.status != 200 || got != want {
+					t.Errorf("AuditEvents from %s: %s (status %d), want %s", addr, got, r.status, want)
+				}
+			}
+		})
+	}
 }
