@@ -19,5 +19,8 @@ ENV FHIR_ADDR=:8080 \
 USER nonroot:nonroot
 EXPOSE 8080
 VOLUME ["/data"]
+# The image has no shell and no curl: the binary asks its own /readyz, at FHIR_ADDR.
+HEALTHCHECK --interval=10s --timeout=6s --start-period=60s --retries=3 \
+  CMD ["/usr/local/bin/fhir-server", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/fhir-server"]
 CMD ["serve"]

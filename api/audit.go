@@ -33,17 +33,7 @@ func noteResources(c *gin.Context, rs ...*fhir.Resource) {
 // which for POST _search includes the form body).
 func noteQuery(c *gin.Context, q string) { c.Set(auditQueryKey, q) }
 
-// audited returns the middleware that records the AuditEvent of each request to a route
-// offering interaction.
-func (s *Server) audited(interaction string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Next()
-		if s.opts.Audit != nil {
-			s.record(c, interaction)
-		}
-	}
-}
-
+// record queues the AuditEvent of an answered request to a route offering interaction.
 func (s *Server) record(c *gin.Context, interaction string) {
 	rec := audit.Record{
 		Interaction:  interaction,

@@ -37,7 +37,7 @@ type authServer struct {
 	audit   *audit.Writer
 }
 
-func newAuthServer(t *testing.T) *authServer {
+func newAuthServer(t *testing.T, opts ...serverOption) *authServer {
 	t.Helper()
 	dir := t.TempDir()
 	verifier, err := auth.NewVerifier(context.Background(), auth.Options{
@@ -47,7 +47,7 @@ func newAuthServer(t *testing.T) *authServer {
 		t.Fatal(err)
 	}
 	var w *audit.Writer
-	srv := newTestServer(t, func(o *api.Options) {
+	srv := newTestServer(t, append([]serverOption{func(o *api.Options) {
 		o.Auth = verifier
 		w, err = audit.NewWriter(audit.WriterOptions{
 			Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
@@ -57,7 +57,7 @@ func newAuthServer(t *testing.T) *authServer {
 			t.Fatal(err)
 		}
 		o.Audit = w
-	})
+	}}, opts...)...)
 	t.Cleanup(func() { _ = w.Close(context.Background()) })
 	data, err := os.ReadFile(filepath.Join(dir, auth.DevKeyFile))
 	if err != nil {

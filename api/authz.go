@@ -10,8 +10,9 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// Authorization happens in two steps. authenticate, on every /fhir route but metadata,
-// verifies the bearer token (401 without a valid one). authorize, wrapped around each route's
+// Authorization happens in two steps. authenticate, called by the guard on every /fhir
+// request but metadata, SMART discovery and CORS preflights, verifies the bearer token (401
+// without a valid one) before anything else about the request is looked at. authorize, wrapped around each route's
 // handler, decides from the token's scopes whether the interaction is allowed on the type
 // (403 when not) and whether it is limited to the patient in context. A limited request
 // carries that patient's compartment to everything it reaches: search and includes,
@@ -34,12 +35,9 @@ type access struct {
 // the audit trail is about patients but is not theirs to read.
 var auditOnlyTypes = map[string]bool{"AuditEvent": true}
 
-// authenticate verifies the bearer token of a /fhir request.
-func (s *Server) authenticate(c *gin.Context) {
-	if s.opts.Auth == nil {
-		c.Next()
-		return
-	}
+// authenticate verifies the bearer token of a /fhir request and records its principal; the
+// error it returns is a 401 (or, when the keys cannot be had, a 5xx).
+func (s *Server) authenticate(c *gin.Context) error {
 	token, err := auth.BearerToken(c.GetHeader("Authorization"))
 	var p *auth.Principal
 	if err == nil || s.opts.Auth.Mode() == auth.ModeOff {
@@ -51,12 +49,10 @@ func (s *Server) authenticate(c *gin.Context) {
 		if fhir.IsKind(err, fhir.KindUnauthorized) {
 			c.Header("WWW-Authenticate", auth.Challenge(err))
 		}
-		writeError(c, err)
-		c.Abort()
-		return
+		return err
 	}
 	c.Set(principalKey, p)
-	c.Next()
+	return nil
 }
 
 // errorDetail is the full text of an error, wrapped causes included, for the log only.

@@ -51,14 +51,17 @@ type CapabilityRest struct {
 
 // CapabilityResource is CapabilityStatement.rest.resource.
 type CapabilityResource struct {
-	Type              string                  `json:"type"`
-	Profile           string                  `json:"profile,omitempty"`
-	Interaction       []CapabilityInteraction `json:"interaction"`
-	Versioning        string                  `json:"versioning"`
-	ReadHistory       bool                    `json:"readHistory"`
-	UpdateCreate      bool                    `json:"updateCreate"`
-	ConditionalCreate bool                    `json:"conditionalCreate,omitempty"`
-	ConditionalUpdate bool                    `json:"conditionalUpdate,omitempty"`
+	Type         string                  `json:"type"`
+	Profile      string                  `json:"profile,omitempty"`
+	Interaction  []CapabilityInteraction `json:"interaction"`
+	Versioning   string                  `json:"versioning"`
+	ReadHistory  bool                    `json:"readHistory"`
+	UpdateCreate bool                    `json:"updateCreate"`
+	// ConditionalRead is "full-support": a read answers 304 Not Modified to If-None-Match and
+	// If-Modified-Since.
+	ConditionalRead   string `json:"conditionalRead,omitempty" enums:"not-supported,modified-since,not-match,full-support"`
+	ConditionalCreate bool   `json:"conditionalCreate,omitempty"`
+	ConditionalUpdate bool   `json:"conditionalUpdate,omitempty"`
 	// ConditionalDelete is "multiple": every match is deleted, up to the server's largest page.
 	ConditionalDelete string                  `json:"conditionalDelete,omitempty" enums:"not-supported,single,multiple"`
 	SearchInclude     []string                `json:"searchInclude,omitempty"`
@@ -86,13 +89,19 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	conditional := s.conditionals()
 	rest := CapabilityRest{Mode: "server"}
 	if s.opts.Auth.Mode() != auth.ModeOff {
-		rest.Security = auth.CapabilitySecurity(s.discovery(base))
+		rest.Security = auth.CapabilitySecurity(s.discovery(base), s.cors.enabled())
+	} else if s.cors.enabled() {
+		rest.Security = map[string]any{"cors": true}
 	}
 	for _, t := range s.svc.Registry().Types() {
 		res := CapabilityResource{Type: t.Name, Profile: t.Profile, Versioning: "versioned"}
 		for _, i := range s.typeInteractions(t) {
 			res.Interaction = append(res.Interaction, CapabilityInteraction{Code: string(i)})
 			switch i {
+			case fhir.InteractionRead:
+				if conditional[i] {
+					res.ConditionalRead = "full-support"
+				}
 			case fhir.InteractionVRead:
 				res.ReadHistory = true
 			case fhir.InteractionUpdate:
@@ -205,17 +214,39 @@ func describeParam(d *search.Definition) string {
 //	@ID				capabilities
 //	@Tags			Server
 //	@Produce		application/fhir+json,application/json
+//	@Param			mode			query		string	false	"full (the default) and normative give the whole statement (all of it is normative in R4); terse leaves out the search parameters and includes"	Enums(full,normative,terse)
 //	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
 //	@Param			_pretty			query		boolean	false	"true indents the JSON body"
 //	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
 //	@Success		200				{object}	CapabilityStatement		"The CapabilityStatement"
-//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
+//	@Failure		400				{object}	fhir.OperationOutcome	"mode is not full, normative or terse"
+//	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON, or Accept asks for another fhirVersion than 4.0"
 //	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
 //	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
 //	@Router			/fhir/metadata [get]
 func (s *Server) capabilities(c *gin.Context) error {
-	writeValue(c, http.StatusOK, s.buildCapabilities(s.baseURL(c)))
+	cs := s.buildCapabilities(s.baseURL(c))
+	switch mode := c.Query("mode"); mode {
+	case "", "full", "normative":
+	case "terse":
+		cs.terse()
+	default:
+		return fhir.Errorf(fhir.KindInvalid, "mode=%s is not a mode of the CapabilityStatement: use full, normative or terse", mode).At("mode")
+	}
+	writeValue(c, http.StatusOK, cs)
 	return nil
+}
+
+// terse cuts the statement down for mode=terse: each type keeps its interactions and the
+// flags that qualify them, and loses its search parameters and includes, most of the
+// statement's size.
+func (cs *CapabilityStatement) terse() {
+	for i := range cs.Rest {
+		for j := range cs.Rest[i].Resource {
+			r := &cs.Rest[i].Resource[j]
+			r.SearchParam, r.SearchInclude, r.SearchRevInclude = nil, nil, nil
+		}
+	}
 }
 
 // home serves GET /: where to go next.

@@ -20,7 +20,7 @@ package api
 //	@tag.name			Server
 //	@tag.description	The CapabilityStatement, SMART discovery, the dev mode key and the health endpoints: none needs a token
 //	@securityDefinitions.bearerauth	BearerAuth
-//	@description					A JWT sent as Authorization: Bearer <token>, required on every /fhir operation but GET /fhir/metadata (401 without a valid one, 403 when its SMART scopes do not allow the interaction). In dev mode, the default when no FHIR_JWT_ISSUER is set, the server prints an admin token (scope system/*.*) when it starts: paste it here, without "Bearer". Mint others on the same data directory with fhir-server token, e.g. --scope "patient/*.cruds" --patient pat-anna-jensen. In jwks mode the tokens come from the authorization server that /.well-known/smart-configuration names.
+//	@description					A JWT sent as `Authorization: Bearer <token>`, required on every /fhir operation but GET /fhir/metadata (401 without a valid one, 403 when its SMART scopes do not allow the interaction). In dev mode, the default when no `FHIR_JWT_ISSUER` is set, the server prints an admin token (scope `system/*.*`) when it starts: paste it here, without `Bearer`. Mint others on the same data directory with `fhir-server token`, e.g. `--scope "patient/*.cruds" --patient pat-anna-jensen`. In jwks mode the tokens come from the authorization server that `/.well-known/smart-configuration` names.
 //	@bearerFormat					JWT
 
 import (
@@ -80,15 +80,27 @@ func (s *Server) registerDocs() error {
 	if err != nil {
 		return err
 	}
-	s.engine.GET(openAPIJSONPath, serveSpec("application/json; charset=utf-8", openapi.JSON()))
-	s.engine.GET(openAPIYAMLPath, serveSpec("application/yaml; charset=utf-8", openapi.YAML()))
-	s.engine.GET(docsPath, func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, docsPath+"/index.html") })
-	s.engine.GET(docsPath+"/*file", func(c *gin.Context) {
-		if c.Param("file") == "/" {
+	specJSON := serveSpec("application/json; charset=utf-8", openapi.JSON())
+	s.serveGET(s.engine, openAPIJSONPath, endpoint{name: "openapi"}, specJSON)
+	s.serveGET(s.engine, openAPIYAMLPath, endpoint{name: "openapi"}, serveSpec("application/yaml; charset=utf-8", openapi.YAML()))
+	s.serveGET(s.engine, docsPath, endpoint{name: "docs"}, func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, docsPath+"/index.html") })
+	s.serveGET(s.engine, docsPath+"/*file", endpoint{name: "docs"}, func(c *gin.Context) {
+		switch c.Param("file") {
+		case "/":
 			c.Redirect(http.StatusMovedPermanently, docsPath+"/index.html")
-			return
+		case "/doc.json":
+			// gin-swagger would look the spec up in swag's registry, where this server
+			// registers none, and fail with 500: serve the one Swagger UI renders.
+			specJSON(c)
+		default:
+			if c.Request.Method == http.MethodHead {
+				// gin-swagger serves GET only. The server still sends no body: it knows the
+				// request it was given was a HEAD.
+				c.Request = c.Request.Clone(c.Request.Context())
+				c.Request.Method = http.MethodGet
+			}
+			ui(c)
 		}
-		ui(c)
 	})
 	return nil
 }

@@ -42,9 +42,26 @@ func negotiate(c *gin.Context) {
 	c.Next()
 }
 
+// fhirVersion is the FHIR version of the media types served, the fhirVersion parameter of
+// application/fhir+json: R4 (4.0.1) is 4.0.
+const fhirVersion = "4.0"
+
+// servesVersion reports whether a fhirVersion media type parameter names FHIR R4: absent,
+// 4.0, or a 4.0.x release.
+func servesVersion(v string) bool {
+	return v == "" || v == fhirVersion || strings.HasPrefix(v, fhirVersion+".")
+}
+
 func responseMedia(format, accept string) (string, error) {
 	if format != "" {
-		switch strings.ToLower(strings.TrimSpace(format)) {
+		// _format=application/fhir+json sent without escaping its + arrives as a space
+		// ("application/fhir json"); HAPI reads it as JSON, and so does this server.
+		mt, params, _ := strings.Cut(strings.TrimSpace(format), ";")
+		mt = strings.ToLower(strings.Join(strings.Fields(mt), "+"))
+		if _, p, err := mime.ParseMediaType("x/y;" + params); params != "" && err == nil && !servesVersion(p["fhirversion"]) {
+			return "", fhir.Errorf(fhir.KindNotAcceptable, "_format=%s asks for FHIR version %s: this server speaks FHIR R4 (fhirVersion=%s)", format, p["fhirversion"], fhirVersion)
+		}
+		switch mt {
 		case "json", mediaFHIRJSON, mediaJSON, "application/json+fhir":
 			return mediaFHIRJSON, nil
 		default:
@@ -54,13 +71,17 @@ func responseMedia(format, accept string) (string, error) {
 	if strings.TrimSpace(accept) == "" {
 		return mediaFHIRJSON, nil
 	}
-	best := ""
+	best, otherVersion := "", ""
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
 		if params["q"] == "0" {
+			continue
+		}
+		if v := params["fhirversion"]; !servesVersion(v) {
+			otherVersion = v
 			continue
 		}
 		switch mt {
@@ -73,6 +94,9 @@ func responseMedia(format, accept string) (string, error) {
 	if best != "" {
 		return best, nil
 	}
+	if otherVersion != "" {
+		return "", fhir.Errorf(fhir.KindNotAcceptable, "Accept: %s asks for FHIR version %s: this server speaks FHIR R4 (fhirVersion=%s)", accept, otherVersion, fhirVersion)
+	}
 	return "", fhir.Errorf(fhir.KindNotAcceptable, "Accept: %s names no media type this server produces: use application/fhir+json or application/json", accept)
 }
 
@@ -80,8 +104,11 @@ func checkRequestMedia(contentType, path string) error {
 	if contentType == "" {
 		return nil // curl and many clients omit it for JSON; the body is still checked
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err == nil && (mt == mediaFHIRJSON || mt == mediaJSON || mt == "application/json+fhir") {
+		if !servesVersion(params["fhirversion"]) {
+			return fhir.Errorf(fhir.KindUnsupportedMedia, "Content-Type %s is FHIR version %s: this server takes FHIR R4 (fhirVersion=%s)", contentType, params["fhirversion"], fhirVersion)
+		}
 		return nil
 	}
 	if err == nil && mt == "application/x-www-form-urlencoded" && strings.HasSuffix(path, "/_search") {
@@ -90,7 +117,8 @@ func checkRequestMedia(contentType, path string) error {
 	return fhir.Errorf(fhir.KindUnsupportedMedia, "Content-Type %s is not accepted: send the resource as application/fhir+json", contentType)
 }
 
-// writeJSON writes a JSON body in the negotiated media type, indented when _pretty=true.
+// writeJSON writes a JSON body in the negotiated media type, with the FHIR version it is in,
+// indented when _pretty=true.
 func writeJSON(c *gin.Context, status int, body []byte) {
 	media := c.GetString(formatKey)
 	if media == "" {
@@ -102,7 +130,7 @@ func writeJSON(c *gin.Context, status int, body []byte) {
 			body = buf.Bytes()
 		}
 	}
-	c.Data(status, media+"; charset=utf-8", body)
+	c.Data(status, media+"; fhirVersion="+fhirVersion, body)
 }
 
 // writeValue encodes v without HTML escaping and writes it.

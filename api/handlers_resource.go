@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,21 +17,27 @@ import (
 //	@Summary		Read the current version of a {type}
 //	@Description	Returns the newest version of the {type} with its version id as ETag and its time as Last-Modified.
 //	@Description	A deleted resource answers 410 Gone with the ETag of the deleting version.
+//	@Description	Conditional read: with If-None-Match naming the current ETag, or If-Modified-Since at or after its Last-Modified, the answer is 304 Not Modified without a body.
+//	@Description	HEAD answers the same status and headers without the body.
 //	@ID				read
 //	@Tags			{type}
 //	@Produce		application/fhir+json,application/json
-//	@Param			type			path		string	true	"Resource type"
-//	@Param			id				path		string	true	"Logical id"
-//	@Param			_format			query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
-//	@Param			_pretty			query		boolean	false	"true indents the JSON body"
-//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Param			type				path		string	true	"Resource type"
+//	@Param			id					path		string	true	"Logical id"
+//	@Param			If-None-Match		header		string	false	"Conditional read: the ETag of the version you have, as the ETag header gave it; 304 while it is the current one"
+//	@Param			If-Modified-Since	header		string	false	"Conditional read: an HTTP date; 304 unless the resource changed after it (ignored with If-None-Match)"
+//	@Param			_format				query		string	false	"Response format; overrides Accept. Only JSON is served."	Enums(json,application/fhir+json,application/json)
+//	@Param			_pretty				query		boolean	false	"true indents the JSON body"
+//	@Param			X-Request-Id		header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
 //	@Success		200				{object}	Resource				"The current version"
+//	@Success		304				"Not Modified: the version named by If-None-Match or If-Modified-Since is the current one"
 //	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served or the id is not known"
 //	@Failure		410				{object}	fhir.OperationOutcome	"The resource was deleted"
 //	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
 //	@Failure		500				{object}	fhir.OperationOutcome	"The server failed; the detail is in its log under the request id"
-//	@Header			200,410	{string}	ETag			"The version id as a weak entity tag"
-//	@Header			200,410	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			200,304,410	{string}	ETag			"The version id as a weak entity tag"
+//	@Header			200,304,410	{string}	Last-Modified	"When the version was written (HTTP date)"
+//	@Header			200,304			{string}	Cache-Control	"private, no-store: the caller's own, never kept by a cache"
 //	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
 //	@Security		BearerAuth
 //	@Router			/fhir/{type}/{id} [get]
@@ -45,6 +52,11 @@ func (s *Server) read(c *gin.Context) error {
 			setVersionHeaders(c, r)
 		}
 		return err
+	}
+	if notModified(c.Request, r) {
+		setVersionHeaders(c, r)
+		c.Status(http.StatusNotModified)
+		return nil
 	}
 	s.writeResource(c, http.StatusOK, r)
 	return nil
@@ -280,9 +292,38 @@ func (s *Server) writeResource(c *gin.Context, status int, r *fhir.Resource) {
 	writeJSON(c, status, r.Raw)
 }
 
+// setVersionHeaders names the version an answer is about (ETag, Last-Modified): an answer a
+// client may later read again conditionally, so it is marked private to the caller as well
+// as never stored (Cache-Control: private, no-store).
 func setVersionHeaders(c *gin.Context, r *fhir.Resource) {
 	c.Header("ETag", r.ETag())
 	c.Header("Last-Modified", r.LastUpdated.UTC().Format(http.TimeFormat))
+	if c.Writer.Header().Get("Cache-Control") == cacheNoStore {
+		c.Header("Cache-Control", cachePrivate)
+	}
+}
+
+// notModified reports whether a conditional read of r may answer 304 Not Modified:
+// If-None-Match names r's version (or is *), or, without If-None-Match, If-Modified-Since is
+// at or after r was written (to the second, as HTTP dates go). A malformed date is ignored.
+func notModified(req *http.Request, r *fhir.Resource) bool {
+	if inm := req.Header.Values("If-None-Match"); len(inm) > 0 {
+		want := strconv.FormatInt(r.VersionID, 10)
+		for _, h := range inm {
+			for _, tag := range strings.Split(h, ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "*" || strings.Trim(strings.TrimPrefix(tag, "W/"), `"`) == want {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if ims := req.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		return err == nil && !r.LastUpdated.Truncate(time.Second).After(t)
+	}
+	return false
 }
 
 // preferReturn is the return preference of the Prefer header: minimal, representation

@@ -23,19 +23,19 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // testServer is the real server on a fresh database, reached over HTTP.
 type testServer struct {
 	*httptest.Server
-	t    *testing.T
+	t    testing.TB
 	base string
 }
 
 type serverOption func(*api.Options)
 
-func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	return newTestServerOn(t, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)}, opts...)
 }
 
 // newTestServerOn is newTestServer with a store made with so.
-func newTestServerOn(t *testing.T, so store.Options, opts ...serverOption) *testServer {
+func newTestServerOn(t testing.TB, so store.Options, opts ...serverOption) *testServer {
 	t.Helper()
 	registry := fhir.DefaultRegistry()
 	st, err := store.New(storetest.NewDatabase(t), registry, so)
@@ -75,7 +75,7 @@ type response struct {
 	body   []byte
 }
 
-func (r *response) json(t *testing.T) map[string]any {
+func (r *response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(r.body))

@@ -68,8 +68,9 @@ func recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps request bodies; reading past the cap fails with *http.MaxBytesError,
-// which writeError turns into 413.
+// limitBody caps request bodies, after decoding them from gzip where Content-Encoding says
+// so (requestBody); reading past the cap fails with *http.MaxBytesError, which writeError
+// turns into 413.
 func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > limit {
@@ -77,8 +78,15 @@ func limitBody(limit int64) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			body, err := requestBody(c.Request, c.Writer, limit)
+			if err != nil {
+				c.Set(formatKey, mediaFHIRJSON)
+				writeError(c, err)
+				c.Abort()
+				return
+			}
+			c.Request.Body = body
 		}
 		c.Next()
 	}

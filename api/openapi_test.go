@@ -83,7 +83,8 @@ func newDocsTestServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
+	// httptest.NewRequest addresses example.com.
+	s, err := New(Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, AllowedHosts: []string{"example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +290,8 @@ func TestDocsAreServed(t *testing.T) {
 		{"swagger ui page", "/docs/index.html", 200, "text/html", `<div id="swagger-ui">`},
 		{"swagger ui points at the spec", "/docs/swagger-initializer.js", 200, "application/javascript", `url: "/openapi.json"`},
 		{"swagger ui bundle is embedded", "/docs/swagger-ui-bundle.js", 200, "application/javascript", "SwaggerUIBundle"},
+		{"gin-swagger's spec path serves the spec", "/docs/doc.json", 200, "application/json", `"openapi": "3.1.0"`},
+		{"an unknown docs file is a 404", "/docs/nothing-here.js", 404, "", ""},
 		{"home links everything", "/", 200, "text/html", `href="/docs"`},
 	}
 	for _, tc := range tests {

@@ -15,8 +15,9 @@ type route struct {
 	handler handlerFunc
 	// interaction is the type-level interaction the route offers ("" for system-level routes).
 	interaction fhir.Interaction
-	// conditional marks a route that offers the conditional form of its interaction: create
-	// with If-None-Exist, update and delete by search criteria.
+	// conditional marks a route that offers the conditional form of its interaction: read
+	// with If-None-Match and If-Modified-Since, create with If-None-Exist, update and delete
+	// by search criteria.
 	conditional bool
 	// system is the system-level interaction (e.g. "capabilities"), if any.
 	system string
@@ -31,7 +32,7 @@ func (s *Server) fhirRoutes() []route {
 		{method: http.MethodPut, path: "/:type", handler: s.conditionalUpdate, interaction: fhir.InteractionUpdate, conditional: true},
 		{method: http.MethodDelete, path: "/:type", handler: s.conditionalDelete, interaction: fhir.InteractionDelete, conditional: true},
 		{method: http.MethodGet, path: "/:type/_history", handler: s.typeHistory, interaction: fhir.InteractionHistoryType},
-		{method: http.MethodGet, path: "/:type/:id", handler: s.read, interaction: fhir.InteractionRead},
+		{method: http.MethodGet, path: "/:type/:id", handler: s.read, interaction: fhir.InteractionRead, conditional: true},
 		{method: http.MethodPut, path: "/:type/:id", handler: s.update, interaction: fhir.InteractionUpdate},
 		{method: http.MethodDelete, path: "/:type/:id", handler: s.delete, interaction: fhir.InteractionDelete},
 		{method: http.MethodGet, path: "/:type/:id/_history", handler: s.instanceHistory, interaction: fhir.InteractionHistoryInstance},

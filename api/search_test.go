@@ -37,7 +37,7 @@ type searchEntry struct {
 }
 
 // bundle decodes a 200 searchset answer.
-func (r *response) bundle(t *testing.T) *searchBundle {
+func (r *response) bundle(t testing.TB) *searchBundle {
 	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d, want 200: %s", r.status, r.body)

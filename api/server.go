@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
@@ -43,6 +46,21 @@ type Options struct {
 	Discovery auth.Discovery
 	// Audit records an AuditEvent for every /fhir interaction but metadata; nil records none.
 	Audit *audit.Writer
+
+	// CORS says which browser origins may call the API; none when its Origins are empty.
+	CORS CORSOptions
+	// AllowedHosts are the Host names (optionally host:port) links may be derived from when
+	// BaseURL is empty; a request for another host is refused (400). nil: localhost,
+	// 127.0.0.1 and ::1.
+	AllowedHosts []string
+	// TrustedProxies are the addresses and CIDR ranges of reverse proxies whose
+	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host headers are read; nil trusts none.
+	TrustedProxies []string
+	// Metrics records request metrics; nil records none.
+	Metrics *metrics.Metrics
+	// ReadyTimeout bounds the database ping of /readyz; default 1.5s, so that it answers
+	// within 2s.
+	ReadyTimeout time.Duration
 }
 
 // Server is the HTTP handler of the FHIR API.
@@ -51,7 +69,13 @@ type Server struct {
 	svc    *fhir.Service
 	cond   *conditional.Service
 	engine *gin.Engine
-	routes []route
+	// handler is the engine behind response compression.
+	handler http.Handler
+	routes  []route
+	// endpoints names what each registered route serves, by "METHOD /full/path".
+	endpoints map[string]endpoint
+	cors      *corsPolicy
+	hosts     hostPolicy
 }
 
 // New builds the HTTP handler.
@@ -83,17 +107,31 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 1500 * time.Millisecond
+	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	cond, err := conditional.New(opts.Service, opts.Searcher, conditional.Options{MaxDelete: opts.MaxCount, Location: opts.Location})
 	if err != nil {
 		return nil, err
 	}
+	hosts, err := newHostPolicy(opts.AllowedHosts, opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New()}
+	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New(), cors: newCORSPolicy(opts.CORS), hosts: hosts}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
-	s.engine.Use(requestContext(opts.Logger), recoverPanics)
+	// Gin trusts every proxy unless told otherwise: only the configured ones may say who the
+	// client is (X-Forwarded-For), nil trusting none.
+	if err := s.engine.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: trusted proxies: %w", err)
+	}
+	if s.handler, err = compressResponses(s.engine); err != nil {
+		return nil, err
+	}
 	s.routes = s.fhirRoutes()
 	s.register()
 	if err := s.registerDocs(); err != nil {
@@ -103,26 +141,56 @@ func New(opts Options) (*Server, error) {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// register wires the middleware and the routes. Every request passes, in order: the request
+// id and log line, the metrics, panic recovery, the headers every answer carries, CORS (a
+// preflight is answered by its OPTIONS route, without a token), then for /fhir the guard:
+// authentication (401 before any other check, only metadata and SMART discovery being
+// public) and the AuditEvent. Only then is the request looked at: the host, the body's size
+// and coding (413, 415), the media types (406, 415), the route (404, 405) and the handler.
+// Around it all, in ServeHTTP, answers are compressed (compressResponses).
 func (s *Server) register() {
-	s.engine.GET("/healthz", s.healthz)
-	s.engine.GET("/readyz", s.readyz)
-	s.engine.GET("/", s.home)
+	s.engine.Use(requestContext(s.opts.Logger), s.observe, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
+	s.endpoints = map[string]endpoint{}
 
-	s.engine.GET("/.well-known/smart-configuration", s.smartConfiguration)
+	s.serveGET(s.engine, "/healthz", endpoint{name: "healthz"}, s.healthz)
+	s.serveGET(s.engine, "/readyz", endpoint{name: "readyz"}, s.readyz)
+	s.serveGET(s.engine, "/", endpoint{name: "home"}, s.checkHost, s.home)
+	s.serveGET(s.engine, smartConfigPath, endpoint{name: "smart-configuration"}, s.checkHost, s.smartConfiguration)
+	s.preflights(s.engine, smartConfigPath, []string{http.MethodGet, http.MethodHead})
 	if k := s.opts.Auth.DevKey(); k != nil {
-		s.engine.GET(devJWKSPath, s.devJWKS)
+		s.serveGET(s.engine, devJWKSPath, endpoint{name: "jwks"}, s.devJWKS)
+		s.preflights(s.engine, devJWKSPath, []string{http.MethodGet, http.MethodHead})
 	}
 
-	fhirGroup := s.engine.Group("/fhir", limitBody(s.opts.MaxBodyBytes), negotiate)
-	fhirGroup.GET("/.well-known/smart-configuration", s.smartConfiguration)
+	fhirGroup := s.engine.Group("/fhir", s.checkHost, limitBody(s.opts.MaxBodyBytes), negotiate)
+	s.serveGET(fhirGroup, smartConfigPath, endpoint{name: "smart-configuration"}, s.smartConfiguration)
+	s.preflights(s.engine, "/fhir"+smartConfigPath, []string{http.MethodGet, http.MethodHead})
+	methods := map[string][]string{}
+	var paths []string
 	for _, rt := range s.routes {
-		if rt.system == "capabilities" {
-			fhirGroup.Handle(rt.method, rt.path, handle(rt.handler))
-			continue
+		ep := endpoint{name: rt.system, interaction: rt.interaction}
+		if rt.system == "" {
+			ep.name = string(rt.interaction)
 		}
-		fhirGroup.Handle(rt.method, rt.path, s.audited(string(rt.interaction)), s.authenticate, handle(s.authorize(rt.interaction, rt.handler)))
+		h := handle(s.authorize(rt.interaction, rt.handler))
+		if rt.method == http.MethodGet {
+			s.serveGET(fhirGroup, rt.path, ep, h)
+		} else {
+			s.endpoints[rt.method+" /fhir"+rt.path] = ep
+			fhirGroup.Handle(rt.method, rt.path, h)
+		}
+		if methods[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		methods[rt.path] = append(methods[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			methods[rt.path] = append(methods[rt.path], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		s.preflights(s.engine, "/fhir"+p, methods[p])
 	}
 	s.engine.NoRoute(func(c *gin.Context) {
 		c.Set(formatKey, mediaFHIRJSON)
@@ -149,10 +217,10 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz reports whether the database answers.
+// readyz reports whether the database answers, within ReadyTimeout.
 //
 //	@Summary		Readiness
-//	@Description	200 when the database answers a ping, 503 when it does not.
+//	@Description	200 when the database answers a ping, 503 (with Retry-After) when it does not answer within 1.5 s: the answer comes within 2 s either way.
 //	@ID				readyz
 //	@Tags			Server
 //	@Produce		json
@@ -160,24 +228,45 @@ func (s *Server) healthz(c *gin.Context) {
 //	@Success		200				{object}	healthStatus	"Ready to serve"
 //	@Failure		503				{object}	healthStatus	"The database does not answer"
 //	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Header			503				{integer}	Retry-After		"Seconds to wait before asking again"
 //	@Router			/readyz [get]
 func (s *Server) readyz(c *gin.Context) {
-	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.ReadyTimeout)
+	defer cancel()
+	if err := s.svc.Store().Ping(ctx); err != nil {
 		loggerFrom(c).Warn("not ready", "err", err)
+		c.Header("Retry-After", "5")
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database does not answer"})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// baseURL is the absolute base of the FHIR API for this request.
-func (s *Server) baseURL(c *gin.Context) string {
-	if s.opts.BaseURL != "" {
-		return s.opts.BaseURL
+// serveGET registers a GET route and the HEAD route that answers it without a body, both
+// named ep.
+func (s *Server) serveGET(r gin.IRoutes, path string, ep endpoint, handlers ...gin.HandlerFunc) {
+	full := path
+	if g, ok := r.(*gin.RouterGroup); ok {
+		full = strings.TrimRight(g.BasePath(), "/") + path
 	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
+	s.endpoints[http.MethodGet+" "+full] = ep
+	s.endpoints[http.MethodHead+" "+full] = ep
+	r.GET(path, handlers...)
+	r.HEAD(path, handlers...)
+}
+
+// endpoint is what a route serves: the FHIR interaction of /fhir routes, and the name of
+// every route in metrics.
+type endpoint struct {
+	name        string
+	interaction fhir.Interaction
+}
+
+// endpointOf is the endpoint of the route a request was routed to; unmatched requests are
+// "unmatched".
+func (s *Server) endpointOf(c *gin.Context) endpoint {
+	if ep, ok := s.endpoints[c.Request.Method+" "+c.FullPath()]; ok {
+		return ep
 	}
-	return scheme + "://" + c.Request.Host + "/fhir"
+	return endpoint{name: "unmatched"}
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 )
 
+// smartConfigPath is where the SMART discovery document is served, at the root and under /fhir.
+const smartConfigPath = "/.well-known/smart-configuration"
+
 // devJWKSPath serves the public key of the dev signing key in dev mode, for clients and
 // tools that verify the tokens themselves.
 const devJWKSPath = "/.well-known/jwks.json"

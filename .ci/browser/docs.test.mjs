@@ -3,7 +3,8 @@
 // binary's `token` command on that directory, checks that the server refuses requests without
 // a token (401) and that the token of its startup banner works, then authorizes with the token
 // in Swagger UI and presses "Try it out" → "Execute" on GET /fhir/metadata and on a search, a
-// read and the history of QuestionnaireResponses: each must render a 200 and carry the token.
+// read and the history of QuestionnaireResponses: each must render a 200 and carry the token;
+// and on create, which must create (201). The Authorize dialog must show its text as written.
 // It always stops the server.
 //
 // Usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR
@@ -222,9 +223,15 @@ async function main() {
   }
   console.log(`fetch without a token in the page: 401 (WWW-Authenticate: ${inPage.challenge})`);
 
-  // Authorize with the minted token.
+  // Authorize with the minted token. The dialog's text renders as written: Markdown must not
+  // take <token> for a tag nor *.* for emphasis.
   await page.locator(".auth-wrapper button.authorize").click();
   const modal = page.locator(".modal-ux");
+  const dialogText = await modal.locator(".auth-container").first().innerText({ timeout: STEP_MS });
+  for (const want of ["Authorization: Bearer <token>", "system/*.*", 'patient/*.cruds']) {
+    if (!dialogText.includes(want)) throw new Error(`the Authorize dialog does not show ${JSON.stringify(want)}:\n${dialogText}`);
+  }
+  console.log("the Authorize dialog shows Bearer <token> and system/*.* as written");
   await modal.locator("input").first().fill(TOKEN);
   await modal.locator("button.authorize").first().click();
   await modal.locator("button.btn-done, button.close-modal").first().click();
@@ -245,6 +252,23 @@ async function main() {
     }
     console.log(`${what}: 200 rendered, ${secured ? "token sent" : "no token needed"}`);
   }
+  // Try it out on create creates: If-None-Exist is described but left empty, so the request
+  // is a plain create of the example body.
+  const create = page.locator("#operations-QuestionnaireResponse-createQuestionnaireResponse");
+  await create.scrollIntoViewIfNeeded({ timeout: STEP_MS });
+  await create.locator(".opblock-summary").first().click({ timeout: STEP_MS });
+  await create.locator("button.try-out__btn").click({ timeout: STEP_MS });
+  const ifNoneExist = await create.locator('tr[data-param-name="If-None-Exist"] input').first().inputValue({ timeout: STEP_MS });
+  if (ifNoneExist !== "") throw new Error(`Try it out fills If-None-Exist with ${JSON.stringify(ifNoneExist)}`);
+  await create.locator("button.execute").click({ timeout: STEP_MS });
+  const createStatus = create.locator(".live-responses-table tbody .response-col_status").first();
+  await createStatus.waitFor({ timeout: STEP_MS });
+  const createCurl = await create.locator(".curl-command").first().innerText({ timeout: STEP_MS });
+  if ((await createStatus.innerText()).trim() !== "201" || createCurl.includes("If-None-Exist")) {
+    throw new Error(`Try it out on create: status ${(await createStatus.innerText()).trim()}, want 201 without If-None-Exist:\n${createCurl}`);
+  }
+  console.log("POST /fhir/QuestionnaireResponse: Try it out creates (201), If-None-Exist left empty");
+
   const shown = (id) =>
     page.locator(`#operations-QuestionnaireResponse-${id} .live-responses-table tbody .response-col_description`).first().innerText();
   const searchBody = await shown("searchTypeQuestionnaireResponse");

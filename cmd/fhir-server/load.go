@@ -14,8 +14,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/datadir"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
+	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
@@ -68,7 +70,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), false)
+		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
 		if err != nil {
 			return err
 		}
@@ -89,12 +91,13 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 }
 
 // openService connects to the configured database (starting the embedded one when there is
-// no MONGODB_URI) and returns the service and the searcher on it, with a function that closes
-// it all.
+// no MONGODB_URI, after taking the data directory's lock for command) and returns the service
+// and the searcher on it, with a function that closes it all. m, when not nil, records the
+// database commands.
 //
 // With reindex, search values extracted by an older version or with other settings are
 // extracted again in the background (see store.Reindex); closing waits for it to stop.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, reindex bool) (*fhir.Service, search.Searcher, func(), error) {
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics, reindex bool) (*fhir.Service, search.Searcher, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -105,9 +108,18 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, rein
 	var monitor *event.CommandMonitor
 	var emb *embedded.Server
 	if uri == "" {
-		var err error
+		lock, err := datadir.Acquire(cfg.DataDir, command)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		closers = append(closers, func() {
+			if err := lock.Release(); err != nil {
+				log.Error("data directory lock not released", "err", err)
+			}
+		})
 		emb, err = embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
+			closeAll()
 			return nil, nil, nil, err
 		}
 		closers = append(closers, func() {
@@ -116,12 +128,16 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, rein
 			}
 		})
 		uri, monitor = emb.URI(), emb.Monitor()
-		log.Warn("using the embedded database (FerretDB with SQLite): meant for development, demos and small data; set MONGODB_URI for production",
+		log.Warn("using the embedded database (FerretDB with SQLite): reads and writes by id are index-served, every search reads all stored resources of its type; set MONGODB_URI for production",
 			"data_dir", cfg.DataDir)
 	} else {
 		log.Info("using MongoDB", "uri", cfg.Redacted(), "database", cfg.MongoDatabase)
 	}
-	client, err := store.Connect(ctx, uri, monitor)
+	monitors := []*event.CommandMonitor{monitor}
+	if m != nil {
+		monitors = append(monitors, m.CommandMonitor())
+	}
+	client, err := store.Connect(ctx, uri, monitors...)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/loader"
+	"github.com/patient-involvement/fhir-server/internal/metrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,14 +60,17 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 		return runGenerate(args, stdout, stderr)
 	case "token":
 		return runToken(args, env, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, env, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
 		fmt.Fprintln(stdout, "       fhir-server load [flags] PATH…   load FHIR JSON, Bundles and NDJSON (load -h)")
 		fmt.Fprintln(stdout, "       fhir-server generate [flags]     write example responses and care plans as NDJSON (generate -h)")
 		fmt.Fprintln(stdout, "       fhir-server token --scope S …    print a dev mode access token (token -h)")
+		fmt.Fprintln(stdout, "       fhir-server healthcheck          exit 0 when the server at FHIR_ADDR (--addr) is ready")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, load, generate, token, help)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, load, generate, token, healthcheck, help)", cmd)
 	}
 }
 
@@ -86,7 +90,19 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
 
-	svc, searcher, closeDB, err := openService(ctx, cfg, log, true)
+	// The metrics listener is opened first: a taken port fails the start before the database
+	// is touched.
+	var reg *metrics.Metrics
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		reg = metrics.New()
+		var err error
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen on %s for metrics: %w", cfg.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+	svc, searcher, closeDB, err := openService(ctx, cfg, log, "serve", reg, true)
 	if err != nil {
 		return err
 	}
@@ -111,10 +127,15 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if reg != nil {
+		reg.WatchAudit(auditor)
+	}
 	handler, err := api.New(api.Options{
 		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version, Location: cfg.Location,
-		Auth: verifier, Audit: auditor,
+		Auth: verifier, Audit: auditor, Metrics: reg,
+		CORS:         api.CORSOptions{Origins: cfg.CORSOrigins, Credentials: cfg.CORSCredentials},
+		AllowedHosts: cfg.AllowedHosts, TrustedProxies: cfg.TrustedProxies,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
 			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,
@@ -150,8 +171,18 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, banner)
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		metricsSrv = &http.Server{Handler: metricsHandler(reg, cfg.Pprof), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		log.Info("metrics listening", "addr", metricsLn.Addr().String(), "pprof", cfg.Pprof)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -160,6 +191,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	if metricsSrv != nil {
+		defer metricsSrv.Close() // scraped until the API has stopped
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
@@ -13,8 +15,9 @@ import (
 const tokenUsage = `usage: fhir-server token --scope SCOPES [--patient ID] [--fhir-user REF] [--ttl 1h]
                          [--sub S] [--client-id C] [--data-dir DIR] [--base-url URL]
 
-Prints an access token signed with the dev key of the data directory (made if absent), for a
-server in dev mode (FHIR_AUTH=dev) on the same data directory. Its iss and aud are the ones
+Prints an access token signed with the dev key of the data directory, for a server in dev
+mode (FHIR_AUTH=dev) on the same data directory; the server makes the key when it first
+starts, so start it first. Its iss and aud are the ones
 that server expects: FHIR_JWT_ISSUER and FHIR_JWT_AUDIENCE, else the base URL (aud), else
 urn:fhir-server:dev. A negative --ttl gives a token that has already expired.
 
@@ -67,6 +70,12 @@ func runToken(args []string, env config.Lookup, stdout, stderr io.Writer) error 
 		return fail("--ttl must not be 0 (negative gives an expired token)")
 	case cfg.Auth == config.AuthJWKS:
 		return fail("the server is set up for auth mode jwks (FHIR_JWT_ISSUER): it accepts only tokens of its authorization server, not dev tokens")
+	}
+	// A key made here would be one no server knows: the server makes it, on its first start.
+	keyPath := filepath.Join(cfg.DataDir, filepath.FromSlash(auth.DevKeyFile))
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("token: the data directory %s has no dev key yet (%s): start the server in dev mode on it first "+
+			"(fhir-server serve --data-dir %s), which makes the key, or pass the --data-dir of the running server", cfg.DataDir, keyPath, cfg.DataDir)
 	}
 	o.Issuer, o.Audience = cfg.JWTIssuer, cfg.JWTAudience
 	tok, err := auth.MintDevToken(cfg.DataDir, o)

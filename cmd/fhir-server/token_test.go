@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +49,10 @@ func TestTokenCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			// The server makes the key on its first start.
+			if _, err := auth.LoadDevKey(dir); err != nil {
+				t.Fatal(err)
+			}
 			var stdout, stderr bytes.Buffer
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
 			args := append([]string{"token", "--data-dir", dir}, tc.args...)
@@ -78,6 +84,30 @@ func TestTokenCommand(t *testing.T) {
 	}
 }
 
+// TestTokenNeedsTheServersKey: minting from a data directory where no server has made its dev
+// key would make a key of its own, whose tokens no server accepts; the command refuses and
+// says what to do.
+func TestTokenNeedsTheServersKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"token", "--scope", "system/*.*", "--data-dir", dir}, func(string) (string, bool) { return "", false }, &stdout, &stderr)
+	if err == nil {
+		t.Fatalf("minted %q from a data directory without a key", stdout.String())
+	}
+	for _, want := range []string{"has no dev key yet", "start the server", dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, filepath.FromSlash(auth.DevKeyFile))); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("the command made a key: %v", statErr)
+	}
+	if stdout.Len() != 0 || exitCode(err) != 1 {
+		t.Errorf("stdout %q, exit code %d; want nothing and 1", stdout.String(), exitCode(err))
+	}
+}
+
 func TestTokenCommandUsage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -93,7 +123,8 @@ func TestTokenCommandUsage(t *testing.T) {
 		{name: "zero ttl", args: []string{"--scope", "system/*.*", "--ttl", "0s"}, wantCode: 2, wantErr: "--ttl"},
 		{name: "extra arguments", args: []string{"--scope", "system/*.*", "extra"}, wantCode: 2, wantErr: "unexpected arguments"},
 		{name: "jwks mode", args: []string{"--scope", "system/*.*"},
-			env:      map[string]string{"FHIR_JWT_ISSUER": "https://idp", "FHIR_JWKS_URL": "https://idp/jwks", "FHIR_JWT_AUDIENCE": "a"},
+			env: map[string]string{"FHIR_JWT_ISSUER": "https://idp", "FHIR_JWKS_URL": "https://idp/jwks", "FHIR_JWT_AUDIENCE": "a",
+				"FHIR_BASE_URL": "https://fhir.example.org/fhir"},
 			wantCode: 2, wantErr: "jwks"},
 	}
 	for _, tc := range tests {

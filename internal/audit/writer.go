@@ -79,6 +79,9 @@ type Writer struct {
 	cancel    context.CancelFunc
 
 	written, dropped, lost atomic.Int64
+	// writing is the time (Unix nanoseconds) of the oldest record of the batch being written,
+	// 0 while none is: every record still queued is younger.
+	writing atomic.Int64
 }
 
 // NewWriter starts a writer. Close it to flush and stop it.
@@ -175,10 +178,24 @@ func (w *Writer) Stats() (written, dropped, lost int64) {
 	return w.written.Load(), w.dropped.Load(), w.lost.Load()
 }
 
+// QueueDepth is how many records wait to be written, the batch being written not included.
+func (w *Writer) QueueDepth() int { return len(w.queue) }
+
+// Lag is how long the oldest record not yet written has waited: the first record of the
+// batch the sink is being handed (retries included). It is 0 while nothing is being written.
+func (w *Writer) Lag() time.Duration {
+	since := w.writing.Load()
+	if since == 0 {
+		return 0
+	}
+	return max(0, time.Since(time.Unix(0, since)))
+}
+
 // run is the write loop: it takes whatever is queued, up to a batch, and writes it.
 func (w *Writer) run() {
 	defer close(w.done)
 	for r := range w.queue {
+		w.writing.Store(r.Time.UnixNano())
 		batch := make([][]byte, 0, w.o.BatchSize)
 		batch = w.add(batch, r)
 	fill:
@@ -196,6 +213,7 @@ func (w *Writer) run() {
 		if len(batch) > 0 {
 			w.write(batch)
 		}
+		w.writing.Store(0)
 	}
 }
 

@@ -139,6 +139,13 @@ func TestFullQueueBlocksThenDrops(t *testing.T) {
 		accepted = append(accepted, id)
 		time.Sleep(5 * time.Millisecond) // let the loop take the first
 	}
+	// The stalled batch is the lag; the two behind it are the queue.
+	if got := w.QueueDepth(); got != 2 {
+		t.Errorf("QueueDepth %d with the sink stalled, want 2", got)
+	}
+	if lag := w.Lag(); lag <= 0 {
+		t.Errorf("Lag %s with a batch waiting on the sink, want more than 0", lag)
+	}
 	start := time.Now()
 	err = w.Record(rec("overflow"))
 	if !errors.Is(err, ErrQueueFull) {
@@ -167,6 +174,9 @@ func TestFullQueueBlocksThenDrops(t *testing.T) {
 	}
 	if sink.ids["overflow"] != 0 {
 		t.Error("the dropped record was written")
+	}
+	if depth, lag := w.QueueDepth(), w.Lag(); depth != 0 || lag != 0 {
+		t.Errorf("after Close: QueueDepth %d, Lag %s; want 0 and 0", depth, lag)
 	}
 	if _, dropped, _ := w.Stats(); dropped != 1 {
 		t.Errorf("dropped %d, want 1", dropped)

@@ -22,22 +22,28 @@ type Discovery struct {
 
 // SmartConfiguration is the SMART App Launch discovery document
 // (/.well-known/smart-configuration). It always states the permission capabilities this
-// server enforces (v1 and v2 scopes, patient and user context). The launch and client
-// capabilities, grant types and PKCE are stated only when both an authorization and a token
-// endpoint are configured: without them (dev mode) there is no OAuth flow to describe, and
-// tokens come from `fhir-server token`.
+// server enforces (v1 and v2 scopes, patient and user context), and the two lists SMART 2
+// requires, grant_types_supported and code_challenge_methods_supported, filled only with
+// what the configured endpoints offer: authorization_code (with S256 PKCE, the launch and
+// client capabilities, response type code) needs both an authorization and a token
+// endpoint, client_credentials a token endpoint. Without them (dev mode) both lists are
+// empty, since there is no OAuth flow: tokens come from `fhir-server token`.
 func SmartConfiguration(d Discovery) map[string]any {
-	doc := map[string]any{
-		"scopes_supported":         scopesSupported(d.ResourceTypes),
-		"response_types_supported": []string{"code"},
-	}
+	grants, pkce := []string{}, []string{}
+	doc := map[string]any{"scopes_supported": scopesSupported(d.ResourceTypes)}
 	caps := []string{"permission-v1", "permission-v2", "permission-patient", "permission-user"}
 	if d.AuthorizeURL != "" && d.TokenURL != "" {
 		caps = append([]string{"launch-standalone", "client-public", "client-confidential-symmetric", "context-standalone-patient"}, caps...)
-		doc["grant_types_supported"] = []string{"authorization_code", "client_credentials"}
-		doc["code_challenge_methods_supported"] = []string{"S256"}
+		grants = append(grants, "authorization_code")
+		pkce = append(pkce, "S256")
+		doc["response_types_supported"] = []string{"code"}
+	}
+	if d.TokenURL != "" {
+		grants = append(grants, "client_credentials")
 		doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic"}
 	}
+	doc["grant_types_supported"] = grants
+	doc["code_challenge_methods_supported"] = pkce
 	doc["capabilities"] = caps
 	for key, v := range map[string]string{
 		"issuer":                 d.Issuer,
@@ -82,12 +88,12 @@ const (
 	oauthURIsExtension    = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 )
 
-// CapabilitySecurity is the CapabilityStatement's rest.security: CORS is on, the service is
-// SMART-on-FHIR, and the oauth-uris extension lists the configured endpoints (token,
+// CapabilitySecurity is the CapabilityStatement's rest.security: whether CORS is on (cors), the
+// service SMART-on-FHIR, and the oauth-uris extension listing the configured endpoints (token,
 // authorize, register, manage, introspect, revoke). Leave it out of the statement in mode off.
-func CapabilitySecurity(d Discovery) map[string]any {
+func CapabilitySecurity(d Discovery, cors bool) map[string]any {
 	sec := map[string]any{
-		"cors": true,
+		"cors": cors,
 		"service": []any{map[string]any{
 			"coding": []any{map[string]any{
 				"system": securityServiceSystem, "code": "SMART-on-FHIR", "display": "SMART-on-FHIR",

@@ -23,17 +23,24 @@ func TestSmartConfiguration(t *testing.T) {
 		caps     []string
 		noCaps   []string
 		inScopes []string
+		// grants and pkce are grant_types_supported and code_challenge_methods_supported.
+		grants, pkce []string
 	}{
 		{name: "with an authorization server", d: full,
 			has:      []string{"issuer", "jwks_uri", "authorization_endpoint", "token_endpoint", "revocation_endpoint", "grant_types_supported", "code_challenge_methods_supported", "scopes_supported", "response_types_supported", "capabilities"},
 			lacks:    []string{"registration_endpoint", "introspection_endpoint"},
 			caps:     []string{"launch-standalone", "client-public", "client-confidential-symmetric", "permission-v1", "permission-v2", "permission-patient", "permission-user", "context-standalone-patient"},
-			inScopes: []string{"openid", "fhirUser", "launch/patient", "patient/*.rs", "system/*.*", "user/CarePlan.cruds"}},
+			inScopes: []string{"openid", "fhirUser", "launch/patient", "patient/*.rs", "system/*.*", "user/CarePlan.cruds"},
+			grants:   []string{"authorization_code", "client_credentials"}, pkce: []string{"S256"}},
 		{name: "dev mode: keys only", d: Discovery{Issuer: DevIssuer, JWKSURI: "http://localhost:8080/fhir/.well-known/jwks.json"},
-			has:    []string{"issuer", "jwks_uri", "capabilities"},
-			lacks:  []string{"authorization_endpoint", "token_endpoint", "grant_types_supported", "code_challenge_methods_supported"},
+			has:    []string{"issuer", "jwks_uri", "capabilities", "grant_types_supported", "code_challenge_methods_supported"},
+			lacks:  []string{"authorization_endpoint", "token_endpoint", "response_types_supported", "token_endpoint_auth_methods_supported"},
 			caps:   []string{"permission-v2", "permission-patient"},
-			noCaps: []string{"launch-standalone"}},
+			noCaps: []string{"launch-standalone"}, grants: []string{}, pkce: []string{}},
+		{name: "a token endpoint only: backend services", d: Discovery{Issuer: "https://idp", TokenURL: "https://idp/token"},
+			has:    []string{"token_endpoint", "grant_types_supported", "code_challenge_methods_supported", "token_endpoint_auth_methods_supported"},
+			lacks:  []string{"authorization_endpoint", "response_types_supported"},
+			noCaps: []string{"launch-standalone", "client-public"}, grants: []string{"client_credentials"}, pkce: []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,8 +80,11 @@ func TestSmartConfiguration(t *testing.T) {
 					t.Errorf("scope %s missing: %v", s, scopes)
 				}
 			}
-			if m, ok := doc["code_challenge_methods_supported"]; ok && !slices.Equal(strs(m), []string{"S256"}) {
-				t.Errorf("PKCE methods %v", m)
+			if got := strs(doc["grant_types_supported"]); !slices.Equal(got, tc.grants) {
+				t.Errorf("grant_types_supported %q, want %q", got, tc.grants)
+			}
+			if got := strs(doc["code_challenge_methods_supported"]); !slices.Equal(got, tc.pkce) {
+				t.Errorf("code_challenge_methods_supported %q, want %q", got, tc.pkce)
 			}
 		})
 	}
@@ -97,18 +107,19 @@ func TestCapabilitySecurityIsValidFHIR(t *testing.T) {
 	tests := []struct {
 		name    string
 		d       Discovery
+		cors    bool
 		wantExt []string
 	}{
 		{"all endpoints", Discovery{TokenURL: "https://idp/token", AuthorizeURL: "https://idp/authorize", RegistrationURL: "https://idp/register",
-			ManagementURL: "https://idp/manage", IntrospectionURL: "https://idp/introspect", RevocationURL: "https://idp/revoke"},
+			ManagementURL: "https://idp/manage", IntrospectionURL: "https://idp/introspect", RevocationURL: "https://idp/revoke"}, true,
 			[]string{"token", "authorize", "register", "manage", "introspect", "revoke"}},
-		{"token and authorize", Discovery{TokenURL: "https://idp/token", AuthorizeURL: "https://idp/authorize"}, []string{"token", "authorize"}},
-		{"no endpoints", Discovery{}, nil},
+		{"token and authorize, no CORS", Discovery{TokenURL: "https://idp/token", AuthorizeURL: "https://idp/authorize"}, false, []string{"token", "authorize"}},
+		{"no endpoints", Discovery{}, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sec := CapabilitySecurity(tc.d)
+			sec := CapabilitySecurity(tc.d, tc.cors)
 			cs := map[string]any{
 				"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01", "kind": "instance",
 				"fhirVersion": "4.0.1", "format": []string{"json"},
@@ -143,7 +154,7 @@ func TestCapabilitySecurityIsValidFHIR(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := got.Rest[0].Security
-			if !s.CORS || s.Service[0].Coding[0].System != securityServiceSystem || s.Service[0].Coding[0].Code != "SMART-on-FHIR" {
+			if s.CORS != tc.cors || s.Service[0].Coding[0].System != securityServiceSystem || s.Service[0].Coding[0].Code != "SMART-on-FHIR" {
 				t.Errorf("security %s", b)
 			}
 			var names []string

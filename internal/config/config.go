@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -68,6 +69,30 @@ type Config struct {
 	// SMART holds the authorization server's endpoints advertised in
 	// /.well-known/smart-configuration and the CapabilityStatement. All optional.
 	SMART SMARTEndpoints
+
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API from
+	// another origin, or the one entry "*" for any (FHIR_CORS_ORIGINS, --cors-origins, comma
+	// separated; "none" for none). Default: "*" in dev mode, none in jwks and off mode.
+	CORSOrigins []string
+	// CORSCredentials lets browsers send cookies and TLS client certificates cross-origin
+	// (FHIR_CORS_CREDENTIALS, --cors-credentials). Default false: bearer tokens are headers and
+	// need no credentials mode. It cannot be combined with the origin "*".
+	CORSCredentials bool
+	// AllowedHosts are the Host names (optionally with a port) links may be derived from when
+	// BaseURL is empty (FHIR_ALLOWED_HOSTS, --allowed-hosts, comma separated). Requests for
+	// another host are refused. Default: localhost, 127.0.0.1 and ::1.
+	AllowedHosts []string
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose X-Forwarded-For,
+	// X-Forwarded-Proto and X-Forwarded-Host headers are believed (FHIR_TRUSTED_PROXIES,
+	// --trusted-proxies, comma separated). Default none: the headers are ignored.
+	TrustedProxies []string
+	// MetricsAddr is the listen address of the Prometheus /metrics endpoint, a listener of its
+	// own, never the API's (FHIR_METRICS_ADDR, --metrics-addr), e.g. 127.0.0.1:9090. Empty,
+	// the default, serves no metrics.
+	MetricsAddr string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics listener (FHIR_PPROF,
+	// --pprof). Default false; it needs MetricsAddr.
+	Pprof bool
 }
 
 // SMARTEndpoints are the authorization server's URLs, advertised for SMART App Launch discovery.
@@ -196,6 +221,13 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.SMART.ManagementURL, "smart-management-url", str("FHIR_SMART_MANAGEMENT_URL", ""), "app management page advertised for SMART (FHIR_SMART_MANAGEMENT_URL)")
 	fs.StringVar(&c.SMART.IntrospectionURL, "smart-introspection-url", str("FHIR_SMART_INTROSPECTION_URL", ""), "token introspection endpoint advertised for SMART (FHIR_SMART_INTROSPECTION_URL)")
 	fs.StringVar(&c.SMART.RevocationURL, "smart-revocation-url", str("FHIR_SMART_REVOCATION_URL", ""), "token revocation endpoint advertised for SMART (FHIR_SMART_REVOCATION_URL)")
+	var corsOrigins, allowedHosts, trustedProxies string
+	fs.StringVar(&corsOrigins, "cors-origins", str("FHIR_CORS_ORIGINS", ""), `browser origins allowed to call the API, comma separated, "*" for any, "none" for none; default "*" in dev mode, else none (FHIR_CORS_ORIGINS)`)
+	fs.BoolVar(&c.CORSCredentials, "cors-credentials", boolean("FHIR_CORS_CREDENTIALS", false), `let browsers send cookies cross-origin; not with origin "*" (FHIR_CORS_CREDENTIALS)`)
+	fs.StringVar(&allowedHosts, "allowed-hosts", str("FHIR_ALLOWED_HOSTS", ""), "Host names links may be derived from without a base URL, comma separated; default localhost, 127.0.0.1, ::1 (FHIR_ALLOWED_HOSTS)")
+	fs.StringVar(&trustedProxies, "trusted-proxies", str("FHIR_TRUSTED_PROXIES", ""), "addresses or CIDR ranges of proxies whose X-Forwarded-* headers are read, comma separated; default none (FHIR_TRUSTED_PROXIES)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", str("FHIR_METRICS_ADDR", ""), "listen address of /metrics (Prometheus), e.g. 127.0.0.1:9090; empty serves none (FHIR_METRICS_ADDR)")
+	fs.BoolVar(&c.Pprof, "pprof", boolean("FHIR_PPROF", false), "serve net/http/pprof at /debug/pprof/ on the metrics listener (FHIR_PPROF)")
 	if define != nil {
 		define(fs)
 	}
@@ -205,6 +237,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	if c.MongoURI == "" {
 		c.MongoURI = str("MONGODB_URI", "")
 	}
+	c.CORSOrigins, c.AllowedHosts, c.TrustedProxies = list(corsOrigins), list(allowedHosts), list(trustedProxies)
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -244,7 +277,78 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
 	}
-	errs = append(errs, c.validateAuth())
+	errs = append(errs, c.validateAuth(), c.validateEdge())
+	return errors.Join(errs...)
+}
+
+// list splits a comma-separated setting, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// LoopbackHosts are the Host names allowed by default when there is no base URL.
+var LoopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// validateEdge settles and checks the settings of the HTTP edge: CORS, hosts, proxies and the
+// metrics listener. It runs after validateAuth, whose mode decides the CORS default.
+func (c *Config) validateEdge() error {
+	var errs []error
+	switch {
+	case len(c.CORSOrigins) == 1 && strings.EqualFold(c.CORSOrigins[0], "none"):
+		c.CORSOrigins = nil
+	case len(c.CORSOrigins) == 0 && c.Auth == AuthDev:
+		c.CORSOrigins = []string{"*"}
+	}
+	for i, o := range c.CORSOrigins {
+		if o == "*" {
+			if len(c.CORSOrigins) > 1 {
+				errs = append(errs, errors.New(`FHIR_CORS_ORIGINS: "*" allows every origin and cannot be listed with others`))
+			}
+			if c.CORSCredentials {
+				errs = append(errs, errors.New(`FHIR_CORS_ORIGINS "*" cannot be combined with FHIR_CORS_CREDENTIALS: name the origins that may send credentials`))
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("FHIR_CORS_ORIGINS: %q is not an origin such as https://app.example.org or http://localhost:3000", o))
+			continue
+		}
+		c.CORSOrigins[i] = strings.ToLower(u.Scheme + "://" + u.Host)
+	}
+	if len(c.AllowedHosts) == 0 {
+		c.AllowedHosts = append([]string(nil), LoopbackHosts...)
+	}
+	for _, h := range c.AllowedHosts {
+		if strings.ContainsAny(h, "/ @?#") {
+			errs = append(errs, fmt.Errorf("FHIR_ALLOWED_HOSTS: %q is not a host name such as fhir.example.org or localhost:8080", h))
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			errs = append(errs, fmt.Errorf("FHIR_TRUSTED_PROXIES: %q is not an IP address or CIDR range such as 10.0.0.0/8", p))
+		}
+	}
+	if c.MetricsAddr != "" {
+		_, mport, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FHIR_METRICS_ADDR %q is not a listen address such as 127.0.0.1:9090", c.MetricsAddr))
+		} else if _, port, err := net.SplitHostPort(c.Addr); err == nil && port == mport && port != "0" {
+			errs = append(errs, fmt.Errorf("FHIR_METRICS_ADDR %q uses the API's port: metrics get a listener of their own", c.MetricsAddr))
+		}
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		errs = append(errs, errors.New("FHIR_PPROF serves on the metrics listener: set FHIR_METRICS_ADDR too"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -268,6 +372,9 @@ func (c *Config) validateAuth() error {
 		}
 		if c.JWTAudience == "" {
 			errs = append(errs, errors.New("auth mode jwks needs an audience: set FHIR_JWT_AUDIENCE or FHIR_BASE_URL"))
+		}
+		if c.BaseURL == "" {
+			errs = append(errs, errors.New("auth mode jwks needs FHIR_BASE_URL: links and token audiences must not be taken from what a request says its host is"))
 		}
 		switch {
 		case c.JWKSURL == "" && c.JWKSFile == "":

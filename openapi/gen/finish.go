@@ -291,7 +291,10 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 				case p["in"] == "path" && p["name"] == "id":
 					p["example"] = te.id
 				case p["in"] == "header" && p["name"] == "If-None-Exist":
-					p["example"] = te.criteria
+					// Described, never an example: Swagger UI fills examples into Try it out,
+					// and a create must create unless the user asks for a condition.
+					d, _ := p["description"].(string)
+					p["description"] = d + ". For this type, e.g. " + te.criteria
 				}
 			}
 			if code == string(fhir.InteractionSearchType) || variant == "conditional" {

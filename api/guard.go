@@ -1,0 +1,81 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+// publicFHIRPaths are the /fhir paths that need no token, whatever the method: the
+// CapabilityStatement and SMART discovery, which a client reads before it has a token.
+var publicFHIRPaths = map[string]bool{
+	"/fhir/metadata":          true,
+	"/fhir" + smartConfigPath: true,
+}
+
+// guard authenticates every /fhir request but the public ones and CORS preflights, before
+// any other check: a request without a valid token learns nothing else (401, never a 404,
+// 405, 406, 413 or 415 first). Its answers are never stored by caches (Cache-Control:
+// no-store). A request routed to a FHIR interaction is recorded as an AuditEvent once
+// answered, refused ones (401 included) too.
+func (s *Server) guard(c *gin.Context) {
+	path := c.Request.URL.Path
+	if (path != "/fhir" && !strings.HasPrefix(path, "/fhir/")) || publicFHIRPaths[path] || isPreflight(c.Request) {
+		c.Next()
+		return
+	}
+	c.Header("Cache-Control", cacheNoStore)
+	if err := s.authenticate(c); err != nil {
+		writeError(c, err)
+		c.Abort()
+	} else {
+		c.Next()
+	}
+	if ep := s.endpointOf(c); ep.interaction != "" && s.opts.Audit != nil {
+		s.record(c, string(ep.interaction))
+	}
+}
+
+// Cache-Control values of /fhir answers: none is stored by a cache; one that carries a
+// version (ETag) is, in addition, private to the caller, who may read it again
+// conditionally (If-None-Match, If-Modified-Since).
+const (
+	cacheNoStore = "no-store"
+	cachePrivate = "private, no-store"
+)
+
+// commonHeaders sets the headers every answer carries: browsers must not guess a media type
+// other than the one given.
+func commonHeaders(c *gin.Context) {
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
+// observe records the metrics of each request: in flight while served, then its endpoint,
+// resource type, status and duration, and whether a create or update was refused as invalid.
+func (s *Server) observe(c *gin.Context) {
+	m := s.opts.Metrics
+	if m == nil {
+		c.Next()
+		return
+	}
+	done := m.RequestStarted()
+	start := time.Now()
+	c.Next()
+	done()
+	ep := s.endpointOf(c)
+	typ := ""
+	if t := c.Param("type"); t != "" && s.svc.Registry().Supports(t) {
+		typ = t // unknown types stay unlabelled: a client must not make new series at will
+	}
+	m.ObserveRequest(ep.name, typ, c.Writer.Status(), time.Since(start))
+	if c.Writer.Status() == http.StatusBadRequest && (ep.interaction == fhir.InteractionCreate || ep.interaction == fhir.InteractionUpdate) {
+		if e, ok := c.Get(errorKey); ok && fhir.IsKind(e.(error), fhir.KindInvalid) {
+			m.ValidationRefused(typ)
+		}
+	}
+}
