@@ -126,7 +126,7 @@ func BenchmarkSearch(b *testing.B) {
 				b.Run(bq.name+"/http", func(b *testing.B) {
 					for b.Loop() {
 						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/fhir/QuestionnaireResponse?"+query, nil))
+						h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/fhir/QuestionnaireResponse?"+query, nil))
 						if rec.Code != http.StatusOK {
 							b.Fatalf("%d %s", rec.Code, rec.Body)
 						}

@@ -285,7 +285,8 @@ func (s *Store) history(typ string) *mongo.Collection { return s.db.Collection(t
 // Current implements fhir.Store.
 func (s *Store) Current(ctx context.Context, typ, id string) (*fhir.Resource, error) {
 	var d document
-	err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	// The search values are not part of a read: leave them in the database.
+	err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, withoutSearchValues).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", typ, id)
 	}
@@ -294,6 +295,9 @@ func (s *Store) Current(ctx context.Context, typ, id string) (*fhir.Resource, er
 	}
 	return d.resource(typ), nil
 }
+
+// withoutSearchValues leaves a document's search values out of what a read returns.
+var withoutSearchValues = options.FindOne().SetProjection(bson.D{{Key: "sp", Value: 0}})
 
 // Version implements fhir.Store.
 func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.Resource, error) {
