@@ -264,12 +264,13 @@ func (s *Server) writeWrite(c *gin.Context, res *fhir.WriteResult) {
 	if res.Created {
 		verb = "Created"
 	}
-	s.writeVersion(c, res.Status(), res.Resource, verb)
+	s.writeVersion(c, res.Status(), res.Resource, verb, res.Issues...)
 }
 
 // writeVersion answers a request that wrote version r (or, for a conditional create that
-// matched, found it) as the Prefer header asks; verb says what happened to it.
-func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string) {
+// matched, found it) as the Prefer header asks; verb says what happened to it, and issues
+// (warnings about the resource written) follow it in an OperationOutcome.
+func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string, issues ...fhir.Issue) {
 	noteResources(c, r)
 	c.Header("Location", s.baseURL(c)+"/"+r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
 	switch preferReturn(c) {
@@ -278,10 +279,10 @@ func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb
 		c.Status(status)
 	case "OperationOutcome":
 		setVersionHeaders(c, r)
-		writeValue(c, status, fhir.NewOperationOutcome(fhir.Issue{
+		writeValue(c, status, fhir.NewOperationOutcome(append([]fhir.Issue{{
 			Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
 			Diagnostics: verb + " " + r.Type + "/" + r.ID + " (version " + strconv.FormatInt(r.VersionID, 10) + ")",
-		}))
+		}}, issues...)...))
 	default:
 		s.writeResource(c, status, r)
 	}

@@ -18,14 +18,20 @@ type Service struct {
 	store    Store
 	registry *Registry
 	now      func() time.Time
+	// checker judges the content of writes, when set (WithContentChecker).
+	checker ContentChecker
 }
 
 // NewService returns a Service over store for the types in registry.
-func NewService(store Store, registry *Registry) (*Service, error) {
+func NewService(store Store, registry *Registry, opts ...ServiceOption) (*Service, error) {
 	if store == nil || registry == nil {
 		return nil, errors.New("fhir: NewService needs a store and a registry")
 	}
-	return &Service{store: store, registry: registry, now: time.Now}, nil
+	s := &Service{store: store, registry: registry, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Registry returns the resource types this service serves.
@@ -39,6 +45,9 @@ type WriteResult struct {
 	Resource *Resource
 	// Created is set when the write created the resource (HTTP 201).
 	Created bool
+	// Issues are warnings and information about the resource written, from the content
+	// checker: for the OperationOutcome of Prefer: return=OperationOutcome.
+	Issues []Issue
 }
 
 // Status is the HTTP status of a successful write.
@@ -106,11 +115,17 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 	if err != nil {
 		return nil, err
 	}
+	rep, err := s.check(ctx, &ContentWrite{Type: typ, Tree: body.Tree})
+	if err != nil {
+		return nil, err
+	}
+	defer rep.done()
 	for attempt := 0; attempt < 5; attempt++ {
 		next, err := body.Version(NewID(), 1, s.now(), http.MethodPost)
 		if err != nil {
 			return nil, err
 		}
+		next.Derived = rep.Derived
 		if err := guard(ctx, nil, next); err != nil {
 			return nil, err
 		}
@@ -121,7 +136,8 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 		if err != nil {
 			return nil, err
 		}
-		return &WriteResult{Resource: next, Created: true}, nil
+		s.written(next)
+		return &WriteResult{Resource: next, Created: true, Issues: rep.Issues}, nil
 	}
 	return nil, Wrap(ErrVersionConflict, "create %s: no free id", typ)
 }
@@ -208,13 +224,30 @@ func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMat
 	if body.ID != id {
 		return nil, Errorf(KindInvalid, "The resource's id %q does not match the id in the URL %q", body.ID, id).At(typ + ".id")
 	}
-	return s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
+	var rep *ContentReport
+	defer func() { rep.done() }()
+	res, err := s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
 		vid, method := int64(1), http.MethodPut
 		if prev != nil {
 			vid = prev.VersionID + 1
 		}
-		return body.Version(id, vid, s.after(prev), method)
+		rep.done() // of an earlier attempt that lost a race
+		r, cerr := s.check(ctx, &ContentWrite{Type: typ, ID: id, Tree: body.Tree, Prev: prev})
+		if cerr != nil {
+			return nil, cerr
+		}
+		rep = r
+		next, err := body.Version(id, vid, s.after(prev), method)
+		if next != nil {
+			next.Derived = rep.Derived
+		}
+		return next, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	res.Issues = rep.Issues
+	return res, nil
 }
 
 // Delete deletes typ/id by writing a deleted version. Deleting a deleted resource writes
@@ -294,6 +327,7 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		if err != nil {
 			return nil, err
 		}
+		s.written(next)
 		return &WriteResult{Resource: next, Created: prev == nil || prev.Deleted}, nil
 	}
 	return nil, Errorf(KindConflict, "%s/%s is being changed by many requests at once; retry later", typ, id)

@@ -38,6 +38,8 @@ const (
 	IssueTransient       IssueType = "transient"
 	IssueException       IssueType = "exception"
 	IssueInformational   IssueType = "informational"
+	IssueBusinessRule    IssueType = "business-rule"
+	IssueInvariant       IssueType = "invariant"
 )
 
 // Issue is one OperationOutcome.issue.
