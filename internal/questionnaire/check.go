@@ -768,7 +768,11 @@ func (s *state) score(it *Item, stated *answer, computed float64, unknown int, s
 		return
 	}
 	if unknown > 0 {
-		s.warnf(fhir.IssueBusinessRule, stated.path, "%s is not checked: %d of the answers it adds up are not among the options", label(it), unknown)
+		verb := "are"
+		if unknown == 1 {
+			verb = "is"
+		}
+		s.warnf(fhir.IssueBusinessRule, stated.path, "%s is not checked: %d of the answers it adds up %s not among the options", label(it), unknown, verb)
 		return
 	}
 	if math.Abs(*sc.Stated-computed) > 1e-9 {
