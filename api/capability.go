@@ -67,6 +67,14 @@ type CapabilityResource struct {
 	SearchInclude     []string                `json:"searchInclude,omitempty"`
 	SearchRevInclude  []string                `json:"searchRevInclude,omitempty"`
 	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
+	// Operation lists the operations offered on the type ($validate).
+	Operation []CapabilityOperation `json:"operation,omitempty"`
+}
+
+// CapabilityOperation is CapabilityStatement.rest.resource.operation.
+type CapabilityOperation struct {
+	Name       string `json:"name" example:"validate"`
+	Definition string `json:"definition" example:"http://hl7.org/fhir/OperationDefinition/Resource-validate"`
 }
 
 // CapabilityInteraction is an interaction entry.
@@ -121,6 +129,9 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 					})
 				}
 			}
+		}
+		for _, op := range s.typeOperations(t) {
+			res.Operation = append(res.Operation, CapabilityOperation{Name: op, Definition: operationDefinitions[op]})
 		}
 		rest.Resource = append(rest.Resource, res)
 	}
