@@ -1,12 +1,14 @@
 package questionnaire_test
 
 import (
+	"bytes"
 	"io/fs"
 	"net/http"
 	"path"
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/fixtures"
+	"github.com/patient-involvement/fhir-server/internal/generate"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 )
 
@@ -129,4 +131,32 @@ func TestQuestionnaireWritesInvalidate(t *testing.T) {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
 	post(422, `Item "extra" ("One more") is required`)
+}
+
+// TestGeneratedResponsesPass: the generator's made-up responses follow their
+// Questionnaires, as the rules see them.
+func TestGeneratedResponsesPass(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, questionnaire.ModeStrict)
+	for _, b := range fixtureFiles(t, "Questionnaire") {
+		s.mustPut(b)
+	}
+	var buf bytes.Buffer
+	st, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: 6, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		if !bytes.Contains(line, []byte(`"resourceType":"QuestionnaireResponse"`)) {
+			continue
+		}
+		checked++
+		if r := s.do(http.MethodPost, "/fhir/QuestionnaireResponse", line, "Prefer", "return=OperationOutcome"); r.status != http.StatusCreated || len(r.outcome(t).Issue) != 1 {
+			t.Errorf("%d %s\n%.400s", r.status, r.body, line)
+		}
+	}
+	if checked != st.Responses || checked == 0 {
+		t.Errorf("%d responses checked, %d generated", checked, st.Responses)
+	}
 }
