@@ -183,7 +183,7 @@ func label(it *Item) string {
 func (s *state) build(list []map[string]any, parentItem *Item, parent *node, base string) []*node {
 	var out []*node
 	for i, m := range list {
-		n := &node{m: m, path: fmt.Sprintf("%s.item[%d]", base, i), parent: parent}
+		n := &node{m: m, path: base + ".item[" + strconv.Itoa(i) + "]", parent: parent}
 		out = append(out, n)
 		linkID := str(m, "linkId")
 		it := s.c.byLink[linkID]
@@ -205,8 +205,11 @@ func (s *state) build(list []map[string]any, parentItem *Item, parent *node, bas
 		n.item = it
 		s.text(n)
 		for j, a := range objects(m, "answer") {
-			n.answers = append(n.answers, s.answer(n, a, fmt.Sprintf("%s.answer[%d]", n.path, j)))
-			n.kids = append(n.kids, s.build(objects(a, "item"), it, n, fmt.Sprintf("%s.answer[%d]", n.path, j))...)
+			path := n.path + ".answer[" + strconv.Itoa(j) + "]"
+			n.answers = append(n.answers, s.answer(n, a, path))
+			if _, nested := a["item"]; nested {
+				n.kids = append(n.kids, s.build(objects(a, "item"), it, n, path)...)
+			}
 		}
 		n.kids = append(n.kids, s.build(objects(m, "item"), it, n, n.path)...)
 	}
