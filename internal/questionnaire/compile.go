@@ -52,6 +52,8 @@ func (c *Checker) Canonical() string {
 
 // Item is one item of the Questionnaire.
 type Item struct {
+	// LinkID, Type and Text are the item's linkId, type (group, display, choice, integer, …)
+	// and text.
 	LinkID string
 	Type   string
 	Text   string
@@ -60,9 +62,10 @@ type Item struct {
 	// textVaries is set when the text is computed or rendered (cqf-expression, rendering
 	// extensions): a response's text is then not compared.
 	textVaries bool
-	Required   bool
-	Repeats    bool
-	ReadOnly   bool
+	// Required, Repeats and ReadOnly are the item's flags of those names.
+	Required bool
+	Repeats  bool
+	ReadOnly bool
 
 	minOccurs, maxOccurs *int
 	maxLength, minLength *int

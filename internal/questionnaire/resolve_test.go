@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"path"
 	"testing"
+	"time"
 
 	"github.com/patient-involvement/fhir-server/fixtures"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/generate"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
+	"github.com/patient-involvement/fhir-server/internal/store"
+	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
 
 const lup = "https://fhir.patient-involvement.example/Questionnaire/lup-outpatient"
@@ -158,5 +162,47 @@ func TestGeneratedResponsesPass(t *testing.T) {
 	}
 	if checked != st.Responses || checked == 0 {
 		t.Errorf("%d responses checked, %d generated", checked, st.Responses)
+	}
+}
+
+// TestResolverTTL: on MongoDB another server may write a Questionnaire without this one
+// hearing of it; the versions known of a url are asked again once the TTL has passed.
+func TestResolverTTL(t *testing.T) {
+	t.Parallel()
+	registry := fhir.DefaultRegistry()
+	st, err := store.New(storetest.NewDatabase(t), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := fhir.NewService(st, registry) // another server's writes: this resolver is not told
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 300 * time.Millisecond
+	r := questionnaire.NewResolver(st, ttl)
+	url := "https://fhir.patient-involvement.example/Questionnaire/test-all-rules"
+	resolve := func() string {
+		t.Helper()
+		res, err := r.Resolve(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Checker == nil {
+			return "none"
+		}
+		return res.Checker.Version
+	}
+	if got := resolve(); got != "none" {
+		t.Fatalf("before any write: %s", got)
+	}
+	if _, err := other.Update(t.Context(), "Questionnaire", "test-all-rules", readFile(t, allRules), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(); got != "none" {
+		t.Errorf("within the TTL the cached answer stands, got %s", got)
+	}
+	time.Sleep(ttl + 50*time.Millisecond)
+	if got := resolve(); got != "1.0" {
+		t.Errorf("after the TTL: %s, want 1.0", got)
 	}
 }
