@@ -643,7 +643,7 @@ func (s *state) scores() {
 	if s.ev == nil {
 		return
 	}
-	for _, it := range s.c.byLink {
+	for _, it := range s.c.all {
 		if it.calculated == nil {
 			continue
 		}

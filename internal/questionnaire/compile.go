@@ -24,6 +24,8 @@ type Checker struct {
 
 	roots  []*Item
 	byLink map[string]*Item
+	// all holds every item in document order.
+	all []*Item
 	// ordinals map "system|code" to the ordinal value of an option of any item, and
 	// ordinalsByCode a bare code to the ordinals options with that code carry.
 	ordinals       map[string]float64
@@ -228,6 +230,7 @@ func (cp *compiler) item(m map[string]any, parent *Item, path string) *Item {
 		Repeats: boolean(m, "repeats"), ReadOnly: boolean(m, "readOnly"), parent: parent, path: path,
 		enableAll: str(m, "enableBehavior") == "all",
 	}
+	cp.c.all = append(cp.c.all, it)
 	if cp.seen == nil {
 		cp.seen = map[string]string{}
 	}
@@ -504,7 +507,7 @@ func (cp *compiler) answerValueSet(it *Item, m map[string]any, path string) {
 
 // links checks the enableWhen graph once every item is known.
 func (cp *compiler) links() {
-	for _, it := range cp.c.byLink {
+	for _, it := range cp.c.all {
 		for _, cond := range it.enableWhen {
 			q := cp.c.byLink[cond.question]
 			switch {
@@ -603,7 +606,7 @@ func (cp *compiler) findTotals() {
 		return
 	}
 	var cands []*Item
-	for _, it := range cp.c.byLink {
+	for _, it := range cp.c.all {
 		if it.calculated == nil && (it.Type == "integer" || it.Type == "decimal" || it.Type == "quantity") && (it.ReadOnly || it.knownTotal) {
 			cands = append(cands, it)
 		}

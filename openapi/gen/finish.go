@@ -323,7 +323,11 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 			}
 			examples := ex.ref(name, summary, example)
 			if interaction == "validate" {
-				for k, v := range ex.ref(typ+"ValidateParameters", "The same "+typ+" in a Parameters resource, with the mode", te.validateParameters(variant == "instance")) {
+				pname, psummary := typ+"ValidateParameters", "The same "+typ+" in a Parameters resource, with mode create"
+				if variant == "instance" {
+					pname, psummary = typ+"ValidateUpdateParameters", "The same "+typ+" in a Parameters resource, with mode update"
+				}
+				for k, v := range ex.ref(pname, psummary, te.validateParameters(variant == "instance")) {
 					examples[k] = v
 				}
 			}
