@@ -79,6 +79,14 @@ func unsupported(p *search.Param, format string, args ...any) error {
 	return fhir.Errorf(fhir.KindInvalid, "Search parameter %q: "+format, append([]any{name}, args...)...).At(name)
 }
 
+// documentFields are the parameters searched on fields of the stored document rather than
+// on its search values: the resource id is the document's _id, and its last updated time
+// the document's ts (one instant, in milliseconds). Every document has both.
+var documentFields = map[string]string{"_id": "_id", "_lastUpdated": "ts"}
+
+// never is a condition no document meets: every document has an _id.
+var never = bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}
+
 // compileParam compiles one parameter: any of its values matches (OR).
 func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 	name := p.Def.Name
@@ -90,7 +98,11 @@ func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 				return bson.D{}, nil, nil
 			}
 		}
-		return bson.D{{Key: "sp." + name, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
+		field := "sp." + name
+		if f, ok := documentFields[name]; ok {
+			field = f
+		}
+		return bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
 	}
 	var conds []bson.D
 	var evals []check
@@ -183,6 +195,10 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		}
 		return prefixRegex(spField(name, "n"), search.Normalize(s.Text)), true, nil, nil
 	case search.TypeToken:
+		if name == "_id" {
+			cond, err := compileID(p, v)
+			return cond, true, nil, err
+		}
 		cond, err := compileToken(p, name, v)
 		return cond, true, nil, err
 	case search.TypeURI:
@@ -198,6 +214,9 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		cond, err := compileReference(p, name, v, o)
 		return cond, true, nil, err
 	case search.TypeDate:
+		if name == "_lastUpdated" {
+			return compileInstant("ts", v.(search.Date), o), true, nil, nil
+		}
 		cond, exact, eval := compileDate(name, v.(search.Date), o)
 		return cond, exact, eval, nil
 	case search.TypeNumber:
@@ -237,6 +256,21 @@ func compileToken(p *search.Param, name string, v search.Value) (bson.D, error) 
 		return tokenCond(spField(name, "k"), spField(name, "c"), v.(search.Token)), nil
 	}
 	return nil, unsupported(p, "the modifier :%s needs a terminology service, which this server does not have", p.Modifier)
+}
+
+// compileID compiles an _id value onto the document's _id. An id has no system, display
+// or type, so a value with a system, :text and :of-type match nothing.
+func compileID(p *search.Param, v search.Value) (bson.D, error) {
+	switch p.Modifier {
+	case search.ModifierNone, search.ModifierNot:
+		if t := v.(search.Token); !t.HasSystem {
+			return eq("_id", t.Code), nil
+		}
+		return never, nil
+	case search.ModifierText, search.ModifierOfType:
+		return never, nil
+	}
+	return compileToken(p, "_id", v)
 }
 
 func compileReference(p *search.Param, name string, v search.Value, o compileOptions) (bson.D, error) {
@@ -399,13 +433,58 @@ func apTolerance[T time.Time | float64](now, L, H T, dist func(a, b T) float64) 
 	return tol
 }
 
-func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
-	L, H := d.Low, d.High
-	prefix := d.Prefix
-	if prefix == search.PrefixAp {
+// dateRange is the range [L, H) a date search value compares with: the range it covers,
+// widened for ap.
+func dateRange(d search.Date, o compileOptions) (L, H time.Time) {
+	L, H = d.Low, d.High
+	if d.Prefix == search.PrefixAp {
 		tol := time.Duration(apTolerance(o.now, L, H, func(a, b time.Time) float64 { return float64(a.Sub(b)) }))
 		L, H = L.Add(-tol), H.Add(tol)
 	}
+	return L, H
+}
+
+// compileInstant compiles a date value onto field, a stored instant in milliseconds (as
+// BSON dates are) that stands for the range [t, t+1ms). With one value every prefix is one
+// range on field, and exact: the bounds are rounded to whole milliseconds here, in the
+// direction that keeps each comparison exact (BSON would round them down).
+func compileInstant(field string, d search.Date, o compileOptions) bson.D {
+	L, H := dateRange(d, o)
+	floor := func(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+	ceil := func(t time.Time) time.Time {
+		if f := floor(t); f.Before(t) {
+			return f.Add(time.Millisecond)
+		}
+		return t
+	}
+	last := func(t time.Time) time.Time { return floor(t.Add(-time.Millisecond)) } // t+1ms <= x is t <= last(x)
+	cmp := func(ops ...bson.E) bson.D { return bson.D{{Key: field, Value: bson.D(ops)}} }
+	switch d.Prefix {
+	case search.PrefixGt: // hi > H
+		return cmp(bson.E{Key: "$gt", Value: last(H)})
+	case search.PrefixLt: // lo < L
+		return cmp(bson.E{Key: "$lt", Value: ceil(L)})
+	case search.PrefixGe: // hi > L
+		return cmp(bson.E{Key: "$gt", Value: last(L)})
+	case search.PrefixLe: // lo < H
+		return cmp(bson.E{Key: "$lt", Value: ceil(H)})
+	case search.PrefixSa: // lo >= H
+		return cmp(bson.E{Key: "$gte", Value: ceil(H)})
+	case search.PrefixEb: // hi <= L
+		return cmp(bson.E{Key: "$lte", Value: last(L)})
+	case search.PrefixAp: // lo < H and hi > L
+		return cmp(bson.E{Key: "$gt", Value: last(L)}, bson.E{Key: "$lt", Value: ceil(H)})
+	}
+	within := cmp(bson.E{Key: "$gte", Value: ceil(L)}, bson.E{Key: "$lte", Value: last(H)}) // L <= lo, hi <= H
+	if d.Prefix == search.PrefixNe {
+		return bson.D{{Key: "$nor", Value: bson.A{within}}}
+	}
+	return within
+}
+
+func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
+	L, H := dateRange(d, o)
+	prefix := d.Prefix
 	less := func(a, b time.Time) bool { return a.Before(b) }
 	eval := func(ix search.Index) bool {
 		vals := ix[name]

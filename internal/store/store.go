@@ -155,9 +155,10 @@ func (s *Store) zone() string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 3
+const indexVersion = 4
 
-// index extracts a resource's search values. The id and lastUpdated are the server's.
+// index extracts a resource's search values. The id and lastUpdated are the server's,
+// and stored once, as the document's _id and ts.
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	tree := r.Tree
 	if tree == nil {
@@ -174,10 +175,9 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	if ix == nil {
 		ix = search.Index{}
 	}
-	ix["_id"] = &search.Values{C: []string{r.ID}, O: r.ID}
-	ts := r.LastUpdated.UTC()
-	ix["_lastUpdated"] = &search.Values{Lo: []time.Time{ts}, Hi: []time.Time{ts.Add(time.Millisecond)},
-		D: search.CalendarKeys(ts, ts.Add(time.Millisecond)), O: ts}
+	// Searches on them read the document's _id and ts (see documentFields).
+	delete(ix, "_id")
+	delete(ix, "_lastUpdated")
 	return ix, nil
 }
 
