@@ -16,8 +16,8 @@ var _ search.Searcher = (*Store)(nil)
 // searchDoc is a current document read by a search: the stored version plus its search
 // values, which checks in Go, sort keys and includes need.
 type searchDoc struct {
-	Doc document     `bson:",inline"`
-	SP  search.Index `bson:"sp,omitempty"`
+	Doc document    `bson:",inline"`
+	SP  storedIndex `bson:"sp,omitempty"`
 }
 
 // ID is the resource id.
@@ -134,7 +134,7 @@ func (s *Store) collect(ctx context.Context, typ string, filter, sort bson.D, ch
 		if err := cur.Decode(&d); err != nil {
 			return nil, false, fhir.Wrap(err, "read %s", typ)
 		}
-		if !passes(checks, d.SP) {
+		if !passes(checks, search.Index(d.SP)) {
 			continue
 		}
 		if limit >= 0 && len(out) == limit {
@@ -177,7 +177,7 @@ func (s *Store) count(ctx context.Context, typ string, q *compiled) (int64, erro
 		if err := cur.Decode(&d); err != nil {
 			return 0, fhir.Wrap(err, "count %s", typ)
 		}
-		if passes(q.checks, d.SP) {
+		if passes(q.checks, search.Index(d.SP)) {
 			n++
 		}
 	}

@@ -140,7 +140,7 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
-	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
+	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
 }
 
 // zone names the settings search values are extracted with: the time zone and the base
@@ -425,7 +425,7 @@ func (s *Store) Reindex(ctx context.Context) error {
 			if cmp == nil {
 				cmp = []string{}
 			}
-			set := bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}
+			set := bson.D{{Key: "sp", Value: storedIndex(ix)}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}
 			_, err = s.current(t.Name).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}},
 				bson.D{{Key: "$set", Value: set}})
 			if err != nil {

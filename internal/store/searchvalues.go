@@ -1,0 +1,212 @@
+package store
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// storedIndex is how a resource's search values are stored (the "sp" sub-document): each
+// parameter's search.Values as a sub-document with the fields' bson names, where a list of
+// one value is stored as that value alone rather than as an array of one.
+//
+// A condition on a field means the same either way (on an array, MongoDB and the embedded
+// database test each element), and a scalar is smaller: in the embedded database every
+// array element gets a type entry of its own in the row's schema. Most lists hold one
+// value (one status, one subject, one authored date), so this is most of the values.
+// Decoding reads a scalar where a list is expected as a list of one.
+type storedIndex search.Index
+
+// MarshalBSON implements bson.Marshaler.
+func (ix storedIndex) MarshalBSON() ([]byte, error) {
+	names := make([]string, 0, len(ix))
+	for name, v := range ix {
+		if v != nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	d := make(bson.D, len(names))
+	for i, name := range names {
+		d[i] = bson.E{Key: name, Value: encodeStruct(reflect.ValueOf(ix[name]).Elem())}
+	}
+	return bson.Marshal(d)
+}
+
+// UnmarshalBSON implements bson.Unmarshaler.
+func (ix *storedIndex) UnmarshalBSON(data []byte) error {
+	elems, err := bson.Raw(data).Elements()
+	if err != nil {
+		return err
+	}
+	out := make(storedIndex, len(elems))
+	for _, e := range elems {
+		doc, ok := e.Value().DocumentOK()
+		if !ok {
+			return fmt.Errorf("search values of %s: not a document", e.Key())
+		}
+		v := new(search.Values)
+		if err := decodeStruct(doc, reflect.ValueOf(v).Elem()); err != nil {
+			return fmt.Errorf("search values of %s: %w", e.Key(), err)
+		}
+		out[e.Key()] = v
+	}
+	*ix = out
+	return nil
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// structField is a field of a stored struct: its index and bson name.
+type structField struct {
+	index int
+	name  string
+}
+
+// fieldsOf lists the fields of a struct type that have a bson name.
+func fieldsOf(t reflect.Type) []structField {
+	var out []structField
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("bson"), ",")
+		if name != "" && name != "-" {
+			out = append(out, structField{i, name})
+		}
+	}
+	return out
+}
+
+// storedFields are the fields of the structs search values are made of, by type.
+var storedFields = map[reflect.Type][]structField{
+	reflect.TypeFor[search.Values]():  fieldsOf(reflect.TypeFor[search.Values]()),
+	reflect.TypeFor[search.Element](): fieldsOf(reflect.TypeFor[search.Element]()),
+}
+
+// encodeStruct encodes a search.Values or search.Element, leaving out empty fields (as
+// omitempty does, and zero times too).
+func encodeStruct(v reflect.Value) bson.D {
+	var d bson.D
+	for _, f := range storedFields[v.Type()] {
+		fv := v.Field(f.index)
+		if isEmptyValue(fv) {
+			continue
+		}
+		d = append(d, bson.E{Key: f.name, Value: encodeValue(fv)})
+	}
+	return d
+}
+
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice:
+		return v.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	}
+	if v.Type() == timeType {
+		return v.Interface().(time.Time).IsZero()
+	}
+	return v.IsZero()
+}
+
+// encodeValue encodes one field: a list of one as its value, longer lists as arrays.
+func encodeValue(v reflect.Value) any {
+	switch {
+	case v.Kind() == reflect.Slice:
+		if v.Len() == 1 {
+			return encodeValue(v.Index(0))
+		}
+		a := make(bson.A, v.Len())
+		for i := range a {
+			a[i] = encodeValue(v.Index(i))
+		}
+		return a
+	case v.Kind() == reflect.Struct && v.Type() != timeType:
+		return encodeStruct(v)
+	case v.Kind() == reflect.Pointer:
+		return encodeValue(v.Elem())
+	}
+	return v.Interface()
+}
+
+// decodeStruct decodes doc into the search.Values or search.Element v, reading a single
+// value where a list is expected as a list of one. Unknown fields are ignored.
+func decodeStruct(doc bson.Raw, v reflect.Value) error {
+	elems, err := doc.Elements()
+	if err != nil {
+		return err
+	}
+	fields := storedFields[v.Type()]
+	for _, e := range elems {
+		key := e.Key()
+		for _, f := range fields {
+			if f.name == key {
+				if err := decodeValue(e.Value(), v.Field(f.index)); err != nil {
+					return fmt.Errorf("%s: %w", key, err)
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func decodeValue(rv bson.RawValue, v reflect.Value) error {
+	switch {
+	case v.Kind() == reflect.Slice:
+		if rv.Type != bson.TypeArray {
+			s := reflect.MakeSlice(v.Type(), 1, 1)
+			if err := decodeValue(rv, s.Index(0)); err != nil {
+				return err
+			}
+			v.Set(s)
+			return nil
+		}
+		vals, err := rv.Array().Values()
+		if err != nil {
+			return err
+		}
+		s := reflect.MakeSlice(v.Type(), len(vals), len(vals))
+		for i, x := range vals {
+			if err := decodeValue(x, s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	case v.Kind() == reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if err := decodeValue(rv, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case v.Type() == timeType:
+		if t, ok := rv.TimeOK(); ok {
+			v.Set(reflect.ValueOf(t.UTC()))
+			return nil
+		}
+	case v.Kind() == reflect.String:
+		if s, ok := rv.StringValueOK(); ok {
+			v.SetString(s)
+			return nil
+		}
+	case v.Kind() == reflect.Float64:
+		if f, ok := rv.DoubleOK(); ok {
+			v.SetFloat(f)
+			return nil
+		}
+	case v.Kind() == reflect.Struct:
+		doc, ok := rv.DocumentOK()
+		if !ok {
+			return fmt.Errorf("a %s where a document belongs", rv.Type)
+		}
+		return decodeStruct(doc, v)
+	}
+	return rv.Unmarshal(v.Addr().Interface())
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// TestStoredIndexRoundTrip checks that search values read back as they were written, with
+// lists of one stored as their value alone and longer lists as arrays.
+func TestStoredIndexRoundTrip(t *testing.T) {
+	t0 := time.Date(2024, 5, 3, 10, 15, 30, 123_000_000, time.UTC)
+	f := func(x float64) *float64 { return &x }
+	ix := search.Index{
+		"status":  {K: []string{"|completed"}, C: []string{"completed"}, O: "completed"},
+		"subject": {R: []string{"Patient/1", "https://x.org/Patient/1"}, I: []string{"1"}, O: "Patient/1"},
+		"title":   {N: []string{"a"}, E: []string{"A"}, O: "a"},
+		"url":     {U: []string{"http://x.org/q"}, O: "http://x.org/q"},
+		"code":    {K: []string{"s|c"}, C: []string{"c"}, T: []string{"text"}, Y: []string{"s|MR|1"}, O: "c"},
+		"date": {Lo: []time.Time{t0, search.MinTime}, Hi: []time.Time{t0.Add(time.Second), search.MaxTime}, D: []string{"Y2024"},
+			V: []search.Element{{Lo: t0, Hi: t0.Add(time.Second)}, {Lo: search.MinTime, Hi: search.MaxTime}}, O: t0},
+		"authored": {Lo: []time.Time{t0}, Hi: []time.Time{t0.Add(time.Second)}, D: []string{"Y2024", "M2024-05"}, O: t0},
+		"quantity": {QLo: []float64{5.35}, QHi: []float64{5.45}, QU: []string{"u|kg"}, QC: []string{"kg"},
+			V: []search.Element{{QLo: f(5.35), QHi: f(5.45), XLo: f(5.4), XHi: f(5.4), QU: []string{"u|kg"}, QC: []string{"kg"}}}, O: 5.35},
+		"composite": {K: []string{"a", "s|a"}, V: []search.Element{{K: []string{"a", "s|a"}, QLo: f(1), QHi: f(2)}}},
+	}
+	data, err := bson.Marshal(storedIndex(ix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bson.Raw(data)
+	for path, wantArray := range map[string]bool{
+		"status.c": false, "subject.r": true, "subject.i": false, "date.lo": true, "authored.lo": false,
+		"authored.d": true, "quantity.v": false, "quantity.v.qu": false, "composite.v.k": true,
+	} {
+		v, err := raw.LookupErr(strings.Split(path, ".")...)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if isArray := v.Type == bson.TypeArray; isArray != wantArray {
+			t.Errorf("%s is stored as %s, want an array: %v", path, v.Type, wantArray)
+		}
+	}
+	var got storedIndex
+	if err := bson.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	// Sort keys read back as the driver gives them, dates as bson.DateTime.
+	for _, v := range ix {
+		if tm, ok := v.O.(time.Time); ok {
+			v.O = bson.NewDateTimeFromTime(tm)
+		}
+	}
+	if diff := cmp.Diff(ix, search.Index(got)); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+}
+
+// TestStoredFieldsNamed checks that every field of the search values has a bson name, so
+// that storedIndex stores it.
+func TestStoredFieldsNamed(t *testing.T) {
+	for typ, fields := range storedFields {
+		if len(fields) != typ.NumField() {
+			t.Errorf("%s has %d fields, %d with a bson name", typ, typ.NumField(), len(fields))
+		}
+	}
+	if len(storedFields) != 2 || storedFields[reflect.TypeFor[search.Values]()] == nil {
+		t.Error("storedFields does not describe search.Values and search.Element")
+	}
+}
