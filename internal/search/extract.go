@@ -978,14 +978,17 @@ func (a *acc) referenceKeys(ref string) {
 	}
 }
 
-// relative adds a relative reference "Type/id[/_history/v]" as "Type/id" and its id. Other
-// shapes are kept as written when keep is set.
+// relative adds a relative reference "Type/id[/_history/v]" as "Type/id", and its id when
+// a bare id search reads it there (Definition.BareIDTypes). Other shapes are kept as
+// written when keep is set.
 func (a *acc) relative(ref string, keep bool) {
 	r := stripHistory(ref)
 	typ, id, ok := strings.Cut(r, "/")
 	if ok && isIdent(typ) && typ[0] >= 'A' && typ[0] <= 'Z' && validID(id) {
 		a.v.R = appendUnique(a.v.R, r)
-		a.v.I = appendUnique(a.v.I, id)
+		if a.def.keepsID(typ) {
+			a.v.I = appendUnique(a.v.I, id)
+		}
 		return
 	}
 	if keep {

@@ -40,7 +40,9 @@ type Values struct {
 	// also "Type/id" when it starts with the server's base URL), and for canonical
 	// parameters the URL and, when it carries one, "url|version".
 	R []string `bson:"r,omitempty" json:"r,omitempty"`
-	// I holds the id part of every typed reference key in R ("123" for "Patient/123").
+	// I holds the id part of the typed reference keys in R ("123" for "Patient/123") whose
+	// type a bare id search does not find by "Type/id" (see Definition.BareIDTypes): on
+	// parameters with several target types, references to other types. Usually empty.
 	I []string `bson:"i,omitempty" json:"i,omitempty"`
 
 	// U holds uri values exactly as written.

@@ -301,7 +301,17 @@ func compileReference(p *search.Param, name string, v search.Value, o compileOpt
 	case r.Type != "":
 		return local(field, r.Type+"/"+r.ID, o.base), nil
 	default:
-		return eq(spField(name, "i"), r.ID), nil
+		// A bare id where several types are allowed: a reference of any type with that
+		// id, found by "Type/id" for the parameter's target types and by the id for others.
+		types := p.Def.BareIDTypes()
+		keys := make(bson.A, len(types))
+		for i, t := range types {
+			keys[i] = t + "/" + r.ID
+		}
+		return bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: keys}}}},
+			eq(spField(name, "i"), r.ID),
+		}}}, nil
 	}
 }
 

@@ -72,6 +72,7 @@ func TestCompileGolden(t *testing.T) {
 		{"reference-typed", "QuestionnaireResponse", "subject=Patient/p1"},
 		{"reference-bare-single-target", "QuestionnaireResponse", "patient=p1"},
 		{"reference-bare-any", "QuestionnaireResponse", "subject=p1"},
+		{"reference-bare-several-targets", "QuestionnaireResponse", "author=p1"},
 		{"reference-type-modifier", "QuestionnaireResponse", "subject:Patient=p1"},
 		{"reference-absolute-here", "QuestionnaireResponse", "subject=https://fhir.example.org/fhir/Patient/p1"},
 		{"reference-absolute-elsewhere", "QuestionnaireResponse", "subject=https://other.example.org/Patient/p1"},
