@@ -65,53 +65,34 @@ func Extract(resourceType string, tree map[string]any, opts ExtractOptions) (Ind
 	return idx, nil
 }
 
-// CalendarKeys returns the calendar units, in UTC, that wholly contain the range [lo, hi),
-// coarsest first: the year "Y2024", the month "M2024-05", the day "D2024-05-03", the minute
-// "m2024-05-03T10:15" and the second "s2024-05-03T10:15:30", stopping at the first unit the
-// range does not fit in. A range of one whole UTC unit ends with that unit's own key. An
-// empty or inverted range has no keys. Values.D holds these keys for stored dates and the
-// query compiler uses the same function for search values, so a date eq search whose
-// range is one UTC unit is a single $in on D.
-func CalendarKeys(lo, hi time.Time) []string {
+// CalendarKey returns the smallest calendar unit, in UTC, that wholly contains the range
+// [lo, hi), among the year "Y2024", the month "M2024-05" and the day "D2024-05-03"; "" when
+// the range fits in no year, and for an empty or inverted range. Values.D holds these keys
+// for stored dates. A unit holds the ranges whose key is its own or a unit's within it,
+// so that a date eq search for a UTC year, month or day is an equality or anchored prefix
+// on D, and one for a smaller range within a day is narrowed to the values of that day.
+func CalendarKey(lo, hi time.Time) string {
 	lo, hi = lo.UTC(), hi.UTC()
 	if !lo.Before(hi) {
-		return nil
+		return ""
 	}
 	y, mo, d := lo.Date()
-	h, mi, s := lo.Clock()
-	units := [5]struct {
-		end    time.Time
-		prefix byte
-		n      int // how much of "2006-01-02T15:04:05" the key shows
-	}{
-		{time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC), 'Y', 4},
-		{time.Date(y, mo+1, 1, 0, 0, 0, 0, time.UTC), 'M', 7},
-		{time.Date(y, mo, d+1, 0, 0, 0, 0, time.UTC), 'D', 10},
-		{time.Date(y, mo, d, h, mi+1, 0, 0, time.UTC), 'm', 16},
-		{time.Date(y, mo, d, h, mi, s+1, 0, time.UTC), 's', 19},
+	var buf [11]byte
+	key := append(buf[:0], 'Y')
+	key = appendDigits(key, y, 4)
+	if hi.After(time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		return ""
 	}
-	var buf [20]byte
-	stamp := append(buf[:0], 0)
-	stamp = appendDigits(stamp, y, 4)
-	stamp = append(stamp, '-')
-	stamp = appendDigits(stamp, int(mo), 2)
-	stamp = append(stamp, '-')
-	stamp = appendDigits(stamp, d, 2)
-	stamp = append(stamp, 'T')
-	stamp = appendDigits(stamp, h, 2)
-	stamp = append(stamp, ':')
-	stamp = appendDigits(stamp, mi, 2)
-	stamp = append(stamp, ':')
-	stamp = appendDigits(stamp, s, 2)
-	var keys []string
-	for _, u := range units {
-		if hi.After(u.end) {
-			break
-		}
-		stamp[0] = u.prefix
-		keys = append(keys, string(stamp[:1+u.n]))
+	if hi.After(time.Date(y, mo+1, 1, 0, 0, 0, 0, time.UTC)) {
+		return string(key)
 	}
-	return keys
+	key[0] = 'M'
+	key = appendDigits(append(key, '-'), int(mo), 2)
+	if hi.After(time.Date(y, mo, d+1, 0, 0, 0, 0, time.UTC)) {
+		return string(key)
+	}
+	key[0] = 'D'
+	return string(appendDigits(append(key, '-'), d, 2))
 }
 
 func appendDigits(b []byte, n, width int) []byte {
@@ -1125,7 +1106,7 @@ func (a *acc) addDate(lo, hi time.Time) {
 	if lo.Equal(MinTime) || hi.Equal(MaxTime) {
 		return // an open period is in no calendar unit
 	}
-	for _, k := range CalendarKeys(lo, hi) {
+	if k := CalendarKey(lo, hi); k != "" {
 		a.v.D = appendUnique(a.v.D, k)
 	}
 }

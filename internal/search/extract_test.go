@@ -150,31 +150,31 @@ func TestExtractValues(t *testing.T) {
 		{"dateTime with offset", "QuestionnaireResponse", `{"authored":"2024-05-03T10:15:30+02:00"}`, "authored",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-05-03T08:15:30Z")}, Hi: []time.Time{utc("2024-05-03T08:15:31Z")},
-				D: []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T08:15", "s2024-05-03T08:15:30"},
+				D: []string{"D2024-05-03"},
 				O: utc("2024-05-03T08:15:30Z")}},
 		{"dateTime with fraction", "QuestionnaireResponse", `{"authored":"2024-05-03T10:15:30.25Z"}`, "authored",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-05-03T10:15:30.25Z")}, Hi: []time.Time{utc("2024-05-03T10:15:30.26Z")},
-				D: []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"},
+				D: []string{"D2024-05-03"},
 				O: utc("2024-05-03T10:15:30.25Z")}},
 		{"year", "QuestionnaireResponse", `{"authored":"2024"}`, "authored", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-01-01T00:00:00Z")}, Hi: []time.Time{utc("2025-01-01T00:00:00Z")},
 				D: []string{"Y2024"}, O: utc("2024-01-01T00:00:00Z")}},
 		{"month", "Questionnaire", `{"date":"2024-02"}`, "date", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-02-01T00:00:00Z")}, Hi: []time.Time{utc("2024-03-01T00:00:00Z")},
-				D: []string{"Y2024", "M2024-02"}, O: utc("2024-02-01T00:00:00Z")}},
+				D: []string{"M2024-02"}, O: utc("2024-02-01T00:00:00Z")}},
 		{"day in the server's zone", "Questionnaire", `{"date":"2024-05-03"}`, "date", ExtractOptions{Location: cph},
 			&Values{Lo: []time.Time{utc("2024-05-02T22:00:00Z")}, Hi: []time.Time{utc("2024-05-03T22:00:00Z")},
-				D: []string{"Y2024", "M2024-05"}, O: utc("2024-05-02T22:00:00Z")}},
+				D: []string{"M2024-05"}, O: utc("2024-05-02T22:00:00Z")}},
 		{"dateTime without zone in the server's zone", "QuestionnaireResponse",
 			`{"authored":"2024-01-10T10:15:30"}`, "authored", ExtractOptions{Location: cph},
 			&Values{Lo: []time.Time{utc("2024-01-10T09:15:30Z")}, Hi: []time.Time{utc("2024-01-10T09:15:31Z")},
-				D: []string{"Y2024", "M2024-01", "D2024-01-10", "m2024-01-10T09:15", "s2024-01-10T09:15:30"},
+				D: []string{"D2024-01-10"},
 				O: utc("2024-01-10T09:15:30Z")}},
 		{"instant", "CarePlan", `{"meta":{"lastUpdated":"2025-12-31T23:59:59.999+00:00"}}`, "_lastUpdated",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2025-12-31T23:59:59.999Z")}, Hi: []time.Time{utc("2026-01-01T00:00:00Z")},
-				D: []string{"Y2025", "M2025-12", "D2025-12-31", "m2025-12-31T23:59", "s2025-12-31T23:59:59"},
+				D: []string{"D2025-12-31"},
 				O: utc("2025-12-31T23:59:59.999Z")}},
 		{"period", "CarePlan", `{"period":{"start":"2024-01-15","end":"2024-03"}}`, "date", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-01-15T00:00:00Z")}, Hi: []time.Time{utc("2024-04-01T00:00:00Z")},
@@ -356,36 +356,33 @@ func TestExtractOddShapes(t *testing.T) {
 	}
 }
 
-func TestCalendarKeys(t *testing.T) {
+func TestCalendarKey(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		lo, hi string
-		want   []string
+		want   string
 	}{
-		{"year", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", []string{"Y2024"}},
-		{"month", "2024-12-01T00:00:00Z", "2025-01-01T00:00:00Z", []string{"Y2024", "M2024-12"}},
-		{"day", "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z", []string{"Y2024", "M2024-02", "D2024-02-29"}},
-		{"minute", "2024-05-03T10:15:00Z", "2024-05-03T10:16:00Z", []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15"}},
-		{"second", "2024-05-03T10:15:30Z", "2024-05-03T10:15:31Z",
-			[]string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"}},
-		{"millisecond", "2024-05-03T10:15:30.5Z", "2024-05-03T10:15:30.501Z",
-			[]string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"}},
-		{"across a day boundary", "2024-05-02T22:00:00Z", "2024-05-03T22:00:00Z", []string{"Y2024", "M2024-05"}},
-		{"across a year boundary", "2024-12-31T23:00:00Z", "2025-01-01T01:00:00Z", nil},
-		{"other zone is read in UTC", "2024-05-03T02:00:00+02:00", "2024-05-04T02:00:00+02:00",
-			[]string{"Y2024", "M2024-05", "D2024-05-03"}},
-		{"early year padded", "0950-01-01T00:00:00Z", "0951-01-01T00:00:00Z", []string{"Y0950"}},
-		{"empty", "2024-05-03T10:15:30Z", "2024-05-03T10:15:30Z", nil},
-		{"inverted", "2024-05-03T10:15:31Z", "2024-05-03T10:15:30Z", nil},
+		{"year", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "Y2024"},
+		{"month", "2024-12-01T00:00:00Z", "2025-01-01T00:00:00Z", "M2024-12"},
+		{"day", "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z", "D2024-02-29"},
+		{"minute", "2024-05-03T10:15:00Z", "2024-05-03T10:16:00Z", "D2024-05-03"},
+		{"millisecond", "2024-05-03T10:15:30.5Z", "2024-05-03T10:15:30.501Z", "D2024-05-03"},
+		{"across a day boundary", "2024-05-02T22:00:00Z", "2024-05-03T22:00:00Z", "M2024-05"},
+		{"across a month boundary", "2024-05-31T22:00:00Z", "2024-06-01T22:00:00Z", "Y2024"},
+		{"across a year boundary", "2024-12-31T23:00:00Z", "2025-01-01T01:00:00Z", ""},
+		{"other zone is read in UTC", "2024-05-03T02:00:00+02:00", "2024-05-04T02:00:00+02:00", "D2024-05-03"},
+		{"early year padded", "0950-01-01T00:00:00Z", "0951-01-01T00:00:00Z", "Y0950"},
+		{"empty", "2024-05-03T10:15:30Z", "2024-05-03T10:15:30Z", ""},
+		{"inverted", "2024-05-03T10:15:31Z", "2024-05-03T10:15:30Z", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			lo, _ := time.Parse(time.RFC3339Nano, tt.lo)
 			hi, _ := time.Parse(time.RFC3339Nano, tt.hi)
-			if got := CalendarKeys(lo, hi); !slices.Equal(got, tt.want) {
-				t.Errorf("CalendarKeys = %v, want %v", got, tt.want)
+			if got := CalendarKey(lo, hi); got != tt.want {
+				t.Errorf("CalendarKey = %q, want %q", got, tt.want)
 			}
 		})
 	}

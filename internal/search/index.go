@@ -53,9 +53,10 @@ type Values struct {
 	// MinTime or MaxTime. Lo[i] and Hi[i] belong to one value.
 	Lo []time.Time `bson:"lo,omitempty" json:"lo,omitempty"`
 	Hi []time.Time `bson:"hi,omitempty" json:"hi,omitempty"`
-	// D holds the calendar units (in UTC) that fully contain a date value's range, from
-	// CalendarKeys: "Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15",
-	// "s2024-05-03T10:15:30". An eq search at one of these precisions is then one $in.
+	// D holds, per date value, the smallest UTC year, month or day that wholly contains
+	// its range, from CalendarKey: "Y2024", "M2024-05" or "D2024-05-03" (duplicates
+	// removed). An eq search for a year, month or day is then an equality or anchored
+	// prefix on D; one for a smaller range is narrowed by the day's key.
 	D []string `bson:"d,omitempty" json:"d,omitempty"`
 
 	// QLo and QHi hold, per number or quantity value, the range its precision covers

@@ -163,11 +163,7 @@ func orConds(conds []bson.D) bson.D {
 	if vals != nil {
 		return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: vals}}}}
 	}
-	alts := make(bson.A, len(conds))
-	for i, c := range conds {
-		alts[i] = c
-	}
-	return bson.D{{Key: "$or", Value: alts}}
+	return bson.D{{Key: "$or", Value: toA(conds)}}
 }
 
 func eq(field string, v any) bson.D { return bson.D{{Key: field, Value: v}} }
@@ -404,35 +400,33 @@ func rangeCond(prefix search.Prefix, loF, hiF, vF string, L, H any) (cond bson.D
 	return nil, false
 }
 
-// calendarKey returns the key CalendarKeys gives a stored range equal to [L, H), when
-// [L, H) is exactly one UTC calendar year, month, day, minute or second.
-func calendarKey(L, H time.Time) (string, bool) {
-	keys := search.CalendarKeys(L, H)
-	if len(keys) == 0 {
-		return "", false
+// calendarConds returns the conditions on the calendar keys field (Values.D, the smallest
+// UTC year, month or day holding each stored value) that hold for the values within
+// [L, H), when [L, H) lies within one UTC year: the key of the smallest unit holding
+// [L, H), or the key of a unit within it. exact reports whether [L, H) is that unit
+// itself, when they hold for exactly those values; otherwise they only narrow.
+func calendarConds(field string, L, H time.Time) (alts []bson.D, exact bool) {
+	k := search.CalendarKey(L, H)
+	if k == "" {
+		return nil, false
 	}
-	k := keys[len(keys)-1]
-	var lo, hi time.Time
+	alts = []bson.D{eq(field, k)}
+	lo := L.UTC()
+	var hi time.Time
 	switch k[0] {
 	case 'Y':
-		lo = time.Date(L.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		lo = time.Date(lo.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 		hi = lo.AddDate(1, 0, 0)
+		alts = append(alts, prefixRegex(field, "M"+k[1:]+"-"), prefixRegex(field, "D"+k[1:]+"-"))
 	case 'M':
-		lo = time.Date(L.Year(), L.Month(), 1, 0, 0, 0, 0, time.UTC)
+		lo = time.Date(lo.Year(), lo.Month(), 1, 0, 0, 0, 0, time.UTC)
 		hi = lo.AddDate(0, 1, 0)
-	case 'D':
-		lo = time.Date(L.Year(), L.Month(), L.Day(), 0, 0, 0, 0, time.UTC)
-		hi = lo.AddDate(0, 0, 1)
-	case 'm':
-		lo = L.Truncate(time.Minute)
-		hi = lo.Add(time.Minute)
-	case 's':
-		lo = L.Truncate(time.Second)
-		hi = lo.Add(time.Second)
+		alts = append(alts, prefixRegex(field, "D"+k[1:]+"-"))
 	default:
-		return "", false
+		lo = time.Date(lo.Year(), lo.Month(), lo.Day(), 0, 0, 0, 0, time.UTC)
+		hi = lo.AddDate(0, 0, 1)
 	}
-	return k, lo.Equal(L) && hi.Equal(H)
+	return alts, lo.Equal(L) && hi.Equal(H)
 }
 
 func apTolerance[T time.Time | float64](now, L, H T, dist func(a, b T) float64) float64 {
@@ -527,17 +521,29 @@ func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, ch
 		}
 		return false
 	}
+	cond, needsCheck := rangeCond(prefix, spField(name, "lo"), spField(name, "hi"), spField(name, "v"), L, H)
 	if prefix == search.PrefixEq || prefix == search.PrefixNe {
-		if key, ok := calendarKey(L, H); ok {
-			c := eq(spField(name, "d"), key)
-			if prefix == search.PrefixNe {
-				c = bson.D{{Key: "$nor", Value: bson.A{c}}}
-			}
-			return c, true, eval
+		alts, exact := calendarConds(spField(name, "d"), L, H)
+		switch {
+		case exact && prefix == search.PrefixNe:
+			return bson.D{{Key: "$nor", Value: toA(alts)}}, true, eval
+		case exact:
+			return orConds(alts), true, eval
+		case alts != nil && prefix == search.PrefixEq:
+			// Within a unit: the unit's values, narrowed by range and decided in Go.
+			return append(orConds(alts), cond...), false, eval
 		}
 	}
-	cond, needsCheck := rangeCond(prefix, spField(name, "lo"), spField(name, "hi"), spField(name, "v"), L, H)
 	return cond, !needsCheck, eval
+}
+
+// toA makes documents the elements of an array.
+func toA(ds []bson.D) bson.A {
+	a := make(bson.A, len(ds))
+	for i, d := range ds {
+		a[i] = d
+	}
+	return a
 }
 
 // compileNumber compiles number and quantity values. Quantities are always checked in Go

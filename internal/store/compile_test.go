@@ -58,6 +58,8 @@ func TestCompileGolden(t *testing.T) {
 		{"id", "CarePlan", "_id=a,b"},
 		{"date-day", "QuestionnaireResponse", "authored=2024-05-03"},
 		{"date-year-ne", "QuestionnaireResponse", "authored=ne2024"},
+		{"date-month", "QuestionnaireResponse", "authored=2024-05"},
+		{"date-minute-ne", "QuestionnaireResponse", "authored=ne2024-05-03T10:15Z"},
 		{"date-fraction", "QuestionnaireResponse", "authored=2024-05-03T10:00:00.5Z"},
 		{"date-gt", "QuestionnaireResponse", "authored=gt2024-05"},
 		{"date-range", "QuestionnaireResponse", "authored=ge2024-01-01&authored=lt2025-01-01"},
