@@ -229,8 +229,43 @@ func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, er
 			return nil, err
 		}
 	}
+	sh := shapeOf(d, p.branches)
+	if old, ok := shapes[d]; ok && old != sh {
+		// A parameter common to several types must have one shape: a search compiles
+		// without knowing which type's values it reads.
+		return nil, fmt.Errorf("its values have another shape on %s than on other types", typ)
+	}
+	shapes[d] = sh
 	return p, nil
 }
+
+// valueShape is what the elements a parameter's expression reaches say of its values.
+type valueShape struct {
+	// plainCodes: every value of a token parameter is a code without a system.
+	plainCodes bool
+}
+
+// shapes holds the shape of every parameter's values; see compileDefinition.
+var shapes = map[*Definition]valueShape{}
+
+func shapeOf(d *Definition, branches []branch) valueShape {
+	var sh valueShape
+	if d.Type == TypeToken {
+		sh.plainCodes = true
+		for _, b := range branches {
+			if b.typ != tString && b.typ != tBoolean {
+				sh.plainCodes = false
+			}
+		}
+	}
+	return sh
+}
+
+// PlainCodes reports whether every value of a token parameter is a code without a system:
+// the parameter's elements are code, string, id or boolean (status, intent, version).
+// Their values have no token keys (Values.K): a search with a system finds none of them,
+// and one with an empty system (|code) is a search for the code.
+func (d *Definition) PlainCodes() bool { return shapes[d].plainCodes }
 
 // checkType rejects a branch whose datatype extraction does not handle for the parameter
 // type, and marks string-typed choices of date parameters as giving nothing.
@@ -795,8 +830,7 @@ func (a *acc) token(t elemType, v any) error {
 	case tString:
 		s, err := a.str(v)
 		if s != "" {
-			a.v.K = appendUnique(a.v.K, tokenKey("", s))
-			a.v.C = appendUnique(a.v.C, s)
+			a.code(s)
 		}
 		return err
 	case tBoolean:
@@ -804,9 +838,7 @@ func (a *acc) token(t elemType, v any) error {
 		if !ok {
 			return a.invalid("%s is not a boolean", describe(v))
 		}
-		s := strconv.FormatBool(b)
-		a.v.K = appendUnique(a.v.K, tokenKey("", s))
-		a.v.C = appendUnique(a.v.C, s)
+		a.code(strconv.FormatBool(b))
 		return nil
 	case tCoding:
 		return a.coding(v)
@@ -825,6 +857,15 @@ func (a *acc) token(t elemType, v any) error {
 		return a.systemValue(v)
 	}
 	return nil
+}
+
+// code adds a code without a system: its bare code, and its key "|code" unless every value
+// of the parameter is such a code (Definition.PlainCodes).
+func (a *acc) code(s string) {
+	if !a.def.PlainCodes() {
+		a.v.K = appendUnique(a.v.K, tokenKey("", s))
+	}
+	a.v.C = appendUnique(a.v.C, s)
 }
 
 // systemValue adds the K and C keys of an object with system and value (ContactPoint,

@@ -106,3 +106,26 @@ func TestBareIDTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainCodes(t *testing.T) {
+	for _, tc := range []struct {
+		typ, param string
+		want       bool
+	}{
+		{"QuestionnaireResponse", "status", true},
+		{"CarePlan", "intent", true},
+		{"Questionnaire", "version", true},
+		{"Questionnaire", "subject-type", true},
+		{"AuditEvent", "action", true},
+		{"AuditEvent", "site", true},
+		{"QuestionnaireResponse", "identifier", false},
+		{"QuestionnaireResponse", "_tag", false},
+		{"CarePlan", "category", false},
+		{"AuditEvent", "type", false},
+		{"QuestionnaireResponse", "authored", false},
+	} {
+		if got := Lookup(tc.typ, tc.param).PlainCodes(); got != tc.want {
+			t.Errorf("%s.%s: PlainCodes() = %v, want %v", tc.typ, tc.param, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -137,8 +138,18 @@ func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 	}, nil
 }
 
-// orConds merges alternatives: equalities on one field become one $in.
+// orConds merges alternatives: equalities on one field become one $in, and those that
+// match nothing are left out.
 func orConds(conds []bson.D) bson.D {
+	some := conds[:0:0]
+	for _, c := range conds {
+		if !reflect.DeepEqual(c, never) {
+			some = append(some, c) // an alternative that matches nothing adds nothing
+		}
+	}
+	if len(some) > 0 {
+		conds = some
+	}
 	if len(conds) == 1 {
 		return conds[0]
 	}
@@ -249,7 +260,15 @@ func compileToken(p *search.Param, name string, v search.Value) (bson.D, error) 
 		t := v.(search.Token)
 		return eq(spField(name, "y"), t.System+"|"+t.Code+"|"+t.Value), nil
 	case search.ModifierNone, search.ModifierNot:
-		return tokenCond(spField(name, "k"), spField(name, "c"), v.(search.Token)), nil
+		t := v.(search.Token)
+		if p.Def.PlainCodes() && t.HasSystem {
+			// Codes without a system, stored without token keys.
+			if t.System != "" {
+				return never, nil
+			}
+			t = search.Token{Code: t.Code}
+		}
+		return tokenCond(spField(name, "k"), spField(name, "c"), t), nil
 	}
 	return nil, unsupported(p, "the modifier :%s needs a terminology service, which this server does not have", p.Modifier)
 }

@@ -51,6 +51,7 @@ func TestCompileGolden(t *testing.T) {
 		{"token-no-system", "QuestionnaireResponse", "identifier=|42"},
 		{"token-system-any", "QuestionnaireResponse", "identifier=urn:x|"},
 		{"token-not", "QuestionnaireResponse", "status:not=completed,amended"},
+		{"token-plain-code-system", "QuestionnaireResponse", "status=|completed,http://hl7.org/fhir/questionnaire-answers-status|amended"},
 		{"token-text", "CarePlan", "category:text=heart"},
 		{"token-of-type", "QuestionnaireResponse", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|123"},
 		{"token-missing", "CarePlan", "category:missing=true"},
