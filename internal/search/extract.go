@@ -150,6 +150,7 @@ type branch struct {
 	steps []step
 	typ   elemType
 	path  string // the element reached, in FHIRPath, for error messages
+	many  bool   // some member on the way may repeat (its model type is a slice)
 }
 
 // program is a compiled search parameter.
@@ -243,6 +244,10 @@ func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, er
 type valueShape struct {
 	// plainCodes: every value of a token parameter is a code without a system.
 	plainCodes bool
+	// single: a resource has at most one value of the parameter: the expression reaches
+	// one element that does not repeat (stored resources are validated against the
+	// element cardinalities), of a datatype that gives one value.
+	single bool
 }
 
 // shapes holds the shape of every parameter's values; see compileDefinition.
@@ -250,6 +255,13 @@ var shapes = map[*Definition]valueShape{}
 
 func shapeOf(d *Definition, branches []branch) valueShape {
 	var sh valueShape
+	var reached []branch
+	for _, b := range branches {
+		if b.typ != tNone {
+			reached = append(reached, b)
+		}
+	}
+	sh.single = len(reached) == 1 && !reached[0].many && givesOneValue(d, reached[0].typ)
 	if d.Type == TypeToken {
 		sh.plainCodes = true
 		for _, b := range branches {
@@ -259,6 +271,78 @@ func shapeOf(d *Definition, branches []branch) valueShape {
 		}
 	}
 	return sh
+}
+
+// givesOneValue reports whether one element of datatype t gives one value of parameter d
+// (in the field Values.O would copy).
+func givesOneValue(d *Definition, t elemType) bool {
+	switch d.Type {
+	case TypeToken:
+		return t == tString || t == tBoolean || t == tCoding || t == tIdentifier || t == tContactPoint
+	case TypeString, TypeURI:
+		return t == tString
+	case TypeDate:
+		return t == tString || t == tPeriod || t == tTiming
+	case TypeNumber:
+		return t == tNumber
+	case TypeQuantity:
+		return t == tQuantity || t == tRange
+	}
+	// A reference may give two keys (an absolute URL to this server and Type/id), a
+	// canonical its URL and url|version; composites do not sort.
+	return false
+}
+
+// SortKey is the stored name of the field of Values that sorts resources by the parameter:
+// "o", their smallest value (Values.O), or for a parameter of which a resource has at most
+// one value, the field that holds it ("c" for a status, "lo" for a date), which O then
+// does not repeat. Composites do not sort: "".
+func (d *Definition) SortKey() string {
+	switch {
+	case d.Type == TypeComposite:
+		return ""
+	case !shapes[d].single:
+		return "o"
+	}
+	switch d.Type {
+	case TypeString:
+		return "n"
+	case TypeToken:
+		return "c"
+	case TypeReference:
+		return "r"
+	case TypeURI:
+		return "u"
+	case TypeDate:
+		return "lo"
+	}
+	return "ql" // number, quantity
+}
+
+// SortValue returns the value that sorts the resource by parameter d (see SortKey), nil
+// when it has none.
+func (v *Values) SortValue(d *Definition) any {
+	first := func(n int, at func(int) any) any {
+		if n == 0 {
+			return nil
+		}
+		return at(0)
+	}
+	switch d.SortKey() {
+	case "n":
+		return first(len(v.N), func(i int) any { return v.N[i] })
+	case "c":
+		return first(len(v.C), func(i int) any { return v.C[i] })
+	case "r":
+		return first(len(v.R), func(i int) any { return v.R[i] })
+	case "u":
+		return first(len(v.U), func(i int) any { return v.U[i] })
+	case "lo":
+		return first(len(v.Lo), func(i int) any { return v.Lo[i] })
+	case "ql":
+		return first(len(v.QLo), func(i int) any { return v.QLo[i] })
+	}
+	return v.O
 }
 
 // PlainCodes reports whether every value of a token parameter is a code without a system:
@@ -420,7 +504,8 @@ func member(c cursor, name string) ([]cursor, error) {
 	}
 	enter := func(f reflect.StructField, choice string) cursor {
 		steps := append(c.b.steps[:len(c.b.steps):len(c.b.steps)], step{member: jsonName(f)})
-		return cursor{t: elem(f.Type), choice: choice, b: branch{steps: steps, path: c.b.path + "." + jsonName(f)}}
+		many := c.b.many || f.Type.Kind() == reflect.Slice
+		return cursor{t: elem(f.Type), choice: choice, b: branch{steps: steps, path: c.b.path + "." + jsonName(f), many: many}}
 	}
 	var out []cursor
 	for i := 0; i < t.NumField(); i++ {
@@ -1527,7 +1612,8 @@ func (a *acc) addQuantityElement(q qty, keys []string) {
 	a.v.V = append(a.v.V, e)
 }
 
-// finish sets the sort key and the whole values, and returns nil when nothing was found.
+// finish sets the sort key (when O holds it) and the whole values, and returns nil when
+// nothing was found.
 func (a *acc) finish() *Values {
 	v := &a.v
 	if len(v.N)+len(v.E)+len(v.K)+len(v.C)+len(v.T)+len(v.Y)+len(v.R)+len(v.I)+len(v.U)+
@@ -1569,6 +1655,9 @@ func (a *acc) finish() *Values {
 			}
 			v.O = m
 		}
+	}
+	if a.def.SortKey() != "o" {
+		v.O = nil // the value's own field is the sort key
 	}
 	return v
 }

@@ -271,7 +271,16 @@ func TestExtractValues(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			// O in the cases is the sort value. A parameter of which a resource has at
+			// most one value sorts by that value's own field, and O is not stored.
+			want := *tt.want
+			if d := Lookup(tt.typ, tt.param); d.SortKey() != "o" {
+				if got != nil && !cmp.Equal(got.SortValue(d), want.O) {
+					t.Errorf("%s sorts by %v (%s), want %v", tt.param, got.SortValue(d), d.SortKey(), want.O)
+				}
+				want.O = nil
+			}
+			if diff := cmp.Diff(&want, got); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tt.param, diff)
 			}
 		})
@@ -559,11 +568,50 @@ func TestExtractCorpusAndFixtures(t *testing.T) {
 		if id, _ := tree["id"].(string); id != "" && (idx["_id"] == nil || idx["_id"].C[0] != id) {
 			t.Errorf("%s: _id = %+v, want %s", f.name, idx["_id"], id)
 		}
-		if st, _ := tree["status"].(string); st != "" && (idx["status"] == nil || idx["status"].O != st) {
+		for _, d := range Definitions(f.typ) {
+			if v := idx[d.Name]; v != nil && d.SortKey() != "o" && d.SortKey() != "" && sortFieldLen(v, d.SortKey()) > 1 {
+				t.Errorf("%s: %s has several values in %s, its sort key", f.name, d.Name, d.SortKey())
+			}
+		}
+		if st, _ := tree["status"].(string); st != "" && (idx["status"] == nil || idx["status"].SortValue(Lookup(f.typ, "status")) != st) {
 			t.Errorf("%s: status = %+v, want %s", f.name, idx["status"], st)
 		}
 	}
 	if len(files) < 20 {
 		t.Errorf("only %d resources read", len(files))
+	}
+}
+
+// sortFieldLen is how many values the field named key of v holds.
+func sortFieldLen(v *Values, key string) int {
+	return map[string]int{"n": len(v.N), "c": len(v.C), "r": len(v.R), "u": len(v.U), "lo": len(v.Lo), "ql": len(v.QLo)}[key]
+}
+
+func TestSortKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ typ, param, want string }{
+		{"QuestionnaireResponse", "status", "c"},
+		{"QuestionnaireResponse", "authored", "lo"},
+		{"QuestionnaireResponse", "identifier", "c"},
+		{"QuestionnaireResponse", "subject", "o"},
+		{"QuestionnaireResponse", "questionnaire", "o"},
+		{"QuestionnaireResponse", "_tag", "o"},
+		{"QuestionnaireResponse", "_source", "u"},
+		{"CarePlan", "date", "lo"},
+		{"CarePlan", "activity-date", "o"},
+		{"CarePlan", "category", "o"},
+		{"CarePlan", "identifier", "o"},
+		{"Questionnaire", "title", "n"},
+		{"Questionnaire", "url", "u"},
+		{"Questionnaire", "effective", "lo"},
+		{"Questionnaire", "context-quantity", "o"},
+		{"Questionnaire", "context-type-value", ""},
+		{"AuditEvent", "type", "c"},
+		{"AuditEvent", "subtype", "o"},
+		{"AuditEvent", "patient", "o"},
+	} {
+		if got := Lookup(tc.typ, tc.param).SortKey(); got != tc.want {
+			t.Errorf("%s.%s: SortKey() = %q, want %q", tc.typ, tc.param, got, tc.want)
+		}
 	}
 }

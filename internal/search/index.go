@@ -74,7 +74,9 @@ type Values struct {
 	V []Element `bson:"v,omitempty" json:"v,omitempty"`
 
 	// O is the sort key: the smallest N (string), C (token), R (reference), U (uri), Lo
-	// (date) or QLo (number, quantity). Absent for composites.
+	// (date) or QLo (number, quantity). Absent for composites, and for parameters of
+	// which a resource has at most one value, which sort by that value's field
+	// (Definition.SortKey).
 	O any `bson:"o,omitempty" json:"o,omitempty"`
 }
 

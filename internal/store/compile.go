@@ -767,14 +767,11 @@ func sortFields(c *search.Criteria) []sortField {
 		if k.Descending {
 			dir = -1
 		}
-		f := spField(k.Param.Name, "o")
-		switch k.Param.Name {
-		case "_id":
-			f = "_id"
-		case "_lastUpdated":
-			f = "ts"
+		f, ok := documentFields[k.Param.Name]
+		if !ok {
+			f = spField(k.Param.Name, k.Param.SortKey())
 		}
-		out = append(out, sortField{field: f, dir: dir})
+		out = append(out, sortField{field: f, dir: dir, param: k.Param})
 		if f == "_id" {
 			return out
 		}
@@ -786,6 +783,7 @@ func sortFields(c *search.Criteria) []sortField {
 type sortField struct {
 	field string
 	dir   int
+	param *search.Definition // nil for the final _id
 }
 
 func sortDoc(fields []sortField, reverse bool) bson.D {

@@ -197,10 +197,9 @@ func sortValues(fields []sortField, d *searchDoc) []any {
 		case "ts":
 			out = append(out, d.Doc.TS.UTC())
 		default:
-			name := f.field[len("sp.") : len(f.field)-len(".o")]
 			var v any
-			if vals := d.SP[name]; vals != nil {
-				v = normaliseSortValue(vals.O)
+			if vals := d.SP[f.param.Name]; vals != nil {
+				v = normaliseSortValue(vals.SortValue(f.param))
 			}
 			out = append(out, v)
 		}

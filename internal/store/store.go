@@ -349,7 +349,7 @@ func (s *Store) Indexes() []Index {
 			if d.Type == search.TypeComposite || d.Name == "_id" || d.Name == "_lastUpdated" {
 				continue // composites do not sort; _id and _lastUpdated sort on _id and ts
 			}
-			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, "o"), Value: 1}, {Key: "_id", Value: 1}}})
+			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, d.SortKey()), Value: 1}, {Key: "_id", Value: 1}}})
 		}
 	}
 	return out
