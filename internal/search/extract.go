@@ -287,10 +287,12 @@ func givesOneValue(d *Definition, t elemType) bool {
 		return t == tNumber
 	case TypeQuantity:
 		return t == tQuantity || t == tRange
+	case TypeReference:
+		// One key in R (an absolute URL to this server goes to A); a canonical gives its
+		// URL and url|version.
+		return t == tReference && !d.Canonical
 	}
-	// A reference may give two keys (an absolute URL to this server and Type/id), a
-	// canonical its URL and url|version; composites do not sort.
-	return false
+	return false // composites do not sort
 }
 
 // SortKey is the stored name of the field of Values that sorts resources by the parameter:
@@ -1069,26 +1071,27 @@ func (a *acc) reference(v any) error {
 	return nil
 }
 
-// referenceKeys adds the R and I keys of a literal reference.
+// referenceKeys adds the R, A and I keys of a literal reference: one key in R.
 func (a *acc) referenceKeys(ref string) {
 	switch {
 	case ref == "" || ref[0] == '#':
 		return
 	case strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:"):
 		// A version in the URL is dropped, as in relative references.
-		a.v.R = appendUnique(a.v.R, stripHistory(ref))
-		if a.x.base != "" && strings.HasPrefix(ref, a.x.base+"/") {
-			a.relative(ref[len(a.x.base)+1:], false)
+		if a.x.base != "" && strings.HasPrefix(ref, a.x.base+"/") && a.relative(ref[len(a.x.base)+1:], false) {
+			a.v.A = appendUnique(a.v.A, stripHistory(ref))
+			return
 		}
+		a.v.R = appendUnique(a.v.R, stripHistory(ref))
 	default:
 		a.relative(ref, true)
 	}
 }
 
 // relative adds a relative reference "Type/id[/_history/v]" as "Type/id", and its id when
-// a bare id search reads it there (Definition.BareIDTypes). Other shapes are kept as
-// written when keep is set.
-func (a *acc) relative(ref string, keep bool) {
+// a bare id search reads it there (Definition.BareIDTypes), and reports whether it did.
+// Other shapes are kept as written when keep is set.
+func (a *acc) relative(ref string, keep bool) bool {
 	r := stripHistory(ref)
 	typ, id, ok := strings.Cut(r, "/")
 	if ok && isIdent(typ) && typ[0] >= 'A' && typ[0] <= 'Z' && validID(id) {
@@ -1096,11 +1099,12 @@ func (a *acc) relative(ref string, keep bool) {
 		if a.def.keepsID(typ) {
 			a.v.I = appendUnique(a.v.I, id)
 		}
-		return
+		return true
 	}
 	if keep {
 		a.v.R = appendUnique(a.v.R, ref)
 	}
+	return false
 }
 
 // ---- dates ----
@@ -1616,7 +1620,7 @@ func (a *acc) addQuantityElement(q qty, keys []string) {
 // nothing was found.
 func (a *acc) finish() *Values {
 	v := &a.v
-	if len(v.N)+len(v.E)+len(v.K)+len(v.C)+len(v.T)+len(v.Y)+len(v.R)+len(v.I)+len(v.U)+
+	if len(v.N)+len(v.E)+len(v.K)+len(v.C)+len(v.T)+len(v.Y)+len(v.R)+len(v.A)+len(v.I)+len(v.U)+
 		len(v.Lo)+len(v.QLo)+len(v.V) == 0 {
 		return nil
 	}

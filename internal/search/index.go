@@ -34,12 +34,15 @@ type Values struct {
 	// Identifier.type.
 	Y []string `bson:"y,omitempty" json:"y,omitempty"`
 
-	// R holds reference keys: "Type/id" for relative references (a version in
-	// Type/id/_history/n is dropped), the absolute URL for absolute ones (its version dropped
-	// too, and
-	// also "Type/id" when it starts with the server's base URL), and for canonical
-	// parameters the URL and, when it carries one, "url|version".
+	// R holds reference keys, one per reference: "Type/id" for relative references (a
+	// version in Type/id/_history/n is dropped) and for absolute ones that start with the
+	// server's base URL, the absolute URL for other absolute ones (its version dropped
+	// too); and for canonical parameters the URL and, when it carries one, "url|version".
 	R []string `bson:"r,omitempty" json:"r,omitempty"`
+	// A holds the absolute URLs (versions dropped) of the references that start with the
+	// server's base URL, whose "Type/id" R holds: a search by that absolute URL from a
+	// client that sees another base finds them here.
+	A []string `bson:"a,omitempty" json:"a,omitempty"`
 	// I holds the id part of the typed reference keys in R ("123" for "Patient/123") whose
 	// type a bare id search does not find by "Type/id" (see Definition.BareIDTypes): on
 	// parameters with several target types, references to other types. Usually empty.

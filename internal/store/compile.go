@@ -312,7 +312,9 @@ func compileReference(p *search.Param, name string, v search.Value, o compileOpt
 		if o.base != "" && r.Type != "" && strings.HasPrefix(r.URL, o.base+"/") {
 			return local(field, r.Type+"/"+r.ID, o.base), nil
 		}
-		return eq(field, url), nil
+		// As written, or an absolute URL under the server's base URL (which is not the
+		// one this client uses), kept apart from the Type/id it stands for.
+		return bson.D{{Key: "$or", Value: bson.A{eq(field, url), eq(spField(name, "a"), url)}}}, nil
 	case r.Type != "":
 		return local(field, r.Type+"/"+r.ID, o.base), nil
 	default:

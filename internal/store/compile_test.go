@@ -91,6 +91,7 @@ func TestCompileGolden(t *testing.T) {
 		{"sort-desc", "QuestionnaireResponse", "_sort=-authored"},
 		{"sort-multi", "CarePlan", "_sort=status,-date"},
 		{"sort-lastupdated", "CarePlan", "_sort=-_lastUpdated"},
+		{"sort-reference", "QuestionnaireResponse", "_sort=-subject,questionnaire"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
