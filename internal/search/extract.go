@@ -295,6 +295,11 @@ func givesOneValue(d *Definition, t elemType) bool {
 	return false // composites do not sort
 }
 
+// SingleValued reports whether a resource has at most one value of the parameter: its
+// expression reaches one element that does not repeat, of a datatype that gives one value
+// (stored resources are validated against the element cardinalities).
+func (d *Definition) SingleValued() bool { return shapes[d].single }
+
 // SortKey is the stored name of the field of Values that sorts resources by the parameter:
 // "o", their smallest value (Values.O), or for a parameter of which a resource has at most
 // one value, the field that holds it ("c" for a status, "lo" for a date), which O then
@@ -303,7 +308,7 @@ func (d *Definition) SortKey() string {
 	switch {
 	case d.Type == TypeComposite:
 		return ""
-	case !shapes[d].single:
+	case !d.SingleValued():
 		return "o"
 	}
 	switch d.Type {
@@ -1233,8 +1238,10 @@ func (a *acc) addDate(lo, hi time.Time) {
 	}
 	a.v.Lo = append(a.v.Lo, lo)
 	a.v.Hi = append(a.v.Hi, hi)
-	if lo.Equal(MinTime) || hi.Equal(MaxTime) {
-		return // an open period is in no calendar unit
+	if lo.Equal(MinTime) || hi.Equal(MaxTime) || a.def.SingleValued() {
+		// An open period is in no calendar unit, and the one value of a single-valued
+		// parameter is compared by its range alone.
+		return
 	}
 	if k := CalendarKey(lo, hi); k != "" {
 		a.v.D = appendUnique(a.v.D, k)

@@ -59,7 +59,8 @@ type Values struct {
 	// D holds, per date value, the smallest UTC year, month or day that wholly contains
 	// its range, from CalendarKey: "Y2024", "M2024-05" or "D2024-05-03" (duplicates
 	// removed). An eq search for a year, month or day is then an equality or anchored
-	// prefix on D; one for a smaller range is narrowed by the day's key.
+	// prefix on D; one for a smaller range is narrowed by the day's key. Parameters with
+	// at most one value (Definition.SingleValued) have no D: one range decides eq there.
 	D []string `bson:"d,omitempty" json:"d,omitempty"`
 
 	// QLo and QHi hold, per number or quantity value, the range its precision covers

@@ -224,6 +224,9 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		if name == "_lastUpdated" {
 			return compileInstant("ts", v.(search.Date), o), true, nil, nil
 		}
+		if p.Def.SingleValued() {
+			return compileSingleDate(name, v.(search.Date), o), true, nil, nil
+		}
 		cond, exact, eval := compileDate(name, v.(search.Date), o)
 		return cond, exact, eval, nil
 	case search.TypeNumber:
@@ -475,13 +478,7 @@ func dateRange(d search.Date, o compileOptions) (L, H time.Time) {
 // direction that keeps each comparison exact (BSON would round them down).
 func compileInstant(field string, d search.Date, o compileOptions) bson.D {
 	L, H := dateRange(d, o)
-	floor := func(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
-	ceil := func(t time.Time) time.Time {
-		if f := floor(t); f.Before(t) {
-			return f.Add(time.Millisecond)
-		}
-		return t
-	}
+	floor, ceil := floorMs, ceilMs
 	last := func(t time.Time) time.Time { return floor(t.Add(-time.Millisecond)) } // t+1ms <= x is t <= last(x)
 	cmp := func(ops ...bson.E) bson.D { return bson.D{{Key: field, Value: bson.D(ops)}} }
 	switch d.Prefix {
@@ -505,6 +502,40 @@ func compileInstant(field string, d search.Date, o compileOptions) bson.D {
 		return bson.D{{Key: "$nor", Value: bson.A{within}}}
 	}
 	return within
+}
+
+// floorMs and ceilMs round an instant down and up to a whole millisecond, as stored (BSON
+// rounds down).
+func floorMs(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+func ceilMs(t time.Time) time.Time {
+	if f := floorMs(t); f.Before(t) {
+		return f.Add(time.Millisecond)
+	}
+	return t
+}
+
+// compileSingleDate compiles a date value of a parameter of which a resource has at most
+// one value: every prefix is then a condition on one stored range [lo, hi), and exact.
+// eq, ne and ap compare the stored bounds (whole milliseconds) with the value's exact
+// bounds, as a check in Go would; the other prefixes are as for several values.
+func compileSingleDate(name string, d search.Date, o compileOptions) bson.D {
+	L, H := dateRange(d, o)
+	loF, hiF := spField(name, "lo"), spField(name, "hi")
+	cmp := func(f string, ops ...bson.E) bson.E { return bson.E{Key: f, Value: bson.D(ops)} }
+	// lo >= L and hi <= H, with lo <= hi <= H made explicit to bound lo in an index.
+	within := bson.D{cmp(loF, bson.E{Key: "$gte", Value: ceilMs(L)}, bson.E{Key: "$lte", Value: floorMs(H)}),
+		cmp(hiF, bson.E{Key: "$lte", Value: floorMs(H)})}
+	switch d.Prefix {
+	case search.PrefixEq:
+		return within
+	case search.PrefixNe:
+		return bson.D{{Key: "$nor", Value: bson.A{within}}}
+	case search.PrefixAp: // lo < H and hi > L
+		return bson.D{cmp(loF, bson.E{Key: "$lt", Value: ceilMs(H)}), cmp(hiF, bson.E{Key: "$gt", Value: floorMs(L)})}
+	}
+	cond, _ := rangeCond(d.Prefix, loF, hiF, spField(name, "v"), L, H)
+	return cond
 }
 
 func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
