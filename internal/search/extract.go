@@ -847,11 +847,8 @@ func (a *acc) emit(v any) error {
 		if a.def.Canonical {
 			s, err := a.str(v)
 			if s != "" {
-				url, _, hasVersion := strings.Cut(s, "|")
-				a.v.R = appendUnique(a.v.R, url)
-				if hasVersion {
-					a.v.R = appendUnique(a.v.R, s)
-				}
+				// url|version, or the url alone: a search for the url finds either.
+				a.v.R = appendUnique(a.v.R, s)
 			}
 			return err
 		}
@@ -1640,6 +1637,13 @@ func (a *acc) finish() *Values {
 		v.O = minString(v.C)
 	case TypeReference:
 		v.O = minString(v.R)
+		if a.def.Canonical {
+			urls := make([]string, len(v.R))
+			for i, r := range v.R {
+				urls[i], _, _ = strings.Cut(r, "|")
+			}
+			v.O = minString(urls) // the URL without its version
+		}
 	case TypeURI:
 		v.O = minString(v.U)
 	case TypeDate:

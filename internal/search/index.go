@@ -37,7 +37,8 @@ type Values struct {
 	// R holds reference keys, one per reference: "Type/id" for relative references (a
 	// version in Type/id/_history/n is dropped) and for absolute ones that start with the
 	// server's base URL, the absolute URL for other absolute ones (its version dropped
-	// too); and for canonical parameters the URL and, when it carries one, "url|version".
+	// too); and for canonical parameters "url|version", or the URL when it names no
+	// version.
 	R []string `bson:"r,omitempty" json:"r,omitempty"`
 	// A holds the absolute URLs (versions dropped) of the references that start with the
 	// server's base URL, whose "Type/id" R holds: a search by that absolute URL from a

@@ -307,9 +307,10 @@ func compileReference(p *search.Param, name string, v search.Value, o compileOpt
 			}
 		}
 		if r.Version != "" {
-			key += "|" + r.Version
+			return eq(field, key+"|"+r.Version), nil
 		}
-		return eq(field, key), nil
+		// Any version: the key is stored as url|version when the reference names one.
+		return bson.D{{Key: "$or", Value: bson.A{eq(field, key), prefixRegex(field, key+"|")}}}, nil
 	case r.URL != "":
 		url := strings.SplitN(r.URL, "/_history/", 2)[0]
 		if o.base != "" && r.Type != "" && strings.HasPrefix(r.URL, o.base+"/") {
