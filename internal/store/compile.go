@@ -29,8 +29,32 @@ type compiled struct {
 // check is a condition re-checked in Go on a candidate's stored search values.
 type check func(ix search.Index) bool
 
-// spField is the stored path of one field of a parameter's search values.
-func spField(param, field string) string { return "sp." + param + "." + field }
+// spField is the stored path of one field of a parameter's search values (see storedIndex).
+func spField(param, field string) string { return "sp." + param + fieldSep + field }
+
+// presenceFields are the fields of which a parameter's values have at least one whenever
+// the resource has a value (see search.Values): a string's exact text, a token's code or
+// text, a reference's key or identifier, and so on.
+func presenceFields(d *search.Definition) []string {
+	switch d.Type {
+	case search.TypeString:
+		return []string{"e"}
+	case search.TypeToken:
+		return []string{"c", "t"}
+	case search.TypeReference:
+		if d.Canonical {
+			return []string{"r"}
+		}
+		return []string{"r", "c"}
+	case search.TypeURI:
+		return []string{"u"}
+	case search.TypeDate:
+		return []string{"lo"}
+	case search.TypeNumber, search.TypeQuantity:
+		return []string{"ql"}
+	}
+	return []string{"k"} // composite
+}
 
 // compileOptions carry what compilation needs besides the criteria.
 type compileOptions struct {
@@ -99,11 +123,17 @@ func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 				return bson.D{}, nil, nil
 			}
 		}
-		field := "sp." + name
 		if f, ok := documentFields[name]; ok {
-			field = f
+			return bson.D{{Key: f, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
 		}
-		return bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
+		var has []bson.D
+		for _, f := range presenceFields(p.Def) {
+			has = append(has, bson.D{{Key: spField(name, f), Value: bson.D{{Key: "$exists", Value: true}}}})
+		}
+		if v.Missing {
+			return bson.D{{Key: "$nor", Value: toA(has)}}, nil, nil
+		}
+		return orConds(has), nil, nil
 	}
 	var conds []bson.D
 	var evals []check

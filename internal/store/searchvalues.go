@@ -12,16 +12,22 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// storedIndex is how a resource's search values are stored (the "sp" sub-document): each
-// parameter's search.Values as a sub-document with the fields' bson names, where a list of
-// one value is stored as that value alone rather than as an array of one.
+// storedIndex is how a resource's search values are stored (the "sp" sub-document): one
+// flat document with a field per field of each parameter's search.Values, named
+// "param:field" by the field's bson name ("status:c", "authored:lo"), and a list of one
+// value stored as that value alone rather than as an array of one.
 //
-// A condition on a field means the same either way (on an array, MongoDB and the embedded
-// database test each element), and a scalar is smaller: in the embedded database every
-// array element gets a type entry of its own in the row's schema. Most lists hold one
-// value (one status, one subject, one authored date), so this is most of the values.
-// Decoding reads a scalar where a list is expected as a list of one.
+// Both make the document smaller than one sub-document per parameter holding arrays, and a
+// condition on a field means the same (on an array, MongoDB and the embedded database test
+// each element). In the embedded database every sub-document, array and array element gets
+// a type entry of its own in the row's schema, so most of the saving is there. Decoding
+// gives back the search.Index, reading a single value where a list is expected as a list
+// of one.
 type storedIndex search.Index
+
+// fieldSep separates a parameter's name from its field's in the stored search values.
+// Parameter names have none.
+const fieldSep = ":"
 
 // MarshalBSON implements bson.Marshaler.
 func (ix storedIndex) MarshalBSON() ([]byte, error) {
@@ -32,9 +38,11 @@ func (ix storedIndex) MarshalBSON() ([]byte, error) {
 		}
 	}
 	sort.Strings(names)
-	d := make(bson.D, len(names))
-	for i, name := range names {
-		d[i] = bson.E{Key: name, Value: encodeStruct(reflect.ValueOf(ix[name]).Elem())}
+	var d bson.D
+	for _, name := range names {
+		for _, e := range encodeStruct(reflect.ValueOf(ix[name]).Elem()) {
+			d = append(d, bson.E{Key: name + fieldSep + e.Key, Value: e.Value})
+		}
 	}
 	return bson.Marshal(d)
 }
@@ -45,17 +53,26 @@ func (ix *storedIndex) UnmarshalBSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	out := make(storedIndex, len(elems))
+	out := storedIndex{}
+	fields := storedFields[reflect.TypeFor[search.Values]()]
 	for _, e := range elems {
-		doc, ok := e.Value().DocumentOK()
+		name, field, ok := strings.Cut(e.Key(), fieldSep)
 		if !ok {
-			return fmt.Errorf("search values of %s: not a document", e.Key())
+			return fmt.Errorf("search values: %q names no parameter and field", e.Key())
 		}
-		v := new(search.Values)
-		if err := decodeStruct(doc, reflect.ValueOf(v).Elem()); err != nil {
-			return fmt.Errorf("search values of %s: %w", e.Key(), err)
+		v := out[name]
+		if v == nil {
+			v = new(search.Values)
+			out[name] = v
 		}
-		out[e.Key()] = v
+		for _, f := range fields {
+			if f.name == field {
+				if err := decodeValue(e.Value(), reflect.ValueOf(v).Elem().Field(f.index)); err != nil {
+					return fmt.Errorf("search values %s: %w", e.Key(), err)
+				}
+				break
+			}
+		}
 	}
 	*ix = out
 	return nil

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,11 +11,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// TestStoredIndexRoundTrip checks that search values read back as they were written, with
-// lists of one stored as their value alone and longer lists as arrays.
+// TestStoredIndexRoundTrip checks that search values read back as they were written, in
+// one flat document, with lists of one stored as their value alone and longer lists as
+// arrays.
 func TestStoredIndexRoundTrip(t *testing.T) {
 	t0 := time.Date(2024, 5, 3, 10, 15, 30, 123_000_000, time.UTC)
 	f := func(x float64) *float64 { return &x }
@@ -36,8 +40,8 @@ func TestStoredIndexRoundTrip(t *testing.T) {
 	}
 	raw := bson.Raw(data)
 	for path, wantArray := range map[string]bool{
-		"status.c": false, "subject.r": true, "subject.i": false, "date.lo": true, "authored.lo": false,
-		"authored.d": true, "quantity.v": false, "quantity.v.qu": false, "composite.v.k": true,
+		"status:c": false, "subject:r": true, "subject:i": false, "date:lo": true, "authored:lo": false,
+		"authored:d": true, "quantity:v": false, "quantity:v.qu": false, "composite:v.k": true,
 	} {
 		v, err := raw.LookupErr(strings.Split(path, ".")...)
 		if err != nil {
@@ -73,5 +77,52 @@ func TestStoredFieldsNamed(t *testing.T) {
 	}
 	if len(storedFields) != 2 || storedFields[reflect.TypeFor[search.Values]()] == nil {
 		t.Error("storedFields does not describe search.Values and search.Element")
+	}
+}
+
+// TestPresenceFields checks, on every fixture resource and on resultsData, that each
+// parameter a resource has a value for has one of its presenceFields, which :missing tests.
+func TestPresenceFields(t *testing.T) {
+	var resources []struct{ typ, body string }
+	for _, typ := range search.ResourceTypes() {
+		names, _ := fs.Glob(fixtures.FS(), typ+"/*.json")
+		for _, n := range names {
+			data, err := fs.ReadFile(fixtures.FS(), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resources = append(resources, struct{ typ, body string }{typ, string(data)})
+		}
+	}
+	for _, e := range resultsData {
+		resources = append(resources, struct{ typ, body string }{e.typ, e.body})
+	}
+	for _, r := range resources {
+		var tree map[string]any
+		dec := json.NewDecoder(strings.NewReader(r.body))
+		dec.UseNumber()
+		if err := dec.Decode(&tree); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := search.Extract(r.typ, tree, search.ExtractOptions{BaseURL: resultsBase})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range ix {
+			d := search.Lookup(r.typ, name)
+			raw, err := bson.Marshal(storedIndex{name: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range presenceFields(d) {
+				if _, err := bson.Raw(raw).LookupErr(name + fieldSep + f); err == nil {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s %s has values %+v but none in %v", r.typ, name, v, presenceFields(d))
+			}
+		}
 	}
 }
