@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -226,4 +227,59 @@ func decodeValue(rv bson.RawValue, v reflect.Value) error {
 		return decodeStruct(doc, v)
 	}
 	return rv.Unmarshal(v.Addr().Interface())
+}
+
+// dropStaleSearchIndexes drops the indexes on search values that Indexes no longer
+// declares: those made for an earlier shape of the stored values (sort keys that moved,
+// fields stored under other names). MongoDB would otherwise keep them up to date on every
+// write, for no search.
+func (s *Store) dropStaleSearchIndexes(ctx context.Context) error {
+	declared := map[string]bool{}
+	for _, ix := range s.Indexes() {
+		if ix.onSearchValues() {
+			declared[ix.Collection+" "+indexKeyString(ix.Keys)] = true
+		}
+	}
+	for _, t := range s.registry.Types() {
+		coll := s.current(t.Name)
+		cur, err := coll.Indexes().List(ctx)
+		if err != nil {
+			return fmt.Errorf("list the indexes of %s: %w", t.Name, err)
+		}
+		var specs []struct {
+			Name string `bson:"name"`
+			Key  bson.D `bson:"key"`
+		}
+		if err := cur.All(ctx, &specs); err != nil {
+			return fmt.Errorf("list the indexes of %s: %w", t.Name, err)
+		}
+		for _, spec := range specs {
+			if len(spec.Key) == 0 || !strings.HasPrefix(spec.Key[0].Key, "sp.") || declared[t.Name+" "+indexKeyString(spec.Key)] {
+				continue
+			}
+			if err := coll.Indexes().DropOne(ctx, spec.Name); err != nil {
+				return fmt.Errorf("drop the index %s of %s: %w", spec.Name, t.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// indexKeyString writes index keys as "field:direction,…", whatever number type the
+// database gives the directions in.
+func indexKeyString(keys bson.D) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := k.Value
+		switch n := v.(type) {
+		case int32:
+			v = int64(n)
+		case int:
+			v = int64(n)
+		case float64:
+			v = int64(n)
+		}
+		parts[i] = fmt.Sprintf("%s:%v", k.Key, v)
+	}
+	return strings.Join(parts, ",")
 }

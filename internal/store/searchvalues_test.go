@@ -1,15 +1,18 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"io/fs"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/search"
@@ -123,6 +126,49 @@ func TestPresenceFields(t *testing.T) {
 			if !found {
 				t.Errorf("%s %s has values %+v but none in %v", r.typ, name, v, presenceFields(d))
 			}
+		}
+	}
+}
+
+// TestDropStaleSearchIndexes checks that indexes on search values of an earlier stored
+// shape are dropped, and that the declared ones and those on other fields are kept.
+func TestDropStaleSearchIndexes(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	coll := s.current("QuestionnaireResponse")
+	for _, keys := range []bson.D{
+		{{Key: "sp.authored.o", Value: 1}, {Key: "_id", Value: 1}},           // stale
+		{{Key: spField("authored", "lo"), Value: 1}, {Key: "_id", Value: 1}}, // declared
+		{{Key: "del", Value: 1}, {Key: "_id", Value: 1}},                     // declared, not on search values
+		{{Key: "other", Value: 1}},                                           // not the store's, not on search values
+	} {
+		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.dropStaleSearchIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := coll.Indexes().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []struct {
+		Key bson.D `bson:"key"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, spec := range specs {
+		got = append(got, indexKeyString(spec.Key))
+	}
+	if slices.Contains(got, "sp.authored.o:1,_id:1") {
+		t.Errorf("the stale index is left: %v", got)
+	}
+	for _, want := range []string{spField("authored", "lo") + ":1,_id:1", "del:1,_id:1", "other:1"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("index %s was dropped: %v", want, got)
 		}
 	}
 }

@@ -358,6 +358,7 @@ func (s *Store) Indexes() []Index {
 // EnsureIndexes creates every declared index that does not exist yet. Indexes are created
 // one at a time: the embedded database drops the connection on a createIndexes that names
 // several indexes of which some exist already, as they do on every start after the first.
+// On MongoDB it first drops the indexes on search values that are no longer declared.
 //
 // The embedded database gets neither the wildcard index (it cannot hold one: every insert
 // then fails) nor the indexes on search values: it uses no index for any query but by _id,
@@ -367,6 +368,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	embedded, err := s.isEmbedded(ctx)
 	if err != nil {
 		return err
+	}
+	if !embedded {
+		if err := s.dropStaleSearchIndexes(ctx); err != nil {
+			return err
+		}
 	}
 	for _, ix := range s.Indexes() {
 		if embedded && ix.onSearchValues() {
