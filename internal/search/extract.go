@@ -189,6 +189,9 @@ var resourceModels = map[string]reflect.Type{
 }
 
 func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, error) {
+	if d.extract != nil {
+		return &program{def: d}, nil // extracted by its own function
+	}
 	brs, err := compileExpression(d.Expression, typ, rt, true)
 	if err != nil {
 		return nil, err
@@ -764,6 +767,12 @@ type acc struct {
 func (x *extractor) run(p *program, tree map[string]any) (*Values, error) {
 	a := &x.acc
 	*a = acc{x: x, def: p.def, prog: p}
+	if p.def.extract != nil {
+		if err := p.def.extract(a, tree); err != nil {
+			return nil, err
+		}
+		return a.finish(), nil
+	}
 	for i := range p.branches {
 		b := &p.branches[i]
 		if b.typ == tNone {

@@ -32,6 +32,9 @@ type Definition struct {
 	Comparators []Prefix
 	// Components are the parts of a composite parameter, in order, separated by "$" in values.
 	Components []Component
+	// extract, when set, extracts the parameter's values instead of its compiled
+	// expression (the answer parameters, whose items nest to any depth).
+	extract func(a *acc, tree map[string]any) error
 }
 
 // Component is one part of a composite search parameter.
@@ -275,7 +278,7 @@ var auditEvent = func() []*Definition {
 var registry = func() map[string]map[string]*Definition {
 	r := map[string]map[string]*Definition{}
 	for typ, defs := range map[string][]*Definition{
-		"QuestionnaireResponse": questionnaireResponse,
+		"QuestionnaireResponse": append(questionnaireResponse, answerDefinitions...),
 		"CarePlan":              carePlan,
 		"Questionnaire":         questionnaire,
 		"AuditEvent":            auditEvent,

@@ -10,7 +10,9 @@ func TestRegistryHasEveryParameter(t *testing.T) {
 	commonNames := []string{"_id", "_lastUpdated", "_profile", "_security", "_source", "_tag"}
 	want := map[string][]string{
 		"QuestionnaireResponse": {"author", "authored", "based-on", "encounter", "identifier", "part-of",
-			"patient", "questionnaire", "source", "status", "subject"},
+			"patient", "questionnaire", "source", "status", "subject",
+			// defined by this server (answers.go)
+			"item-answer", "item-answer-date", "item-answer-number"},
 		"CarePlan": {"activity-code", "activity-date", "activity-reference", "based-on", "care-team", "category",
 			"condition", "date", "encounter", "goal", "identifier", "instantiates-canonical", "instantiates-uri",
 			"intent", "part-of", "patient", "performer", "replaces", "status", "subject"},

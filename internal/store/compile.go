@@ -268,7 +268,7 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		cond, eval := compileNumber(name, q.Prefix, q.Number, q.System, q.Code)
 		return cond, false, eval, nil
 	case search.TypeComposite:
-		return compileComposite(p, name, v.(search.Composite))
+		return compileComposite(p, name, v.(search.Composite), o)
 	}
 	return nil, false, nil, unsupported(p, "parameters of type %s are not supported", p.Def.Type)
 }
@@ -769,7 +769,7 @@ func tokenKey(t search.Token) string {
 	return t.System + "|" + t.Code
 }
 
-func compileComposite(p *search.Param, name string, v search.Composite) (bson.D, bool, check, error) {
+func compileComposite(p *search.Param, name string, v search.Composite, o compileOptions) (bson.D, bool, check, error) {
 	if len(v.Components) != 2 {
 		return nil, false, nil, unsupported(p, "composites of %d parts are not supported", len(v.Components))
 	}
@@ -816,8 +816,54 @@ func compileComposite(p *search.Param, name string, v search.Composite) (bson.D,
 			}
 			return false
 		}, nil
+	case search.Number:
+		// linkId$number (item-answer-number): narrowed to the resources with a value of the
+		// first part, decided on that part's values in Go.
+		n := second
+		L, H := numberRange(n.Prefix, n.Number)
+		if n.Prefix == search.PrefixAp {
+			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
+			L, H = L-tol, H+tol
+		}
+		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, n.Prefix == search.PrefixNe, func(e search.Element) bool {
+			return quantityMatch(n.Prefix, e, L, H)
+		}), nil
+	case search.Date:
+		// linkId$date (item-answer-date), as linkId$number.
+		d := second
+		L, H := dateRange(d, o)
+		less := func(a, b time.Time) bool { return a.Before(b) }
+		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, d.Prefix == search.PrefixNe, func(e search.Element) bool {
+			return !e.Lo.IsZero() && rangeMatch(d.Prefix, e.Lo, e.Hi, L, H, less)
+		}), nil
 	}
 	return nil, false, nil, unsupported(p, "unsupported composite value")
+}
+
+// elementCheck is the Go check of a composite whose second part is decided on the values
+// kept whole (Values.V): some value of the first part's key k1 matches. For ne
+// (anyNot), every value of k1 must match, as for the other parameters no value may equal.
+func elementCheck(name, k1 string, anyNot bool, match func(search.Element) bool) check {
+	return func(ix search.Index) bool {
+		vals := ix[name]
+		if vals == nil {
+			return false
+		}
+		found := false
+		for _, e := range vals.V {
+			if !slices.Contains(e.K, k1) {
+				continue
+			}
+			if anyNot && !match(e) {
+				return false
+			}
+			if !anyNot && match(e) {
+				return true
+			}
+			found = true
+		}
+		return anyNot && found
+	}
 }
 
 // sortFields returns the stored field of each sort key, with _id added as the final

@@ -93,6 +93,10 @@ func TestCompileGolden(t *testing.T) {
 		{"quantity", "Questionnaire", "context-quantity=gt18|http://unitsofmeasure.org|a"},
 		{"composite-token", "Questionnaire", "context-type-value=focus$http://snomed.info/sct|49601007"},
 		{"composite-quantity", "Questionnaire", "context-type-quantity=age$ge18"},
+		{"item-answer", "QuestionnaireResponse", "item-answer=overall.1$1,2"},
+		{"item-answer-system", "QuestionnaireResponse", "item-answer=overall.1$https://fhir.patient-involvement.example/CodeSystem/likert-5|1"},
+		{"item-answer-number", "QuestionnaireResponse", "item-answer-number=44261-6$ge15"},
+		{"item-answer-date", "QuestionnaireResponse", "item-answer-date=visit$2026-03"},
 		{"sort-desc", "QuestionnaireResponse", "_sort=-authored"},
 		{"sort-multi", "CarePlan", "_sort=status,-date"},
 		{"sort-lastupdated", "CarePlan", "_sort=-_lastUpdated"},
@@ -176,10 +180,23 @@ func sampleValues(d *search.Definition, m search.Modifier) []string {
 		}
 		return []string{"x1", target + "/x1", "https://fhir.example.org/fhir/" + target + "/x1", "https://else.org/" + target + "/x1"}
 	case search.TypeComposite:
-		if d.Components[1].Def.Type == search.TypeQuantity {
+		switch d.Components[1].Def.Type {
+		case search.TypeQuantity:
 			return []string{"a$ge18", "s|a$5.4|http://unitsofmeasure.org|a", "a$ne5"}
+		case search.TypeNumber:
+			var out []string
+			for _, p := range search.AllPrefixes {
+				out = append(out, "a$"+string(p)+"5.4")
+			}
+			return append(out, "a$1,2")
+		case search.TypeDate:
+			var out []string
+			for _, p := range search.AllPrefixes {
+				out = append(out, "a$"+string(p)+"2024-05", "a$"+string(p)+"2024-05-03T10:00:00Z")
+			}
+			return out
 		}
-		return []string{"a$b", "s|a$s|b", "a$s|"}
+		return []string{"a$b", "s|a$s|b", "a$s|", "a$b,c"}
 	}
 	return nil
 }
