@@ -165,18 +165,6 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		closeAll()
 		return nil, nil, nil, err
 	}
-	logSizes(ctx, log, registry, cfg.MongoDatabase, emb, st)
-	if reindex {
-		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		stopped := make(chan struct{})
-		go func() {
-			defer close(stopped)
-			if err := st.Reindex(rctx, log); err != nil && rctx.Err() == nil {
-				log.Error("extracting search values again failed; searches may miss resources stored by an older version until the next start", "err", err)
-			}
-		}()
-		closers = append(closers, func() { cancel(); <-stopped })
-	}
 	// Responses are checked against their Questionnaire. On the embedded database this
 	// process is the only client, so what the rules cache of the stored Questionnaires is
 	// exact until a Questionnaire is written here; on MongoDB other servers may write them
@@ -189,6 +177,21 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
+	}
+	// Scores computed from responses are searched beside their answers: extracting search
+	// values again computes them again.
+	st.DeriveWith(rules)
+	logSizes(ctx, log, registry, cfg.MongoDatabase, emb, st)
+	if reindex {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			if err := st.Reindex(rctx, log); err != nil && rctx.Err() == nil {
+				log.Error("extracting search values again failed; searches may miss resources stored by an older version until the next start", "err", err)
+			}
+		}()
+		closers = append(closers, func() { cancel(); <-stopped })
 	}
 	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/gofhir/fhirpath/types"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 // maxIssues bounds the issues one check reports.
@@ -765,7 +766,7 @@ func (s *state) score(it *Item, stated *answer, computed float64, unknown int, s
 	}
 	s.res.Scores = append(s.res.Scores, sc)
 	if unknown == 0 {
-		s.res.Derived = append(s.res.Derived, fhir.Derived{Param: ParamItemAnswerNumber, Key: it.LinkID, Number: computed})
+		s.res.Derived = append(s.res.Derived, fhir.Derived{Param: search.ParamItemAnswerNumber, Key: it.LinkID, Number: computed})
 	}
 	if sc.Stated == nil || !s.full {
 		return
@@ -790,7 +791,7 @@ func (s *state) ordinals(n *node) {
 			for _, a := range k.answers {
 				if a.has && a.v.kind == kCoding {
 					if o, ok := s.c.ordinal(a.v.system, a.v.code); ok {
-						s.res.Derived = append(s.res.Derived, fhir.Derived{Param: ParamItemAnswerNumber, Key: k.item.LinkID, Number: o})
+						s.res.Derived = append(s.res.Derived, fhir.Derived{Param: search.ParamItemAnswerNumber, Key: k.item.LinkID, Number: o})
 					}
 				}
 			}
@@ -826,7 +827,3 @@ func collectionText(col types.Collection) string {
 	}
 	return col[0].String()
 }
-
-// ParamItemAnswerNumber is the search parameter of numeric answers, ordinal values and
-// computed scores.
-const ParamItemAnswerNumber = "item-answer-number"

@@ -140,19 +140,7 @@ func (r *Rules) checkResponse(ctx context.Context, w *fhir.ContentWrite) (*fhir.
 	}
 	var c *Checker
 	if strings.HasPrefix(canonical, "#") {
-		for _, res := range objects(w.Tree, "contained") {
-			if str(res, "resourceType") == "Questionnaire" && str(res, "id") == canonical[1:] {
-				// Its "#id" references (answerValueSet) name the response's other contained
-				// resources: a contained resource contains none of its own.
-				q := make(map[string]any, len(res)+1)
-				for k, v := range res {
-					q[k] = v
-				}
-				q["contained"] = w.Tree["contained"]
-				c, _ = Compile(q)
-			}
-		}
-		if c == nil {
+		if c = containedChecker(w.Tree, canonical[1:]); c == nil {
 			return r.verdict(fhir.KindUnprocessable, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.IssueNotFound,
 				Expression:  []string{"QuestionnaireResponse.questionnaire"},
 				Diagnostics: fmt.Sprintf("The questionnaire %s names a contained Questionnaire, but the response contains none with id %q", canonical, canonical[1:])}}, nil)
@@ -169,6 +157,55 @@ func (r *Rules) checkResponse(ctx context.Context, w *fhir.ContentWrite) (*fhir.
 	}
 	result := c.Check(ctx, w.Tree)
 	return r.verdict(fhir.KindUnprocessable, result.Issues, result.Derived)
+}
+
+// Derive implements store.Deriver: the values the rules compute from a stored response
+// (ordinal values of its answers, its scores), against the Questionnaire it names as it is
+// stored now. A response whose Questionnaire is not found has none.
+func (r *Rules) Derive(ctx context.Context, typ string, tree map[string]any) []fhir.Derived {
+	if r.mode == ModeOff || typ != "QuestionnaireResponse" {
+		return nil
+	}
+	c, err := r.checkerFor(ctx, tree)
+	if err != nil || c == nil {
+		return nil
+	}
+	return c.Check(ctx, tree).Derived
+}
+
+// checkerFor returns the Checker of the Questionnaire a response names: contained ("#id")
+// or stored; nil when there is none.
+func (r *Rules) checkerFor(ctx context.Context, tree map[string]any) (*Checker, error) {
+	canonical := str(tree, "questionnaire")
+	switch {
+	case canonical == "":
+		return nil, nil
+	case strings.HasPrefix(canonical, "#"):
+		return containedChecker(tree, canonical[1:]), nil
+	}
+	res, err := r.resolver.Resolve(ctx, canonical)
+	if err != nil {
+		return nil, err
+	}
+	return res.Checker, nil
+}
+
+// containedChecker compiles the Questionnaire with the id that the response contains, nil
+// when it contains none. Its "#id" references (answerValueSet) name the response's other
+// contained resources: a contained resource contains none of its own.
+func containedChecker(tree map[string]any, id string) *Checker {
+	for _, res := range objects(tree, "contained") {
+		if str(res, "resourceType") == "Questionnaire" && str(res, "id") == id {
+			q := make(map[string]any, len(res)+1)
+			for k, v := range res {
+				q[k] = v
+			}
+			q["contained"] = tree["contained"]
+			c, _ := Compile(q)
+			return c
+		}
+	}
+	return nil
 }
 
 // unresolved is the warning of a response stored without its Questionnaire.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -28,12 +30,17 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 type testServer struct {
 	*httptest.Server
 	t testing.TB
+	// store and db are the server's store and database, for the tests that look beneath
+	// the API.
+	store *store.Store
+	db    *mongo.Database
 }
 
 func newTestServer(t testing.TB, mode questionnaire.Mode) *testServer {
 	t.Helper()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(t), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
+	db := storetest.NewDatabase(t)
+	st, err := store.New(db, registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +51,7 @@ func newTestServer(t testing.TB, mode questionnaire.Mode) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.DeriveWith(rules)
 	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +66,7 @@ func newTestServer(t testing.TB, mode questionnaire.Mode) *testServer {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, t: t}
+	return &testServer{Server: srv, t: t, store: st, db: db}
 }
 
 // response is what a test reads of an answer.

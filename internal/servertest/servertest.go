@@ -69,6 +69,7 @@ func NewBackend(tb testing.TB) *Backend {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	st.DeriveWith(rules)
 	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
 	if err != nil {
 		tb.Fatal(err)

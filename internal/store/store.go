@@ -40,7 +40,23 @@ type Store struct {
 
 	keyMu sync.Mutex
 	key   []byte // signs page cursors; see pagingKey
+
+	// deriver computes again, when search values are extracted again, the values a content
+	// checker computed when a version was written (see DeriveWith).
+	deriver Deriver
 }
+
+// Deriver computes the values a content checker derives from a resource's content (the
+// scores of a QuestionnaireResponse), for a version stored earlier.
+type Deriver interface {
+	// Derive returns the values derived from the decoded resource of type typ; nil when
+	// there are none or they cannot be computed now.
+	Derive(ctx context.Context, typ string, tree map[string]any) []fhir.Derived
+}
+
+// DeriveWith has Reindex compute derived values again with d. Call it before Reindex: the
+// store and the rules that compute the values need each other.
+func (s *Store) DeriveWith(d Deriver) { s.deriver = d }
 
 // Options tune a Store.
 type Options struct {
@@ -235,7 +251,7 @@ func (s *Store) zone() string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 4
+const indexVersion = 5
 
 // index extracts a resource's search values. The id and lastUpdated are the server's,
 // and stored once, as the document's _id and ts.
@@ -255,6 +271,8 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	if ix == nil {
 		ix = search.Index{}
 	}
+	// Values computed from the content (scores), searched beside those the body holds.
+	search.AddDerived(ix, r.Derived)
 	// Searches on them read the document's _id and ts (see documentFields).
 	delete(ix, "_id")
 	delete(ix, "_lastUpdated")
@@ -692,6 +710,16 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	mu := s.lock(r.Type, r.ID)
 	mu.Lock()
 	defer mu.Unlock()
+	if s.deriver != nil {
+		// What was computed from the content when the version was written (scores) is
+		// computed again: it is not kept apart from the search values.
+		dec := json.NewDecoder(bytes.NewReader(r.Raw))
+		dec.UseNumber()
+		if err := dec.Decode(&r.Tree); err != nil {
+			return fmt.Errorf("decode %s/%s to index it: %w", r.Type, r.ID, err)
+		}
+		r.Derived = s.deriver.Derive(ctx, r.Type, r.Tree)
+	}
 	ix, err := s.index(r)
 	if err != nil {
 		return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
