@@ -191,6 +191,15 @@ func describeParam(d *search.Definition) string {
 			parts[i] = c.Def.Name + " (" + string(c.Def.Type) + ")"
 		}
 		b.WriteString(" Values join, with $, " + strings.Join(parts, " and ") + ".")
+		for _, c := range d.Components {
+			if len(c.Def.Comparators) > 0 {
+				prefixes := make([]string, len(c.Def.Comparators))
+				for i, p := range c.Def.Comparators {
+					prefixes[i] = string(p)
+				}
+				b.WriteString(" Prefixes on " + c.Def.Name + ": " + strings.Join(prefixes, ", ") + " (none means eq).")
+			}
+		}
 	}
 	if len(d.Modifiers) > 0 {
 		mods := make([]string, 0, len(d.Modifiers))
