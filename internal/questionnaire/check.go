@@ -119,6 +119,11 @@ type enableState struct {
 // reported as a warning.
 func (c *Checker) Check(ctx context.Context, qr map[string]any) (res *Result) {
 	res = &Result{}
+	if c.unusable != "" {
+		res.Issues = []fhir.Issue{{Severity: fhir.SeverityWarning, Code: fhir.IssueException, Expression: []string{"QuestionnaireResponse.questionnaire"},
+			Diagnostics: fmt.Sprintf("Questionnaire %s could not be compiled for checking (%s): the response is stored without being checked against it", c.Canonical(), c.unusable)}}
+		return res
+	}
 	s := &state{c: c, ctx: ctx, tree: qr, res: res, enabled: map[enableKey]enableState{}, warnedVS: map[*Item]bool{}, evalFailed: map[*expression]bool{}}
 	status := str(qr, "status")
 	s.full = status == statusCompleted || status == statusAmended

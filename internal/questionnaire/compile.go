@@ -42,6 +42,9 @@ type Checker struct {
 	contained map[string]map[string]any
 	// json is the Questionnaire, for %questionnaire.
 	json []byte
+	// unusable says why the Questionnaire could not be compiled ("" when it was): its
+	// responses are then not checked.
+	unusable string
 }
 
 // Canonical is url|version, or the url alone when there is no version.
@@ -183,7 +186,22 @@ func (it *Item) expected() string {
 // that do not fit their item's type, expressions that do not parse. Issues of severity
 // error make the Questionnaire unusable for checking as it is; warnings name what cannot
 // be checked here.
-func Compile(tree map[string]any) (*Checker, []fhir.Issue) {
+func Compile(tree map[string]any) (c *Checker, issues []fhir.Issue) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A Questionnaire this code cannot read is not the client's fault to pay for
+			// with a 500: it compiles to a checker of no items, and says so.
+			c = &Checker{URL: str(tree, "url"), Version: str(tree, "version"), Status: str(tree, "status"), ID: str(tree, "id"),
+				byLink: map[string]*Item{}, ordinals: map[string]float64{}, ordinalsByCode: map[string][]float64{},
+				unusable: fmt.Sprint(r)}
+			issues = []fhir.Issue{{Severity: fhir.SeverityWarning, Code: fhir.IssueException,
+				Diagnostics: fmt.Sprintf("The Questionnaire could not be compiled for checking responses (%v): its responses are not checked", r)}}
+		}
+	}()
+	return compile(tree)
+}
+
+func compile(tree map[string]any) (*Checker, []fhir.Issue) {
 	c := &Checker{
 		URL: str(tree, "url"), Version: str(tree, "version"), Status: str(tree, "status"), ID: str(tree, "id"),
 		byLink: map[string]*Item{}, ordinals: map[string]float64{}, ordinalsByCode: map[string][]float64{},
