@@ -51,7 +51,7 @@ func newAuthServer(t *testing.T, opts ...serverOption) *authServer {
 		o.Auth = verifier
 		w, err = audit.NewWriter(audit.WriterOptions{
 			Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-			Sink: audit.ServiceSink(o.Service),
+			Sink: audit.ServiceSink(o.Service, nil), Dir: filepath.Join(dir, "audit-journal"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -375,7 +375,7 @@ func TestAuditTrail(t *testing.T) {
 	s.do("GET", "/fhir/QuestionnaireResponse?status=completed", nil, "Authorization", "Bearer "+anna)
 	s.do("POST", "/fhir/QuestionnaireResponse", []byte(subjectQR("anna")), "Authorization", "Bearer "+anna) // 403: read only
 	s.do("GET", "/fhir/QuestionnaireResponse", nil)                                                         // 401
-	if err := s.audit.Close(context.Background()); err != nil {
+	if err := s.audit.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	today := time.Now().UTC().Format("2006-01-02")

@@ -144,14 +144,15 @@ func New(opts Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // register wires the middleware and the routes. Every request passes, in order: the request
-// id and log line, the metrics, panic recovery, the headers every answer carries, CORS (a
+// id and log line, the metrics, for /fhir the AuditEvent (recorded once the request is
+// answered, whatever the answer), panic recovery, the headers every answer carries, CORS (a
 // preflight is answered by its OPTIONS route, without a token), then for /fhir the guard:
 // authentication (401 before any other check, only metadata and SMART discovery being
-// public) and the AuditEvent. Only then is the request looked at: the host, the body's size
+// public). Only then is the request looked at: the host, the body's size
 // and coding (413, 415), the media types (406, 415), the route (404, 405) and the handler.
 // Around it all, in ServeHTTP, answers are compressed (compressResponses).
 func (s *Server) register() {
-	s.engine.Use(requestContext(s.opts.Logger), s.observe, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
+	s.engine.Use(requestContext(s.opts.Logger), s.observe, s.auditTrail, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
 	s.endpoints = map[string]endpoint{}
 
 	s.serveGET(s.engine, "/healthz", endpoint{name: "healthz"}, s.healthz)
