@@ -33,7 +33,7 @@ func (s *Server) guard(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	c.Next()
+	s.admit(c)
 }
 
 // Cache-Control values of /fhir answers: none is stored by a cache; one that carries a

@@ -61,6 +61,25 @@ type Options struct {
 	// ReadyTimeout bounds the database ping of /readyz; default 1.5s, so that it answers
 	// within 2s.
 	ReadyTimeout time.Duration
+
+	// MaxInFlight caps the /fhir requests served at once; another waits up to InFlightWait
+	// (default 1s) for a turn, then answers 503 with Retry-After. 0: no cap.
+	MaxInFlight  int
+	InFlightWait time.Duration
+	// MaxLargeBodies caps the request bodies over LargeBodyBytes (default 1 MiB) read and
+	// parsed at once; another waits up to LargeBodyWait (default 2s), then answers 503 with
+	// Retry-After. 0: no cap.
+	MaxLargeBodies int
+	LargeBodyBytes int64
+	LargeBodyWait  time.Duration
+	// RateLimit is the requests per second one caller may make (the token's issuer, subject
+	// and client), a search or type history counting 10, with bursts up to RateBurst; beyond
+	// it the answer is 429 with Retry-After. 0: no limit.
+	RateLimit float64
+	RateBurst int
+	// SearchTimeout bounds each search and history page, its includes and its count; past it
+	// the answer is 503 with Retry-After. 0: no bound beyond the database's own.
+	SearchTimeout time.Duration
 }
 
 // Server is the HTTP handler of the FHIR API.
@@ -76,6 +95,7 @@ type Server struct {
 	endpoints map[string]endpoint
 	cors      *corsPolicy
 	hosts     hostPolicy
+	limits    *limits
 }
 
 // New builds the HTTP handler.
@@ -120,7 +140,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New(), cors: newCORSPolicy(opts.CORS), hosts: hosts}
+	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New(), cors: newCORSPolicy(opts.CORS), hosts: hosts, limits: newLimits(opts)}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
@@ -148,7 +168,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // answered, whatever the answer), panic recovery, the headers every answer carries, CORS (a
 // preflight is answered by its OPTIONS route, without a token), then for /fhir the guard:
 // authentication (401 before any other check, only metadata and SMART discovery being
-// public). Only then is the request looked at: the host, the body's size
+// public), the caller's rate limit (429) and a turn among the requests served at once (503).
+// Only then is the request looked at: the host, the body's size
 // and coding (413, 415), the media types (406, 415), the route (404, 405) and the handler.
 // Around it all, in ServeHTTP, answers are compressed (compressResponses).
 func (s *Server) register() {
@@ -165,7 +186,7 @@ func (s *Server) register() {
 		s.preflights(s.engine, devJWKSPath, []string{http.MethodGet, http.MethodHead})
 	}
 
-	fhirGroup := s.engine.Group("/fhir", s.checkHost, limitBody(s.opts.MaxBodyBytes), negotiate)
+	fhirGroup := s.engine.Group("/fhir", s.checkHost, s.limitBody, negotiate)
 	s.serveGET(fhirGroup, smartConfigPath, endpoint{name: "smart-configuration"}, s.smartConfiguration)
 	s.preflights(s.engine, "/fhir"+smartConfigPath, []string{http.MethodGet, http.MethodHead})
 	methods := map[string][]string{}

@@ -15,17 +15,36 @@ const maxWriteAttempts = 200
 // Service carries out the FHIR interactions on a Store: it owns ids, version numbers,
 // timestamps and the create/update/delete rules, and knows nothing of HTTP.
 type Service struct {
-	store    Store
-	registry *Registry
-	now      func() time.Time
+	store     Store
+	registry  *Registry
+	now       func() time.Time
+	maxValues int
+}
+
+// ServiceOptions tune a Service.
+type ServiceOptions struct {
+	// MaxJSONValues is the most JSON values one resource sent by a client may hold, checked
+	// before it is decoded (default DefaultMaxJSONValues); more is KindTooLarge (413).
+	MaxJSONValues int
 }
 
 // NewService returns a Service over store for the types in registry.
-func NewService(store Store, registry *Registry) (*Service, error) {
+func NewService(store Store, registry *Registry, opts ...ServiceOptions) (*Service, error) {
 	if store == nil || registry == nil {
 		return nil, errors.New("fhir: NewService needs a store and a registry")
 	}
-	return &Service{store: store, registry: registry, now: time.Now}, nil
+	s := &Service{store: store, registry: registry, now: time.Now, maxValues: DefaultMaxJSONValues}
+	for _, o := range opts {
+		if o.MaxJSONValues > 0 {
+			s.maxValues = o.MaxJSONValues
+		}
+	}
+	return s, nil
+}
+
+// parse is ParseBody with the service's bound on JSON values.
+func (s *Service) parse(data []byte, typ string) (*Body, error) {
+	return parseBody(data, typ, s.maxValues)
 }
 
 // Registry returns the resource types this service serves.
@@ -102,7 +121,7 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +156,7 @@ func (s *Service) Insert(ctx context.Context, typ, id string, data []byte) (*Res
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +187,7 @@ func (s *Service) InsertAll(ctx context.Context, typ string, ids []string, data 
 		if err := CheckID(id); err != nil {
 			return nil, err
 		}
-		body, err := ParseBody(data[i], typ)
+		body, err := s.parse(data[i], typ)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +217,7 @@ func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMat
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,10 @@ const (
 	IssueTransient       IssueType = "transient"
 	IssueException       IssueType = "exception"
 	IssueInformational   IssueType = "informational"
+	IssueIncomplete      IssueType = "incomplete"
+	IssueThrottled       IssueType = "throttled"
+	IssueTooCostly       IssueType = "too-costly"
+	IssueInvariant       IssueType = "invariant"
 )
 
 // Issue is one OperationOutcome.issue.
