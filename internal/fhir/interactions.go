@@ -290,6 +290,17 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		}
 		if ifMatch != nil {
 			if prev == nil {
+				// Whether the caller may write here is judged first: to a caller that may not
+				// create this resource, an id never written must answer as one it may not see.
+				next, err := build(nil)
+				if err != nil {
+					return nil, err
+				}
+				if next != nil {
+					if err := guard(ctx, nil, next); err != nil {
+						return nil, err
+					}
+				}
 				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but %s/%s does not exist", *ifMatch, typ, id)
 			}
 			if prev.VersionID != *ifMatch {
