@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -151,6 +152,10 @@ func TestTokensRefused(t *testing.T) {
 		{"unknown kid", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, "no-such-key", good)},
 		{"forged payload", "Bearer " + forged},
 		{"oversized", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "pad", strings.Repeat("x", 10000)))},
+		{"exp as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "exp", fmt.Sprint(time.Now().Add(time.Hour).Unix())))},
+		{"nbf as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "nbf", fmt.Sprint(time.Now().Unix())))},
+		{"iat as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "iat", fmt.Sprint(time.Now().Unix())))},
+		{"exp as a boolean", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "exp", true))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

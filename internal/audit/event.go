@@ -266,9 +266,15 @@ func agents(r Record, src Source) []agent {
 	if user {
 		a := agent{
 			Type:      &concept{[]coding{{systemParticipant, "IRCP", "information recipient"}}},
-			Who:       reference{Reference: r.FHIRUser},
 			Requestor: true,
 			Network:   net,
+		}
+		// The token's fhirUser is the user's reference; one that is not a reference (a
+		// token can say anything) is kept as text, so that the event is still valid.
+		if fhir.ValidReference(r.FHIRUser) {
+			a.Who.Reference = r.FHIRUser
+		} else {
+			a.Who.Display = r.FHIRUser
 		}
 		if r.Subject != "" {
 			a.Who.Identifier = &identifier{System: r.Issuer, Value: r.Subject}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,13 +38,14 @@ func (r *Resource) ETag() string { return `W/"` + strconv.FormatInt(r.VersionID,
 // idPattern is the FHIR R4 id datatype.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
-// ValidID reports whether id is a valid FHIR resource id.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id is a valid FHIR resource id: 1 to 64 letters, digits, '-' and
+// '.', and not only dots ("." and ".." are path segments, not names).
+func ValidID(id string) bool { return idPattern.MatchString(id) && strings.Trim(id, ".") != "" }
 
 // CheckID returns a KindInvalid error when id is not a valid FHIR id.
 func CheckID(id string) error {
 	if !ValidID(id) {
-		return Errorf(KindInvalid, "%q is not a valid resource id: use 1 to 64 letters, digits, '-' and '.'", id)
+		return Errorf(KindInvalid, "%q is not a valid resource id: use 1 to 64 letters, digits, '-' and '.', not only dots", id)
 	}
 	return nil
 }
@@ -117,7 +119,7 @@ func parseBody(data []byte, expectedType string, maxValues int) (*Body, error) {
 	if idv, present := tree["id"]; present {
 		id, _ := idv.(string)
 		if err := CheckID(id); err != nil {
-			return nil, Errorf(KindInvalid, "The resource's id %v is not valid: use 1 to 64 letters, digits, '-' and '.'", jsonText(idv)).At(rt + ".id")
+			return nil, Errorf(KindInvalid, "The resource's id %v is not valid: use 1 to 64 letters, digits, '-' and '.', not only dots", jsonText(idv)).At(rt + ".id")
 		}
 		b.ID = id
 	}
