@@ -38,8 +38,11 @@ const (
 
 // limits holds the state of the per-request bounds.
 type limits struct {
-	inFlight     chan struct{}
-	inFlightWait time.Duration
+	inFlight chan struct{}
+	// scansInFlight holds the turns of searches and type histories, which read through
+	// collections: at most a quarter of inFlight, so that reads and writes always find room.
+	scansInFlight chan struct{}
+	inFlightWait  time.Duration
 	largeBodies  chan struct{}
 	largeBytes   int64
 	largeWait    time.Duration
@@ -53,6 +56,7 @@ func newLimits(o Options) *limits {
 	}
 	if o.MaxInFlight > 0 {
 		l.inFlight = make(chan struct{}, o.MaxInFlight)
+		l.scansInFlight = make(chan struct{}, max(1, o.MaxInFlight/4))
 	}
 	if l.inFlightWait <= 0 {
 		l.inFlightWait = defaultInFlightWait
@@ -70,12 +74,27 @@ func newLimits(o Options) *limits {
 }
 
 // admit runs after authentication on every /fhir request: the caller's rate limit, then a
-// turn among the requests served at once.
+// turn among the requests served at once; a search or type history first takes one of the
+// turns of such requests, a quarter of all, so that however many searches arrive, reads and
+// writes are served beside them.
 func (s *Server) admit(c *gin.Context) {
-	if err := s.limits.callers.allow(s.callerKey(c), requestCost(s.endpointOf(c))); err != nil {
+	cost := requestCost(s.endpointOf(c))
+	if err := s.limits.callers.allow(s.callerKey(c), cost); err != nil {
 		writeError(c, err)
 		c.Abort()
 		return
+	}
+	if cost == searchCost {
+		release, err := acquire(c.Request.Context(), s.limits.scansInFlight, s.limits.inFlightWait, func() error {
+			return fhir.Unavailable(nil, time.Second,
+				"The server is running as many searches as it takes at once (%d). Try again shortly.", cap(s.limits.scansInFlight))
+		})
+		if err != nil {
+			writeError(c, err)
+			c.Abort()
+			return
+		}
+		defer release()
 	}
 	release, err := acquire(c.Request.Context(), s.limits.inFlight, s.limits.inFlightWait, func() error {
 		return fhir.Unavailable(nil, time.Second,

@@ -124,12 +124,18 @@ func (b *slowBody) Read(p []byte) (int, error) {
 // function that lets it finish and returns its status.
 func holdRequest(t *testing.T, url string, first, rest string) func() int {
 	t.Helper()
+	return holdRequestAs(t, url, "application/fhir+json", first, rest)
+}
+
+// holdRequestAs is holdRequest with a Content-Type of the caller's choosing.
+func holdRequestAs(t *testing.T, url, contentType, first, rest string) func() int {
+	t.Helper()
 	b := &slowBody{first: []byte(first), rest: []byte(rest), release: make(chan struct{})}
 	req, err := http.NewRequest("POST", url, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Content-Type", contentType)
 	done := make(chan int, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
@@ -160,6 +166,18 @@ func TestConcurrencyCaps(t *testing.T) {
 		}
 		if r := s.do("GET", "/fhir/QuestionnaireResponse/x", nil); r.status != 404 {
 			t.Errorf("after the turn was given back: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("searches take at most a quarter of the turns", func(t *testing.T) {
+		t.Parallel()
+		s := newTestServer(t, func(o *api.Options) { o.MaxInFlight, o.InFlightWait = 4, 50*time.Millisecond })
+		finish := holdRequestAs(t, s.base+"/QuestionnaireResponse/_search", "application/x-www-form-urlencoded", "status=", "completed")
+		retryable(t, s.do("GET", "/fhir/QuestionnaireResponse?status=completed", nil), 503, "transient", "as many searches as it takes at once (1)")
+		if r := s.do("GET", "/fhir/QuestionnaireResponse/x", nil); r.status != 404 {
+			t.Errorf("a read beside the searches: %d %s", r.status, r.body)
+		}
+		if st := finish(); st != 200 {
+			t.Errorf("the held search: %d", st)
 		}
 	})
 	t.Run("large bodies", func(t *testing.T) {

@@ -62,8 +62,9 @@ type Options struct {
 	// within 2s.
 	ReadyTimeout time.Duration
 
-	// MaxInFlight caps the /fhir requests served at once; another waits up to InFlightWait
-	// (default 1s) for a turn, then answers 503 with Retry-After. 0: no cap.
+	// MaxInFlight caps the /fhir requests served at once, searches and type histories taking
+	// at most a quarter of the turns; another waits up to InFlightWait (default 1s) for a
+	// turn, then answers 503 with Retry-After. 0: no cap.
 	MaxInFlight  int
 	InFlightWait time.Duration
 	// MaxLargeBodies caps the request bodies over LargeBodyBytes (default 1 MiB) read and

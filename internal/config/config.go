@@ -40,7 +40,8 @@ type Config struct {
 	// Default 2.
 	MaxLargeBodies int
 	// MaxInFlight is how many /fhir requests are served at once (FHIR_MAX_IN_FLIGHT,
-	// --max-in-flight); another waits briefly for its turn, then answers 503. Default 256.
+	// --max-in-flight), searches and type histories taking at most a quarter of the turns;
+	// another waits briefly for its turn, then answers 503. Default 256.
 	MaxInFlight int
 	// RateLimit is how many /fhir requests per second one caller may make, a caller being a
 	// token's issuer, subject and client, or the address of a request without a valid token
