@@ -43,10 +43,10 @@ type limits struct {
 	// collections: at most a quarter of inFlight, so that reads and writes always find room.
 	scansInFlight chan struct{}
 	inFlightWait  time.Duration
-	largeBodies  chan struct{}
-	largeBytes   int64
-	largeWait    time.Duration
-	callers      *callerLimits
+	largeBodies   chan struct{}
+	largeBytes    int64
+	largeWait     time.Duration
+	callers       *callerLimits
 }
 
 func newLimits(o Options) *limits {
