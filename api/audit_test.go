@@ -213,3 +213,28 @@ func TestIdenticalRequestsAreEachAudited(t *testing.T) {
 		t.Errorf("%d AuditEvents with %d ids for %d identical requests, want %d", got, len(ids), n, n)
 	}
 }
+
+// TestNoAnswerWithoutAnAuditRecord: when the audit trail cannot take a request's record (here
+// its writer is closed, as when the journal cannot be written), the request is not answered:
+// the connection is closed, and the client sees a failure, never an answer the trail lacks.
+func TestNoAnswerWithoutAnAuditRecord(t *testing.T) {
+	t.Parallel()
+	s := newAuthServer(t)
+	admin := "Bearer " + s.mint(auth.TokenOptions{Scope: "system/*.*"})
+	if r := s.do("GET", "/fhir/CarePlan/x", nil, "Authorization", admin); r.status != http.StatusNotFound {
+		t.Fatalf("before: %d", r.status)
+	}
+	if err := s.audit.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", s.base+"/CarePlan/x", nil)
+	req.Header.Set("Authorization", admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d without an audit record", resp.StatusCode)
+	}
+	if r := s.do("GET", "/healthz", nil); r.status != http.StatusOK {
+		t.Errorf("/healthz, which is not audited: %d", r.status)
+	}
+}

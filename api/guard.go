@@ -60,9 +60,9 @@ func (s *Server) observe(c *gin.Context) {
 		return
 	}
 	done := m.RequestStarted()
+	defer done() // also when the request is aborted unanswered (a panic through here)
 	start := time.Now()
 	c.Next()
-	done()
 	ep := s.endpointOf(c)
 	typ := ""
 	if t := c.Param("type"); t != "" && s.svc.Registry().Supports(t) {
