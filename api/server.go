@@ -44,7 +44,8 @@ type Options struct {
 	// Discovery is what /.well-known/smart-configuration and the CapabilityStatement say
 	// about the authorization server.
 	Discovery auth.Discovery
-	// Audit records an AuditEvent for every /fhir interaction but metadata; nil records none.
+	// Audit records an AuditEvent for every /fhir request but CORS preflights, whatever its
+	// answer; nil records none.
 	Audit *audit.Writer
 
 	// CORS says which browser origins may call the API; none when its Origins are empty.

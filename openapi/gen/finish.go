@@ -58,8 +58,8 @@ var operationAccess = map[string]struct {
 
 // typeNotes add to the description of a type's tag.
 var typeNotes = map[string]string{
-	"AuditEvent": "The server records one for every /fhir interaction but metadata, refused ones included " +
-		"(IHE Basic Audit Log Patterns); clients cannot write them. Only tokens with user/ or system/ scopes " +
+	"AuditEvent": "The server records one for every /fhir request, whatever its answer, refused ones and paths nothing " +
+		"serves included (IHE Basic Audit Log Patterns), before the answer is complete; clients cannot write them. Only tokens with user/ or system/ scopes " +
 		"on AuditEvent read them: patient/ scopes never do.",
 }
 
