@@ -1,7 +1,9 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -9,38 +11,83 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
-// Every /fhir interaction but metadata is recorded as an AuditEvent once it has been
-// answered, refused ones included: who (from the token), what (the resources the handler
-// reports touching, or the query of a search), when and the outcome. Recording is
-// asynchronous: the audit writer queues the record and writes it off the request path.
+// Every /fhir request is recorded as an AuditEvent once it has been answered, whatever its
+// status and whether or not a route serves it: who (from the token), what (the resources the
+// handler reports touching, or the query of a search), when, from which address and the
+// outcome. Only CORS preflights, which carry no token and ask for nothing, are not. The
+// record is durable before the answer is complete: Writer.Record journals it first (see
+// internal/audit), and a request whose record cannot be kept is not answered at all.
 
 const (
 	auditResourcesKey = "fhir.audit.resources"
 	auditQueryKey     = "fhir.audit.query"
 )
 
-// noteResources records resources a request read or wrote, for its AuditEvent.
+// noteResources records resources a request read or wrote, for its AuditEvent; nil ones
+// (nothing was found) are skipped.
 func noteResources(c *gin.Context, rs ...*fhir.Resource) {
-	if len(rs) == 0 {
-		return
-	}
 	list, _ := c.Get(auditResourcesKey)
 	refs, _ := list.([]*fhir.Resource)
-	c.Set(auditResourcesKey, append(refs, rs...))
+	n := len(refs)
+	for _, r := range rs {
+		if r != nil {
+			refs = append(refs, r)
+		}
+	}
+	if len(refs) > n {
+		c.Set(auditResourcesKey, refs)
+	}
 }
 
 // noteQuery records the query a search or history request ran (as the canonical query,
 // which for POST _search includes the form body).
 func noteQuery(c *gin.Context, q string) { c.Set(auditQueryKey, q) }
 
-// record queues the AuditEvent of an answered request to a route offering interaction.
-func (s *Server) record(c *gin.Context, interaction string) {
-	rec := audit.Record{
+// auditTrail records the AuditEvent of every /fhir request but CORS preflights once the rest
+// of the chain has answered it. It runs before panic recovery, so that a request that
+// panicked is recorded with the 500 it was answered with. When the record cannot be kept
+// the request is aborted without an answer (the connection is closed), so that no client
+// sees an answer the trail does not show.
+func (s *Server) auditTrail(c *gin.Context) {
+	path := c.Request.URL.Path
+	if s.opts.Audit == nil || (path != "/fhir" && !strings.HasPrefix(path, "/fhir/")) || isPreflight(c.Request) {
+		c.Next()
+		return
+	}
+	c.Next()
+	rec, ok := s.auditRecord(c)
+	if !ok {
+		return
+	}
+	if err := s.opts.Audit.Record(rec); err != nil {
+		loggerFrom(c).Error("audit record not kept: the request is aborted unanswered", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// auditRecord builds the audit record of an answered request. It never panics: a failure to
+// build one is logged, and ok is false.
+func (s *Server) auditRecord(c *gin.Context) (rec audit.Record, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			loggerFrom(c).Error("audit record not built", "panic", p)
+			ok = false
+		}
+	}()
+	interaction := string(s.endpointOf(c).interaction)
+	if interaction == "" && s.endpointOf(c).name == "capabilities" {
+		interaction = "capabilities"
+	}
+	rec = audit.Record{
 		Interaction:  interaction,
+		Method:       c.Request.Method,
 		ResourceType: c.Param("type"),
 		Outcome:      c.Writer.Status(),
-		RemoteAddr:   c.ClientIP(),
+		RemoteAddr:   c.Request.RemoteAddr,
 		RequestID:    requestID(c),
+	}
+	if s.hosts.fromProxy(c) {
+		rec.ForwardedFor = strings.Join(c.Request.Header.Values("X-Forwarded-For"), ", ")
 	}
 	if q, ok := c.Get(auditQueryKey); ok {
 		rec.Query, _ = q.(string)
@@ -68,11 +115,11 @@ func (s *Server) record(c *gin.Context, interaction string) {
 		}
 	}
 	if e, ok := c.Get(errorKey); ok {
-		if fhir.ErrorKind(e.(error)) != fhir.KindInternal {
-			rec.Detail = fhir.OutcomeFor(e.(error)).Issue[0].Diagnostics
+		if err, _ := e.(error); err != nil && fhir.ErrorKind(err) != fhir.KindInternal {
+			if o := fhir.OutcomeFor(err); len(o.Issue) > 0 {
+				rec.Detail = o.Issue[0].Diagnostics
+			}
 		}
 	}
-	if err := s.opts.Audit.Record(rec); err != nil {
-		loggerFrom(c).Error("audit record lost", "err", err)
-	}
+	return rec, true
 }

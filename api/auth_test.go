@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,7 +52,7 @@ func newAuthServer(t *testing.T, opts ...serverOption) *authServer {
 		o.Auth = verifier
 		w, err = audit.NewWriter(audit.WriterOptions{
 			Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-			Sink: audit.ServiceSink(o.Service),
+			Sink: audit.ServiceSink(o.Service, nil), Dir: filepath.Join(dir, "audit-journal"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -151,6 +152,10 @@ func TestTokensRefused(t *testing.T) {
 		{"unknown kid", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, "no-such-key", good)},
 		{"forged payload", "Bearer " + forged},
 		{"oversized", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "pad", strings.Repeat("x", 10000)))},
+		{"exp as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "exp", fmt.Sprint(time.Now().Add(time.Hour).Unix())))},
+		{"nbf as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "nbf", fmt.Sprint(time.Now().Unix())))},
+		{"iat as a string", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "iat", fmt.Sprint(time.Now().Unix())))},
+		{"exp as a boolean", "Bearer " + sign(t, jwt.SigningMethodES256, s.key, s.kid, with(good, "exp", true))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,7 +380,7 @@ func TestAuditTrail(t *testing.T) {
 	s.do("GET", "/fhir/QuestionnaireResponse?status=completed", nil, "Authorization", "Bearer "+anna)
 	s.do("POST", "/fhir/QuestionnaireResponse", []byte(subjectQR("anna")), "Authorization", "Bearer "+anna) // 403: read only
 	s.do("GET", "/fhir/QuestionnaireResponse", nil)                                                         // 401
-	if err := s.audit.Close(context.Background()); err != nil {
+	if err := s.audit.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	today := time.Now().UTC().Format("2006-01-02")

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"slices"
 
 	"github.com/gin-gonic/gin"
@@ -178,15 +179,21 @@ func (s *Server) writeGuard(a access, typ string) fhir.WriteGuard {
 		if p != nil && p.Patient != "" {
 			own = "Patient/" + p.Patient
 		}
+		limited := a.compartment != ""
+		// The same answer, word for word, as for an id that was never written.
 		notKnown := func(r *fhir.Resource) error {
 			return fhir.Errorf(fhir.KindNotFound, "%s/%s is not known", r.Type, r.ID)
 		}
-		limited := a.compartment != ""
 		if prev != nil && limited && isPatientData(prev.Type) && !slices.Contains(prev.Compartments, a.compartment) {
 			return notKnown(prev)
 		}
 		if next == nil || p == nil {
 			return nil
+		}
+		if limited && prev == nil && next.Method == http.MethodPut {
+			// Update as create is not offered to patient-limited tokens: it would answer an
+			// unused id (created) otherwise than another patient's (not known).
+			return notKnown(next)
 		}
 		exists := prev != nil && !prev.Deleted
 		var action auth.Action

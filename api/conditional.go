@@ -92,7 +92,7 @@ func (s *Server) conditionalUpdate(c *gin.Context) error {
 	}
 	res, err := s.cond.Update(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, body, ifMatch)
 	if err != nil {
-		return err
+		return limitedNotFound(c, err)
 	}
 	s.writeWrite(c, res)
 	return nil

@@ -50,6 +50,15 @@ func withoutServerFields(m map[string]any) map[string]any {
 	return m
 }
 
+// breaksAnInvariant are the corpus files the JSON schema and the structure definitions
+// accept but an R4 invariant the server checks refuses, with the server's words for it.
+var breaksAnInvariant = map[string]string{
+	// A QuestionnaireResponse contained as test data, without an id and referred to from
+	// nowhere: R4 dom-3 (error) says a contained resource SHALL be referred to from the
+	// resource or refer to it, and nothing can refer to one without an id.
+	"lforms__expression-on-data-from-prepopulation.json": "Questionnaire.contained[0] has no id",
+}
+
 func TestCorpusRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -59,6 +68,10 @@ func TestCorpusRoundTrip(t *testing.T) {
 				original, err := os.ReadFile(f)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if want, ok := breaksAnInvariant[filepath.Base(f)]; ok {
+					outcome(t, s.do("POST", "/fhir/"+typ, original), http.StatusBadRequest, want)
+					return
 				}
 				r := s.do("POST", "/fhir/"+typ, original)
 				if r.status != http.StatusCreated {

@@ -39,7 +39,7 @@ func writeError(c *gin.Context, err error) {
 	} else {
 		log.Debug("request rejected", "status", kind.Status(), "err", err)
 	}
-	if kind == fhir.KindUnavailable {
+	if kind == fhir.KindUnavailable || kind == fhir.KindTooManyRequests {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(fhir.RetryAfter(err).Seconds()))))
 	}
 	if kind == fhir.KindUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {

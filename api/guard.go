@@ -20,8 +20,7 @@ var publicFHIRPaths = map[string]bool{
 // guard authenticates every /fhir request but the public ones and CORS preflights, before
 // any other check: a request without a valid token learns nothing else (401, never a 404,
 // 405, 406, 413 or 415 first). Its answers are never stored by caches (Cache-Control:
-// no-store). A request routed to a FHIR interaction is recorded as an AuditEvent once
-// answered, refused ones (401 included) too.
+// no-store). Every answer, a 401 included, is recorded by auditTrail, which runs before.
 func (s *Server) guard(c *gin.Context) {
 	path := c.Request.URL.Path
 	if (path != "/fhir" && !strings.HasPrefix(path, "/fhir/")) || publicFHIRPaths[path] || isPreflight(c.Request) {
@@ -32,12 +31,9 @@ func (s *Server) guard(c *gin.Context) {
 	if err := s.authenticate(c); err != nil {
 		writeError(c, err)
 		c.Abort()
-	} else {
-		c.Next()
+		return
 	}
-	if ep := s.endpointOf(c); ep.interaction != "" && s.opts.Audit != nil {
-		s.record(c, string(ep.interaction))
-	}
+	s.admit(c)
 }
 
 // Cache-Control values of /fhir answers: none is stored by a cache; one that carries a
@@ -64,9 +60,9 @@ func (s *Server) observe(c *gin.Context) {
 		return
 	}
 	done := m.RequestStarted()
+	defer done() // also when the request is aborted unanswered (a panic through here)
 	start := time.Now()
 	c.Next()
-	done()
 	ep := s.endpointOf(c)
 	typ := ""
 	if t := c.Param("type"); t != "" && s.svc.Registry().Supports(t) {

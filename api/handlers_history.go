@@ -92,7 +92,9 @@ func (s *Server) history(c *gin.Context, id string) error {
 		}
 		q.Since = t
 	}
-	page, err := s.svc.History(c.Request.Context(), q)
+	ctx, cancel := s.withSearchDeadline(c)
+	defer cancel()
+	page, err := s.svc.History(ctx, q)
 	if err != nil {
 		return err
 	}

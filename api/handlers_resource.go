@@ -206,10 +206,20 @@ func (s *Server) update(c *gin.Context) error {
 	}
 	res, err := s.svc.Update(c.Request.Context(), c.Param("type"), c.Param("id"), body, ifMatch)
 	if err != nil {
-		return err
+		return limitedNotFound(c, err)
 	}
 	s.writeWrite(c, res)
 	return nil
+}
+
+// limitedNotFound adds to a not-found answer of a write by a patient-limited token what such a
+// token may do instead. It says the same whether the id was never written or belongs to
+// another patient, so that it tells nothing about which.
+func limitedNotFound(c *gin.Context, err error) error {
+	if compartmentOf(c) == "" || !fhir.IsKind(err, fhir.KindNotFound) {
+		return err
+	}
+	return fhir.Errorf(fhir.KindNotFound, "%s. A token limited to one patient updates only resources of that patient that exist, and creates new ones with POST", strings.TrimSuffix(err.Error(), "."))
 }
 
 // delete serves DELETE /fhir/{type}/{id}.

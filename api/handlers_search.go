@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -126,6 +127,9 @@ func formQuery(c *gin.Context) (url.Values, error) {
 // searchset Bundle.
 func (s *Server) runSearch(c *gin.Context, q url.Values) error {
 	typ := c.Param("type")
+	if err := search.CheckText(q); err != nil {
+		return err
+	}
 	cursor, err := takeCursor(q)
 	if err != nil {
 		return err
@@ -141,7 +145,9 @@ func (s *Server) runSearch(c *gin.Context, q url.Values) error {
 	}
 	base := s.baseURL(c)
 	noteQuery(c, criteria.Encode())
-	res, err := s.opts.Searcher.Search(c.Request.Context(), &search.Request{
+	ctx, cancel := s.withSearchDeadline(c)
+	defer cancel()
+	res, err := s.opts.Searcher.Search(ctx, &search.Request{
 		Criteria: criteria, Cursor: cursor, BaseURL: base, Compartment: compartmentOf(c), MayInclude: s.mayInclude(c),
 	})
 	if err != nil {
@@ -149,6 +155,13 @@ func (s *Server) runSearch(c *gin.Context, q url.Values) error {
 	}
 	noteResources(c, res.Matches...)
 	noteResources(c, res.Included...)
+	if res.IncludesTruncated {
+		warnings = append(warnings, fhir.Issue{
+			Severity: fhir.SeverityWarning, Code: fhir.IssueIncomplete,
+			Diagnostics: fmt.Sprintf("This page is incomplete: _include and _revinclude found more resources than the %d this server adds to one page, and only %d are included. Ask for fewer matches per page (_count) or fewer includes to get them all.",
+				len(res.Included), len(res.Included)),
+		})
+	}
 	body, err := searchBundle(base, criteria, cursor, res, warnings, time.Now())
 	if err != nil {
 		return err

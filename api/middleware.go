@@ -70,24 +70,37 @@ func recoverPanics(c *gin.Context) {
 
 // limitBody caps request bodies, after decoding them from gzip where Content-Encoding says
 // so (requestBody); reading past the cap fails with *http.MaxBytesError, which writeError
-// turns into 413.
-func limitBody(limit int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > limit {
-			writeError(c, fhir.Errorf(fhir.KindTooLarge, "The request body (%d bytes) is larger than the limit of %d bytes", c.Request.ContentLength, limit))
+// turns into 413. A body that cannot be read (cut short, a broken chunk) is the client's
+// error (400). A large body waits for one of the slots of large bodies before it is read
+// past the large size, and keeps it while the request is served.
+func (s *Server) limitBody(c *gin.Context) {
+	limit := s.opts.MaxBodyBytes
+	if c.Request.ContentLength > limit {
+		writeError(c, fhir.Errorf(fhir.KindTooLarge, "The request body (%d bytes) is larger than the limit of %d bytes", c.Request.ContentLength, limit))
+		c.Abort()
+		return
+	}
+	if c.Request.Body == nil || c.Request.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	body, err := requestBody(c.Request, c.Writer, limit)
+	if err != nil {
+		c.Set(formatKey, mediaFHIRJSON)
+		writeError(c, err)
+		c.Abort()
+		return
+	}
+	lb := &largeBody{ReadCloser: readErrors{body}, l: s.limits, ctx: c.Request.Context()}
+	defer lb.done()
+	if c.Request.ContentLength > s.limits.largeBytes {
+		if err := lb.take(); err != nil {
+			c.Set(formatKey, mediaFHIRJSON)
+			writeError(c, err)
 			c.Abort()
 			return
 		}
-		if c.Request.Body != nil && c.Request.Body != http.NoBody {
-			body, err := requestBody(c.Request, c.Writer, limit)
-			if err != nil {
-				c.Set(formatKey, mediaFHIRJSON)
-				writeError(c, err)
-				c.Abort()
-				return
-			}
-			c.Request.Body = body
-		}
-		c.Next()
 	}
+	c.Request.Body = lb
+	c.Next()
 }

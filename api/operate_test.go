@@ -96,7 +96,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 			_ = emb.Close()
 		}
 	})
-	client, err := store.Connect(t.Context(), emb.URI())
+	client, err := store.Connect(t.Context(), emb.URI(), store.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,9 @@ func loadCorpus(t *testing.T, s *testServer) map[string]string {
 	names := map[string]string{}
 	for _, typ := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan"} {
 		for _, f := range corpus(t, typ) {
+			if _, refused := breaksAnInvariant[filepath.Base(f)]; refused {
+				continue
+			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

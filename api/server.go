@@ -44,7 +44,8 @@ type Options struct {
 	// Discovery is what /.well-known/smart-configuration and the CapabilityStatement say
 	// about the authorization server.
 	Discovery auth.Discovery
-	// Audit records an AuditEvent for every /fhir interaction but metadata; nil records none.
+	// Audit records an AuditEvent for every /fhir request but CORS preflights, whatever its
+	// answer; nil records none.
 	Audit *audit.Writer
 
 	// CORS says which browser origins may call the API; none when its Origins are empty.
@@ -61,6 +62,26 @@ type Options struct {
 	// ReadyTimeout bounds the database ping of /readyz; default 1.5s, so that it answers
 	// within 2s.
 	ReadyTimeout time.Duration
+
+	// MaxInFlight caps the /fhir requests served at once, searches and type histories taking
+	// at most a quarter of the turns; another waits up to InFlightWait (default 1s) for a
+	// turn, then answers 503 with Retry-After. 0: no cap.
+	MaxInFlight  int
+	InFlightWait time.Duration
+	// MaxLargeBodies caps the request bodies over LargeBodyBytes (default 1 MiB) read and
+	// parsed at once; another waits up to LargeBodyWait (default 2s), then answers 503 with
+	// Retry-After. 0: no cap.
+	MaxLargeBodies int
+	LargeBodyBytes int64
+	LargeBodyWait  time.Duration
+	// RateLimit is the requests per second one caller may make (the token's issuer, subject
+	// and client), a search or type history counting 10, with bursts up to RateBurst; beyond
+	// it the answer is 429 with Retry-After. 0: no limit.
+	RateLimit float64
+	RateBurst int
+	// SearchTimeout bounds each search and history page, its includes and its count; past it
+	// the answer is 503 with Retry-After. 0: no bound beyond the database's own.
+	SearchTimeout time.Duration
 }
 
 // Server is the HTTP handler of the FHIR API.
@@ -76,6 +97,7 @@ type Server struct {
 	endpoints map[string]endpoint
 	cors      *corsPolicy
 	hosts     hostPolicy
+	limits    *limits
 }
 
 // New builds the HTTP handler.
@@ -120,7 +142,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New(), cors: newCORSPolicy(opts.CORS), hosts: hosts}
+	s := &Server{opts: opts, svc: opts.Service, cond: cond, engine: gin.New(), cors: newCORSPolicy(opts.CORS), hosts: hosts, limits: newLimits(opts)}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
@@ -144,14 +166,16 @@ func New(opts Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // register wires the middleware and the routes. Every request passes, in order: the request
-// id and log line, the metrics, panic recovery, the headers every answer carries, CORS (a
+// id and log line, the metrics, for /fhir the AuditEvent (recorded once the request is
+// answered, whatever the answer), panic recovery, the headers every answer carries, CORS (a
 // preflight is answered by its OPTIONS route, without a token), then for /fhir the guard:
 // authentication (401 before any other check, only metadata and SMART discovery being
-// public) and the AuditEvent. Only then is the request looked at: the host, the body's size
+// public), the caller's rate limit (429) and a turn among the requests served at once (503).
+// Only then is the request looked at: the host, the body's size
 // and coding (413, 415), the media types (406, 415), the route (404, 405) and the handler.
 // Around it all, in ServeHTTP, answers are compressed (compressResponses).
 func (s *Server) register() {
-	s.engine.Use(requestContext(s.opts.Logger), s.observe, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
+	s.engine.Use(requestContext(s.opts.Logger), s.observe, s.auditTrail, recoverPanics, commonHeaders, s.corsHeaders, s.guard)
 	s.endpoints = map[string]endpoint{}
 
 	s.serveGET(s.engine, "/healthz", endpoint{name: "healthz"}, s.healthz)
@@ -164,7 +188,7 @@ func (s *Server) register() {
 		s.preflights(s.engine, devJWKSPath, []string{http.MethodGet, http.MethodHead})
 	}
 
-	fhirGroup := s.engine.Group("/fhir", s.checkHost, limitBody(s.opts.MaxBodyBytes), negotiate)
+	fhirGroup := s.engine.Group("/fhir", s.checkHost, s.limitBody, negotiate)
 	s.serveGET(fhirGroup, smartConfigPath, endpoint{name: "smart-configuration"}, s.smartConfiguration)
 	s.preflights(s.engine, "/fhir"+smartConfigPath, []string{http.MethodGet, http.MethodHead})
 	methods := map[string][]string{}

@@ -143,14 +143,14 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	if m != nil {
 		monitors = append(monitors, m.CommandMonitor())
 	}
-	client, err := store.Connect(ctx, uri, monitors...)
+	client, err := store.Connect(ctx, uri, store.ConnectOptions{Timeout: cfg.DBTimeout, SelectionTimeout: cfg.DBSelectionTimeout}, monitors...)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
-	opts := store.Options{BaseURL: cfg.BaseURL, Location: cfg.Location}
+	opts := store.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, MaxIncluded: cfg.MaxIncluded}
 	if emb != nil {
 		// The embedded database serves only single-_id filters from an index and reads the
 		// whole collection for anything else: reach known documents by _id, and let one
@@ -193,7 +193,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		}()
 		closers = append(closers, func() { cancel(); <-stopped })
 	}
-	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
+	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,9 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/loader"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
 )
+
+// auditJournalDir is the audit journal's directory in the data directory.
+const auditJournalDir = "audit-journal"
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -123,10 +127,24 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		log.Warn(auth.OffWarning())
 		fmt.Fprintln(stderr, "WARNING: "+auth.OffWarning())
 	}
-	auditor, err := audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(svc), Source: audit.Source{Observer: "fhir-server"}, Logger: log})
+	// The audit journal is in the data directory: a request is answered only once its
+	// AuditEvent is there, and what the database has not stored yet is stored from it at the
+	// next start.
+	auditor, err := audit.NewWriter(audit.WriterOptions{
+		Sink: audit.ServiceSink(svc, log), Dir: filepath.Join(cfg.DataDir, auditJournalDir),
+		Source: audit.Source{Observer: "fhir-server"}, Logger: log,
+	})
 	if err != nil {
 		return err
 	}
+	auditClosed := false
+	defer func() {
+		if !auditClosed { // the start failed after the writer was made
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			_ = auditor.Close(ctx)
+		}
+	}()
 	if reg != nil {
 		reg.WatchAudit(auditor)
 	}
@@ -136,6 +154,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		Auth: verifier, Audit: auditor, Metrics: reg,
 		CORS:         api.CORSOptions{Origins: cfg.CORSOrigins, Credentials: cfg.CORSCredentials},
 		AllowedHosts: cfg.AllowedHosts, TrustedProxies: cfg.TrustedProxies,
+		MaxInFlight: cfg.MaxInFlight, MaxLargeBodies: cfg.MaxLargeBodies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		SearchTimeout: cfg.SearchTimeout,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
 			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,
@@ -200,9 +220,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	// Every answered request's audit record is written before the database closes.
+	// Every answered request's audit record is stored before the database closes, or kept
+	// in the journal for the next start.
+	auditClosed = true
 	if err := auditor.Close(shutCtx); err != nil {
-		log.Error("audit records lost at shutdown", "err", err)
+		log.Warn("audit records not stored at shutdown", "err", err)
 	}
 	log.Info("stopped")
 	return nil

@@ -147,6 +147,12 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		{"relative base URL", []string{"serve", "--base-url", "fhir"}, nil, "absolute"},
 		{"bad body limit env", []string{"serve"}, map[string]string{"FHIR_MAX_BODY_BYTES": "lots"}, "FHIR_MAX_BODY_BYTES"},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "log level"},
+		{"bad rate limit", []string{"serve"}, map[string]string{"FHIR_RATE_LIMIT": "fast"}, "FHIR_RATE_LIMIT"},
+		{"negative rate limit", []string{"serve", "--rate-limit", "-1"}, nil, "rate limit"},
+		{"too few JSON values", []string{"serve", "--max-json-values", "10"}, nil, "max JSON values"},
+		{"no request in flight", []string{"serve", "--max-in-flight", "0"}, nil, "max in flight"},
+		{"a search timeout too short", []string{"serve", "--search-timeout", "1ms"}, nil, "search timeout"},
+		{"a bad selection timeout", []string{"serve"}, map[string]string{"FHIR_DB_SELECTION_TIMEOUT": "soon"}, "FHIR_DB_SELECTION_TIMEOUT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -99,7 +99,7 @@ func seedDataDir(b testing.TB, dir string, size int) {
 		b.Fatal(err)
 	}
 	defer func() { _ = emb.Close() }()
-	client, err := store.Connect(ctx, emb.URI(), emb.Monitor())
+	client, err := store.Connect(ctx, emb.URI(), store.ConnectOptions{}, emb.Monitor())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,12 +21,19 @@ import (
 
 // Record is what the HTTP layer knows about one interaction once it has answered.
 type Record struct {
+	// ID is the id the AuditEvent is stored under. Writer.Record gives every record a new,
+	// unique one when it takes it (so that a batch written twice stores each event once);
+	// Build leaves the event without an id when it is empty.
+	ID string
 	// Time is when the interaction happened; zero means now.
 	Time time.Time
 	// Interaction is the http://hl7.org/fhir/restful-interaction code: read, vread, update,
 	// patch, delete, history-instance, history-type, history-system, create, search-type,
-	// search-system, capabilities, transaction, batch or operation.
+	// search-system, capabilities, transaction, batch or operation; "" for a request that
+	// names no interaction (no route serves it), recorded without a subtype.
 	Interaction string
+	// Method is the HTTP method; it gives the action of a record without an interaction.
+	Method string
 	// ResourceType is the type the URL names, if any.
 	ResourceType string
 	// Resources are the resources read or written, as "Type/id/_history/version" (or
@@ -47,8 +54,12 @@ type Record struct {
 	FHIRUser string
 	ClientID string
 	TokenID  string
-	// RemoteAddr is the client's network address (an IP, with or without a port).
+	// RemoteAddr is the network address of the connection the request came on (an IP, with
+	// or without a port): the client's, or that of a proxy in front of it.
 	RemoteAddr string
+	// ForwardedFor is the X-Forwarded-For chain a trusted proxy passed on ("client, proxy1,
+	// …"), as sent; empty when the request did not come from a trusted proxy.
+	ForwardedFor string
 	// RequestID is the X-Request-Id of the request.
 	RequestID string
 }
@@ -93,11 +104,20 @@ var interactions = map[string]struct{ display, action string }{
 	"operation":        {"operation", "E"},
 }
 
+// methodActions are the AuditEvent.action of requests that name no interaction, by HTTP method.
+var methodActions = map[string]string{
+	"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D",
+}
+
+// ExtensionForwardedFor is the extension of an agent's network that holds the X-Forwarded-For
+// chain a trusted proxy passed on; the network address itself is always the connection's.
+const ExtensionForwardedFor = "https://fhir.patient-involvement.example/StructureDefinition/audit-forwarded-for"
+
 // Validate reports what makes the record unusable: an unknown interaction or an HTTP status
 // out of range.
 func (r *Record) Validate() error {
 	var errs []error
-	if _, ok := interactions[r.Interaction]; !ok {
+	if _, ok := interactions[r.Interaction]; !ok && r.Interaction != "" {
 		errs = append(errs, fmt.Errorf("audit: unknown interaction %q", r.Interaction))
 	}
 	if r.Outcome < 100 || r.Outcome > 599 {
@@ -139,8 +159,13 @@ type (
 		Display    string      `json:"display,omitempty"`
 	}
 	network struct {
-		Address string `json:"address"`
-		Type    string `json:"type"`
+		Extension []extension `json:"extension,omitempty"`
+		Address   string      `json:"address"`
+		Type      string      `json:"type"`
+	}
+	extension struct {
+		URL         string `json:"url"`
+		ValueString string `json:"valueString"`
 	}
 	agent struct {
 		Type      *concept  `json:"type,omitempty"`
@@ -162,8 +187,9 @@ type (
 	}
 	auditEvent struct {
 		ResourceType string   `json:"resourceType"`
+		ID           string   `json:"id,omitempty"`
 		Type         coding   `json:"type"`
-		Subtype      []coding `json:"subtype"`
+		Subtype      []coding `json:"subtype,omitempty"`
 		Action       string   `json:"action"`
 		Recorded     string   `json:"recorded"`
 		Outcome      string   `json:"outcome"`
@@ -187,7 +213,16 @@ func Build(r Record, src Source) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	in := interactions[r.Interaction]
+	in, ok := interactions[r.Interaction]
+	var subtype []coding
+	if ok {
+		subtype = []coding{{systemInteraction, r.Interaction, in.display}}
+	} else {
+		in.action = methodActions[r.Method]
+		if in.action == "" {
+			in.action = "E"
+		}
+	}
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
@@ -198,8 +233,9 @@ func Build(r Record, src Source) ([]byte, error) {
 	}
 	ev := auditEvent{
 		ResourceType: "AuditEvent",
+		ID:           r.ID,
 		Type:         coding{systemEventType, "rest", "RESTful Operation"},
-		Subtype:      []coding{{systemInteraction, r.Interaction, in.display}},
+		Subtype:      subtype,
 		Action:       in.action,
 		Recorded:     fhir.FormatInstant(t),
 		Outcome:      Outcome(r.Outcome),
@@ -221,15 +257,24 @@ func agents(r Record, src Source) []agent {
 	var net *network
 	if addr := hostOf(r.RemoteAddr); addr != "" {
 		net = &network{Address: addr, Type: "2"} // 2: IP address
+		if fwd := strings.TrimSpace(r.ForwardedFor); fwd != "" {
+			net.Extension = []extension{{URL: ExtensionForwardedFor, ValueString: fwd}}
+		}
 	}
 	var out []agent
 	user := r.Subject != "" || r.FHIRUser != ""
 	if user {
 		a := agent{
 			Type:      &concept{[]coding{{systemParticipant, "IRCP", "information recipient"}}},
-			Who:       reference{Reference: r.FHIRUser},
 			Requestor: true,
 			Network:   net,
+		}
+		// The token's fhirUser is the user's reference; one that is not a reference (a
+		// token can say anything) is kept as text, so that the event is still valid.
+		if fhir.ValidReference(r.FHIRUser) {
+			a.Who.Reference = r.FHIRUser
+		} else {
+			a.Who.Display = r.FHIRUser
 		}
 		if r.Subject != "" {
 			a.Who.Identifier = &identifier{System: r.Issuer, Value: r.Subject}

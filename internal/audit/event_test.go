@@ -216,3 +216,35 @@ func TestRecordValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildKeepsEventsValidWhateverTheTokenSays: a token's fhirUser that is not a reference,
+// a forwarded chain and a request without an interaction still make an AuditEvent the
+// server's own validation accepts (the sink would refuse it otherwise).
+func TestBuildKeepsEventsValidWhateverTheTokenSays(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		r    Record
+		want string
+	}{
+		{"fhirUser with a space", Record{Interaction: "read", Outcome: 200, Subject: "u", FHIRUser: "Practitioner/a b"}, `"display":"Practitioner/a b"`},
+		{"fhirUser that is a word", Record{Interaction: "read", Outcome: 200, Subject: "u", FHIRUser: "admin"}, `"display":"admin"`},
+		{"fhirUser that is a reference", Record{Interaction: "read", Outcome: 200, Subject: "u", FHIRUser: "Practitioner/pr-1"}, `"reference":"Practitioner/pr-1"`},
+		{"forwarded chain", Record{Interaction: "read", Outcome: 200, RemoteAddr: "10.0.0.2:4000", ForwardedFor: "203.0.113.9, 10.0.0.1"}, `"valueString":"203.0.113.9, 10.0.0.1"`},
+		{"no interaction", Record{Method: "PATCH", Outcome: 405, ID: "e1"}, `"action":"U"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Build(tc.r, Source{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(ev), tc.want) {
+				t.Errorf("%s lacks %s", ev, tc.want)
+			}
+			if _, err := fhir.ParseBody(ev, "AuditEvent"); err != nil {
+				t.Errorf("the event is not valid: %v\n%s", err, ev)
+			}
+		})
+	}
+}

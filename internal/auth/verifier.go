@@ -227,6 +227,28 @@ type tokenClaims struct {
 	AZP      string     `json:"azp"`
 }
 
+// UnmarshalJSON implements json.Unmarshaler: the claims, after checking that the times
+// (exp, nbf, iat) are JSON numbers, as RFC 7519 says they are ("NumericDate"); the JWT library
+// would also read a string holding a number.
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp, Nbf, Iat json.RawMessage
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if len(t.raw) > 0 && (t.raw[0] == '"' || t.raw[0] == '[' || t.raw[0] == '{' || t.raw[0] == 't' || t.raw[0] == 'f') {
+			return fmt.Errorf("%w: %s must be a JSON number (seconds since 1970)", ErrBadClaim, t.name)
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
 // stringList is a claim sent as a space-separated string (SMART's scope) or as an array of
 // strings (as some authorization servers send scp).
 type stringList []string

@@ -79,6 +79,9 @@ func (s *Service) Criteria(typ string, query url.Values) (*search.Criteria, erro
 			}
 		}
 	}
+	if err := search.CheckText(query); err != nil {
+		return nil, err
+	}
 	c, warnings, err := search.Parse(typ, query, search.Options{Strict: true, Location: s.opts.Location})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,41 @@ type Config struct {
 	BaseURL string
 	// MaxBodyBytes limits request bodies (FHIR_MAX_BODY_BYTES, --max-body-bytes). Default 8 MiB.
 	MaxBodyBytes int64
+	// MaxJSONValues limits the JSON values (objects, arrays, strings, numbers, literals) of
+	// one request body, counted while it is scanned, before it is decoded
+	// (FHIR_MAX_JSON_VALUES, --max-json-values). Default 200,000; the largest resource of
+	// the shared corpus has about 16,000.
+	MaxJSONValues int
+	// MaxLargeBodies is how many request bodies over 1 MiB are read and parsed at once
+	// (FHIR_MAX_LARGE_BODIES, --max-large-bodies); another waits briefly, then answers 503.
+	// Default 2.
+	MaxLargeBodies int
+	// MaxInFlight is how many /fhir requests are served at once (FHIR_MAX_IN_FLIGHT,
+	// --max-in-flight), searches and type histories taking at most a quarter of the turns;
+	// another waits briefly for its turn, then answers 503. Default 256.
+	MaxInFlight int
+	// RateLimit is how many /fhir requests per second one caller may make, a caller being a
+	// token's issuer, subject and client, or the address of a request without a valid token
+	// (FHIR_RATE_LIMIT, --rate-limit); beyond it and its burst the answer is 429. A search
+	// counts as 10. 0 turns it off. Default 500.
+	RateLimit float64
+	// RateBurst is how many requests a caller may make at once above RateLimit
+	// (FHIR_RATE_BURST, --rate-burst). Default 1000.
+	RateBurst int
+	// SearchTimeout bounds one search or history page, its includes and its count
+	// (FHIR_SEARCH_TIMEOUT, --search-timeout); past it the answer is 503. Default 10s.
+	SearchTimeout time.Duration
+	// MaxIncluded is the most resources _include and _revinclude add to one page
+	// (FHIR_MAX_INCLUDED, --max-included); a page that would include more includes that
+	// many and says so in an OperationOutcome entry (incomplete). Default 1000.
+	MaxIncluded int
+	// DBTimeout bounds each database operation of a request that sets no deadline of its own
+	// (FHIR_DB_TIMEOUT, --db-timeout). Default 10s.
+	DBTimeout time.Duration
+	// DBSelectionTimeout bounds how long an operation waits to reach the database, and a
+	// connection to open (FHIR_DB_SELECTION_TIMEOUT, --db-selection-timeout): with the
+	// database unreachable requests answer 503 this fast. Default 1.5s.
+	DBSelectionTimeout time.Duration
 	// DefaultCount and MaxCount are the page sizes of history and search (FHIR_DEFAULT_COUNT,
 	// FHIR_MAX_COUNT). Defaults 20 and 1000.
 	DefaultCount int
@@ -187,6 +222,18 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 		}
 		return b
 	}
+	float := func(key string, def float64) float64 {
+		v, ok := env(key)
+		if !ok || v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not a number", key, v))
+			return def
+		}
+		return f
+	}
 	dur := func(key string, def time.Duration) time.Duration {
 		v, ok := env(key)
 		if !ok || v == "" {
@@ -209,6 +256,15 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.MongoDatabase, "mongodb-database", str("MONGODB_DATABASE", "fhir"), "MongoDB database name (MONGODB_DATABASE)")
 	fs.StringVar(&c.BaseURL, "base-url", str("FHIR_BASE_URL", ""), "absolute base URL of the FHIR API for links, e.g. https://fhir.example.org/fhir; empty: from each request (FHIR_BASE_URL)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", num("FHIR_MAX_BODY_BYTES", 8<<20), "largest request body accepted, in bytes (FHIR_MAX_BODY_BYTES)")
+	fs.IntVar(&c.MaxJSONValues, "max-json-values", int(num("FHIR_MAX_JSON_VALUES", 200000)), "most JSON values in one request body (FHIR_MAX_JSON_VALUES)")
+	fs.IntVar(&c.MaxLargeBodies, "max-large-bodies", int(num("FHIR_MAX_LARGE_BODIES", 2)), "request bodies over 1 MiB parsed at once (FHIR_MAX_LARGE_BODIES)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", int(num("FHIR_MAX_IN_FLIGHT", 256)), "/fhir requests served at once; more wait briefly, then answer 503 (FHIR_MAX_IN_FLIGHT)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", float("FHIR_RATE_LIMIT", 500), "requests per second per caller (token, or address without one); a search counts 10; 0 for no limit (FHIR_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", int(num("FHIR_RATE_BURST", 1000)), "requests a caller may make at once above the rate limit (FHIR_RATE_BURST)")
+	fs.DurationVar(&c.SearchTimeout, "search-timeout", dur("FHIR_SEARCH_TIMEOUT", 10*time.Second), "longest a search page may take before it answers 503 (FHIR_SEARCH_TIMEOUT)")
+	fs.IntVar(&c.MaxIncluded, "max-included", int(num("FHIR_MAX_INCLUDED", 1000)), "most resources _include and _revinclude add to one page (FHIR_MAX_INCLUDED)")
+	fs.DurationVar(&c.DBTimeout, "db-timeout", dur("FHIR_DB_TIMEOUT", 10*time.Second), "longest one database operation may take (FHIR_DB_TIMEOUT)")
+	fs.DurationVar(&c.DBSelectionTimeout, "db-selection-timeout", dur("FHIR_DB_SELECTION_TIMEOUT", 1500*time.Millisecond), "longest a request waits to reach the database before it answers 503 (FHIR_DB_SELECTION_TIMEOUT)")
 	fs.StringVar(&c.TimeZone, "timezone", str("FHIR_TIMEZONE", "UTC"), "time zone of dates and times given without one, e.g. Europe/Copenhagen (FHIR_TIMEZONE)")
 	fs.IntVar(&c.DefaultCount, "default-count", int(num("FHIR_DEFAULT_COUNT", 20)), "page size when _count is not given (FHIR_DEFAULT_COUNT)")
 	fs.IntVar(&c.MaxCount, "max-count", int(num("FHIR_MAX_COUNT", 1000)), "largest page size a client may ask for (FHIR_MAX_COUNT)")
@@ -265,6 +321,28 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max body bytes %d is too small (at least 1024)", c.MaxBodyBytes))
+	}
+	if c.MaxJSONValues < 1000 {
+		errs = append(errs, fmt.Errorf("max JSON values %d is too small (at least 1000)", c.MaxJSONValues))
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}} {
+		if n.v < 1 {
+			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.name, n.v))
+		}
+	}
+	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
+		errs = append(errs, fmt.Errorf("rate limit %g and burst %d: the limit must be 0 (none) or more, with a burst of at least 1", c.RateLimit, c.RateBurst))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"search timeout", c.SearchTimeout}, {"database timeout", c.DBTimeout}, {"database selection timeout", c.DBSelectionTimeout}} {
+		if d.v < 100*time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s %s is too short (at least 100ms)", d.name, d.v))
+		}
 	}
 	if loc, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
 		errs = append(errs, fmt.Errorf("time zone %q is not an IANA time zone name such as UTC or Europe/Copenhagen", c.TimeZone))

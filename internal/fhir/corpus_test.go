@@ -24,6 +24,12 @@ func corpusFiles(t *testing.T, sub string) []string {
 	return files
 }
 
+// breaksAnInvariant are the corpus files the JSON schema and the structure definitions
+// accept but an R4 invariant refuses (see api/corpus_test.go), with a part of the error.
+var breaksAnInvariant = map[string]string{
+	"lforms__expression-on-data-from-prepopulation.json": "Questionnaire.contained[0] has no id",
+}
+
 func TestParseBodyAcceptsValidCorpus(t *testing.T) {
 	t.Parallel()
 	for _, dir := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan", "Bundle"} {
@@ -34,7 +40,14 @@ func TestParseBodyAcceptsValidCorpus(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := fhir.ParseBody(data, dir); err != nil {
+				_, err = fhir.ParseBody(data, dir)
+				if want, ok := breaksAnInvariant[filepath.Base(f)]; ok {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("got %v, want the error %q (an R4 invariant)", err, want)
+					}
+					return
+				}
+				if err != nil {
 					t.Errorf("valid resource rejected: %v", err)
 					for _, is := range err.(*fhir.Error).Issues {
 						t.Logf("  %s: %s", is.Expression, is.Diagnostics)

@@ -30,6 +30,7 @@ const (
 	KindTooManyMatches                 // a conditional interaction matched more than it may
 	KindUnavailable                    // the database is unreachable, too slow or too busy: retry later
 	KindUnprocessable                  // a valid resource that breaks a rule of its content (a response against its Questionnaire)
+	KindTooManyRequests                // the caller sent more requests than its rate limit: retry later
 )
 
 type kindInfo struct {
@@ -54,6 +55,7 @@ var kinds = map[Kind]kindInfo{
 	KindTooManyMatches:     {IssueMultipleMatches, http.StatusPreconditionFailed},
 	KindUnavailable:        {IssueTransient, http.StatusServiceUnavailable},
 	KindUnprocessable:      {IssueBusinessRule, http.StatusUnprocessableEntity},
+	KindTooManyRequests:    {IssueThrottled, http.StatusTooManyRequests},
 }
 
 // Status is the HTTP status for errors of this kind.
@@ -80,7 +82,8 @@ type Error struct {
 	// Err is the underlying cause, for the log only.
 	Err error
 	// RetryAfter is how long the client should wait before trying again, for the
-	// Retry-After header of a KindUnavailable answer (zero: one second).
+	// Retry-After header of a KindUnavailable or KindTooManyRequests answer (zero: one
+	// second).
 	RetryAfter time.Duration
 }
 
@@ -131,6 +134,14 @@ func Wrap(cause error, format string, args ...any) *Error {
 func Unavailable(cause error, retryAfter time.Duration, format string, args ...any) *Error {
 	e := Errorf(KindUnavailable, format, args...)
 	e.Err, e.RetryAfter = cause, retryAfter
+	return e
+}
+
+// TooManyRequests builds a KindTooManyRequests error: the caller may try again after
+// retryAfter.
+func TooManyRequests(retryAfter time.Duration, format string, args ...any) *Error {
+	e := Errorf(KindTooManyRequests, format, args...)
+	e.RetryAfter = retryAfter
 	return e
 }
 

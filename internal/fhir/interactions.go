@@ -20,6 +20,8 @@ type Service struct {
 	now      func() time.Time
 	// checker judges the content of writes, when set (WithContentChecker).
 	checker ContentChecker
+	// maxValues bounds the JSON values of one resource a client sends (WithMaxJSONValues).
+	maxValues int
 }
 
 // NewService returns a Service over store for the types in registry.
@@ -27,11 +29,27 @@ func NewService(store Store, registry *Registry, opts ...ServiceOption) (*Servic
 	if store == nil || registry == nil {
 		return nil, errors.New("fhir: NewService needs a store and a registry")
 	}
-	s := &Service{store: store, registry: registry, now: time.Now}
+	s := &Service{store: store, registry: registry, now: time.Now, maxValues: DefaultMaxJSONValues}
 	for _, o := range opts {
 		o(s)
 	}
 	return s, nil
+}
+
+// WithMaxJSONValues returns a ServiceOption bounding the JSON values one resource sent by a
+// client may hold, checked before it is decoded (n <= 0: DefaultMaxJSONValues); more is
+// KindTooLarge (413).
+func WithMaxJSONValues(n int) ServiceOption {
+	return func(s *Service) {
+		if n > 0 {
+			s.maxValues = n
+		}
+	}
+}
+
+// parse is ParseBody with the service's bound on JSON values.
+func (s *Service) parse(data []byte, typ string) (*Body, error) {
+	return parseBody(data, typ, s.maxValues)
 }
 
 // Registry returns the resource types this service serves.
@@ -111,7 +129,7 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +171,7 @@ func (s *Service) Insert(ctx context.Context, typ, id string, data []byte) (*Res
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +202,7 @@ func (s *Service) InsertAll(ctx context.Context, typ string, ids []string, data 
 		if err := CheckID(id); err != nil {
 			return nil, err
 		}
-		body, err := ParseBody(data[i], typ)
+		body, err := s.parse(data[i], typ)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +232,7 @@ func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMat
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +322,17 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		}
 		if ifMatch != nil {
 			if prev == nil {
+				// Whether the caller may write here is judged first: to a caller that may not
+				// create this resource, an id never written must answer as one it may not see.
+				next, err := build(nil)
+				if err != nil {
+					return nil, err
+				}
+				if next != nil {
+					if err := guard(ctx, nil, next); err != nil {
+						return nil, err
+					}
+				}
 				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but %s/%s does not exist", *ifMatch, typ, id)
 			}
 			if prev.VersionID != *ifMatch {

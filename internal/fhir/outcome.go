@@ -39,6 +39,9 @@ const (
 	IssueException       IssueType = "exception"
 	IssueInformational   IssueType = "informational"
 	IssueBusinessRule    IssueType = "business-rule"
+	IssueIncomplete      IssueType = "incomplete"
+	IssueThrottled       IssueType = "throttled"
+	IssueTooCostly       IssueType = "too-costly"
 	IssueInvariant       IssueType = "invariant"
 )
 

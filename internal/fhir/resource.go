@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,13 +41,14 @@ func (r *Resource) ETag() string { return `W/"` + strconv.FormatInt(r.VersionID,
 // idPattern is the FHIR R4 id datatype.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
-// ValidID reports whether id is a valid FHIR resource id.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id is a valid FHIR resource id: 1 to 64 letters, digits, '-' and
+// '.', and not only dots ("." and ".." are path segments, not names).
+func ValidID(id string) bool { return idPattern.MatchString(id) && strings.Trim(id, ".") != "" }
 
 // CheckID returns a KindInvalid error when id is not a valid FHIR id.
 func CheckID(id string) error {
 	if !ValidID(id) {
-		return Errorf(KindInvalid, "%q is not a valid resource id: use 1 to 64 letters, digits, '-' and '.'", id)
+		return Errorf(KindInvalid, "%q is not a valid resource id: use 1 to 64 letters, digits, '-' and '.', not only dots", id)
 	}
 	return nil
 }
@@ -62,17 +63,28 @@ type Body struct {
 	Tree    map[string]any
 }
 
-// ParseBody decodes and validates a resource sent by a client. expectedType is the type the
-// URL names ("" when any type is allowed). It returns KindInvalid errors naming the problem.
+// ParseBody decodes and validates a resource sent by a client, holding at most
+// DefaultMaxJSONValues JSON values. expectedType is the type the URL names ("" when any type
+// is allowed). It returns KindInvalid errors naming the problem, KindTooLarge for too many
+// values.
 func ParseBody(data []byte, expectedType string) (*Body, error) {
+	return parseBody(data, expectedType, DefaultMaxJSONValues)
+}
+
+// parseBody is ParseBody with at most maxValues JSON values: the body is checked as JSON
+// (strictly, UTF-8 and the bound included) before anything decodes it.
+func parseBody(data []byte, expectedType string, maxValues int) (*Body, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, Errorf(KindInvalid, "The request body is empty: send a FHIR resource as JSON")
 	}
+	if err := checkJSON(data, maxValues); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(data))
 	if err := json.Compact(&buf, data); err != nil {
-		return nil, Errorf(KindInvalid, "The request body is not valid JSON: %s", jsonErrorText(data, err))
+		return nil, Errorf(KindInvalid, "The request body is not valid JSON: %v", err)
 	}
 	compact := buf.Bytes()
 	if compact[0] != '{' {
@@ -110,7 +122,7 @@ func ParseBody(data []byte, expectedType string) (*Body, error) {
 	if idv, present := tree["id"]; present {
 		id, _ := idv.(string)
 		if err := CheckID(id); err != nil {
-			return nil, Errorf(KindInvalid, "The resource's id %v is not valid: use 1 to 64 letters, digits, '-' and '.'", jsonText(idv)).At(rt + ".id")
+			return nil, Errorf(KindInvalid, "The resource's id %v is not valid: use 1 to 64 letters, digits, '-' and '.', not only dots", jsonText(idv)).At(rt + ".id")
 		}
 		b.ID = id
 	}
@@ -130,22 +142,6 @@ func ParseBody(data []byte, expectedType string) (*Body, error) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func jsonErrorText(data []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := 1, 1
-		for _, c := range data[:min(int(se.Offset), len(data))] {
-			if c == '\n' {
-				line, col = line+1, 1
-			} else {
-				col++
-			}
-		}
-		return fmt.Sprintf("%s (line %d, column %d)", se.Error(), line, col)
-	}
-	return err.Error()
 }
 
 // Version builds the stored form of b as version vid written at ts: the client's JSON with

@@ -29,6 +29,10 @@ type field struct {
 	codes    map[string]struct{} // kindCode: the allowed codes
 	codeList string              // kindCode: the allowed codes for messages
 	complex  *schema             // kindComplex
+	// prim is the date or time type of a kindString element, primitiveNone for others.
+	prim primitiveType
+	// reference marks Reference.reference, whose value must be a reference.
+	reference bool
 }
 
 // primitive reports whether the element is a FHIR primitive, which may carry `_name` extensions.
@@ -136,6 +140,8 @@ func buildSchema(t reflect.Type) *schema {
 			f.codeList = strings.Join(list, ", ")
 		case ft.Kind() == reflect.String:
 			f.kind = kindString
+			f.prim = primitiveTypes[t.Name()][name]
+			f.reference = t.Name() == "Reference" && name == "reference"
 		case ft.Kind() == reflect.Bool:
 			f.kind = kindBool
 		case ft.Kind() == reflect.Int || ft.Kind() == reflect.Int64:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,21 @@ const maxIssues = 50
 // validator walks a decoded JSON resource against the schema of its model and collects issues.
 type validator struct {
 	issues []Issue
+	// scope is the resource being walked (not a contained one: they share their container's).
+	scope *resourceScope
+}
+
+// resourceScope is what the rules on contained resources and local references need to know
+// of one resource (with its contained resources).
+type resourceScope struct {
+	// contained maps the ids of the contained resources to their index.
+	contained map[string]int
+	// localRefs are the "#id" values met anywhere in the resource, contained ones included.
+	localRefs map[string]bool
+	// inContained is the index of the contained resource being walked, -1 outside them;
+	// refersToContainer marks those that refer to the container ("#").
+	inContained       int
+	refersToContainer map[int]bool
 }
 
 func (v *validator) add(code IssueType, path, format string, args ...any) {
@@ -47,8 +64,18 @@ func ValidateTree(resourceType string, tree map[string]any) error {
 	return &Error{Kind: KindInvalid, Issues: v.issues}
 }
 
-// resource validates a resource object whose resourceType has already been matched to s.
+// resource validates a resource object whose resourceType has already been matched to s. A
+// resource that may hold contained resources (not itself a contained one) is a scope of its
+// own for the rules on them: dom-3 (each is referred to) and ref-1 (each "#id" names one).
 func (v *validator) resource(s *schema, obj map[string]any, path string, allowContained bool) {
+	if allowContained {
+		saved := v.scope
+		v.scope = newScope(obj)
+		defer func() {
+			v.checkContainedReferred(obj, path)
+			v.scope = saved
+		}()
+	}
 	for key, val := range obj {
 		if key == "resourceType" {
 			continue
@@ -75,9 +102,152 @@ func (v *validator) contained(obj map[string]any, val any, path string, allowed 
 	if len(arr) == 0 {
 		v.add(IssueStructure, path, "%s must not be an empty array", path)
 	}
+	seen := map[string]bool{}
 	for i, item := range arr {
-		v.inlineResource(item, fmt.Sprintf("%s[%d]", path, i), false)
+		ip := fmt.Sprintf("%s[%d]", path, i)
+		if m, ok := item.(map[string]any); ok {
+			id, _ := m["id"].(string)
+			switch {
+			case id == "":
+				v.add(IssueRequired, ip+".id", "The contained resource %s has no id: a contained resource is found by its id (\"reference\": \"#id\")", ip)
+			case seen[id]:
+				v.add(IssueInvariant, ip+".id", "Two contained resources have the id %q: each needs its own", id)
+			}
+			seen[id] = true
+			if meta, ok := m["meta"].(map[string]any); ok {
+				for _, k := range []string{"versionId", "lastUpdated"} {
+					if _, has := meta[k]; has {
+						v.add(IssueInvariant, ip+".meta."+k, "dom-4: a contained resource SHALL NOT have meta.%s: it has no version of its own", k)
+					}
+				}
+				if _, has := meta["security"]; has {
+					v.add(IssueInvariant, ip+".meta.security", "dom-5: a contained resource SHALL NOT have a security label: label the resource that contains it")
+				}
+			}
+		}
+		if v.scope != nil {
+			v.scope.inContained = i
+		}
+		v.inlineResource(item, ip, false)
+		if v.scope != nil {
+			v.scope.inContained = -1
+		}
 	}
+}
+
+func newScope(obj map[string]any) *resourceScope {
+	sc := &resourceScope{contained: map[string]int{}, localRefs: map[string]bool{}, inContained: -1, refersToContainer: map[int]bool{}}
+	arr, _ := obj["contained"].([]any)
+	for i, item := range arr {
+		if m, ok := item.(map[string]any); ok {
+			if id, ok := m["id"].(string); ok && id != "" {
+				if _, dup := sc.contained[id]; !dup {
+					sc.contained[id] = i
+				}
+			}
+		}
+	}
+	return sc
+}
+
+// checkContainedReferred applies dom-3: a contained resource SHALL be referred to from
+// elsewhere in the resource, or refer to the resource that contains it ("#").
+func (v *validator) checkContainedReferred(obj map[string]any, path string) {
+	sc := v.scope
+	arr, _ := obj["contained"].([]any)
+	for i, item := range arr {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		id, _ := m["id"].(string)
+		if id == "" || sc.localRefs["#"+id] || sc.refersToContainer[i] {
+			continue
+		}
+		v.add(IssueInvariant, fmt.Sprintf("%s.contained[%d]", path, i),
+			"dom-3: the contained resource %q is not referred to from the resource (\"reference\": \"#%s\") and does not refer to it (\"#\"): a contained resource SHALL be part of what its container says", id, id)
+	}
+}
+
+// checkReference reports what is wrong with the value of Reference.reference, "" when
+// nothing is: a relative reference Type/id (or Type/id/_history/version) to an R4 resource
+// type with a valid id, an absolute URL, urn:uuid: or urn:oid:, or "#id" naming a contained
+// resource of the same resource (ref-1); "#" alone, from a contained resource, names its
+// container.
+func (v *validator) checkReference(ref string) string {
+	if strings.HasPrefix(ref, "#") {
+		sc := v.scope
+		if ref == "#" {
+			if sc != nil && sc.inContained >= 0 {
+				sc.refersToContainer[sc.inContained] = true
+				return ""
+			}
+			return `is "#", which only a contained resource may use (for the resource that contains it)`
+		}
+		if sc != nil {
+			sc.localRefs[ref] = true
+			if _, ok := sc.contained[ref[1:]]; ok {
+				return ""
+			}
+		}
+		return fmt.Sprintf("refers to the contained resource %q, but the resource contains none with the id %q (ref-1)", ref[1:], ref[1:])
+	}
+	return checkReferenceText(ref)
+}
+
+var (
+	uuidPattern   = regexp.MustCompile(`^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	oidPattern    = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
+	schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:`)
+)
+
+// ValidReference reports whether ref is a reference the server accepts in Reference.reference
+// outside a resource's own contained resources: Type/id, Type/id/_history/version, an
+// absolute URL, urn:uuid: or urn:oid:.
+func ValidReference(ref string) bool {
+	return !strings.HasPrefix(ref, "#") && checkReferenceText(ref) == ""
+}
+
+// checkReferenceText checks a reference that is not local ("#…").
+func checkReferenceText(ref string) string {
+	if strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "holds white space or a control character, which no reference may hold (percent-encode it in a URL)"
+	}
+	switch {
+	case strings.HasPrefix(ref, "urn:uuid:"):
+		if !uuidPattern.MatchString(ref) {
+			return "is not a urn:uuid: followed by a UUID such as 3f2c8a4e-9d1b-4c6e-8f0a-2b7d5e9c1a43"
+		}
+		return ""
+	case strings.HasPrefix(ref, "urn:oid:"):
+		if !oidPattern.MatchString(ref) {
+			return "is not a urn:oid: followed by an OID such as 2.16.840.1.113883"
+		}
+		return ""
+	case schemePattern.MatchString(ref):
+		u, err := url.Parse(ref)
+		if err != nil {
+			return "is not a valid absolute URL: " + err.Error()
+		}
+		if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+			return "is an http(s) URL without a host"
+		}
+		return ""
+	}
+	parts := strings.Split(ref, "/")
+	if len(parts) != 2 && !(len(parts) == 4 && parts[2] == "_history") {
+		return "is not a reference such as Patient/123, Patient/123/_history/2, an absolute URL, urn:uuid:…, or #id for a contained resource"
+	}
+	if _, ok := modelTypes[parts[0]]; !ok || parts[0] == "DomainResource" {
+		return fmt.Sprintf("names %q, which is not a FHIR R4 resource type (references are Type/id, e.g. Patient/123)", parts[0])
+	}
+	if !ValidID(parts[1]) {
+		return fmt.Sprintf("has the id %q, which is not a valid resource id: 1 to 64 letters, digits, '-' and '.', not only dots", parts[1])
+	}
+	if len(parts) == 4 && !ValidID(parts[3]) {
+		return fmt.Sprintf("names the version %q, which is not a valid version id", parts[3])
+	}
+	return ""
 }
 
 // inlineResource validates a resource nested in another (contained, Bundle entry).
@@ -219,10 +389,21 @@ func (v *validator) value(f *field, val any, path string) {
 			v.add(IssueStructure, path, "%s must be a JSON string, got %s", path, jsonType(val))
 			return
 		}
-		if strings.TrimSpace(s) == "" {
+		switch {
+		case strings.TrimSpace(s) == "":
 			v.add(IssueValue, path, "%s must not be empty or only whitespace: leave the element out instead", path)
-		} else if !utf8.ValidString(s) {
+		case !utf8.ValidString(s):
 			v.add(IssueValue, path, "%s is not valid UTF-8", path)
+		case f.prim != primitiveNone:
+			if msg := checkPrimitive(f.prim, s); msg != "" {
+				v.add(IssueValue, path, "%s %q %s", path, s, msg)
+			}
+		case f.reference:
+			if msg := v.checkReference(s); msg != "" {
+				v.add(IssueValue, path, "%s %q %s", path, s, msg)
+			}
+		case strings.HasPrefix(s, "#") && v.scope != nil:
+			v.scope.localRefs[s] = true // a canonical or uri may refer to a contained resource too
 		}
 	case kindCode:
 		s, ok := val.(string)

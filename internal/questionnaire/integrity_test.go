@@ -33,7 +33,7 @@ func TestQuestionnaireIntegrity(t *testing.T) {
 		{"an option of another type", []edit{set("item[0].item[2].answerOption", `[{"valueCoding":{"code":"1"}}]`)}, "Questionnaire.item[0].item[2].answerOption[0]", "options must be answers of the item's type"},
 		{"options on a boolean", []edit{set("item[0].item[0].answerOption", `[{"valueString":"yes"}]`)}, "Questionnaire.item[0].item[0].answerOption[0]", "which cannot have answerOptions (que-5)"},
 		{"both answerOption and answerValueSet", []edit{set("item[0].item[9].answerValueSet", `"#letters"`)}, "Questionnaire.item[0].item[9]", "has both answerOption and answerValueSet"},
-		{"a contained value set that is not there", []edit{set("item[0].item[14].answerValueSet", `"#nowhere"`)}, "Questionnaire.item[0].item[14].answerValueSet", "which the Questionnaire does not contain"},
+		{"a contained value set that is not there", []edit{set("item[0].item[14].answerValueSet", `"#nowhere"`), set("item[0].item[15].answerValueSet", `"#letters"`)}, "Questionnaire.item[0].item[14].answerValueSet", "which the Questionnaire does not contain"},
 		{"a bound of another type", []edit{set("item[0].item[2].extension[0].valueString", `"1"`), del("item[0].item[2].extension[0].valueInteger")}, "Questionnaire.item[0].item[2].extension", "but its minValue is a valueString"},
 		{"minOccurs above maxOccurs", []edit{set("item[0].item[10].extension[0].valueInteger", `5`)}, "Questionnaire.item[0].item[10].extension", "has minOccurs 5 above its maxOccurs 3"},
 		{"a display item with items", []edit{set("item[0].item[19].item", `[{"linkId":"under-display","type":"string"}]`)}, "Questionnaire.item[0].item[19].item", "cannot have nested items (que-1)"},

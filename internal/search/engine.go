@@ -36,6 +36,10 @@ type Result struct {
 	// Included are the resources added by _include and _revinclude, each once and never one
 	// that is also a match (search.mode = include).
 	Included []*fhir.Resource
+	// IncludesTruncated reports that _include and _revinclude found more resources than the
+	// searcher adds to one page: Included holds that many, and the page must say it is
+	// incomplete.
+	IncludesTruncated bool
 	// Total is the number of matches over all pages, nil when it was not computed.
 	Total *int64
 	// Next and Prev are the page tokens of the following and preceding pages, "" when there

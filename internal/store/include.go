@@ -16,18 +16,23 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// maxIncluded bounds the resources one page's _include and _revinclude may add.
-const maxIncluded = 1000
+// defaultMaxIncluded bounds the resources one page's _include and _revinclude may add when
+// Options.MaxIncluded is zero.
+const defaultMaxIncluded = 1000
 
 // maxIterations bounds the rounds of :iterate.
 const maxIterations = 5
 
-// includeSet collects the resources of a page, matches and included, once each.
+// includeSet collects the resources of a page, matches and included, once each, and at
+// most limit included ones.
 type includeSet struct {
 	seen map[string]bool
 	// docs by type, in the order found
 	all      []typedDoc
 	included []*fhir.Resource
+	limit    int
+	// truncated: more resources would have been included than limit.
+	truncated bool
 }
 
 type typedDoc struct {
@@ -40,6 +45,10 @@ func (set *includeSet) add(typ string, d *searchDoc, included bool) bool {
 	if set.seen[k] {
 		return false
 	}
+	if included && len(set.included) >= set.limit {
+		set.truncated = true
+		return false
+	}
 	set.seen[k] = true
 	set.all = append(set.all, typedDoc{typ, d})
 	if included {
@@ -50,23 +59,24 @@ func (set *includeSet) add(typ string, d *searchDoc, included bool) bool {
 
 // includes resolves the _include and _revinclude directives for a page of matches. Only
 // resources this server stores can be included; references to other types are skipped.
-// Included resources of patient-data types obey the request's compartment.
-func (s *Store) includes(ctx context.Context, req *search.Request, matches []searchDoc) ([]*fhir.Resource, error) {
+// Included resources of patient-data types obey the request's compartment. At most
+// Options.MaxIncluded are returned; truncated reports that there were more.
+func (s *Store) includes(ctx context.Context, req *search.Request, matches []searchDoc) (included []*fhir.Resource, truncated bool, err error) {
 	c := req.Criteria
-	set := &includeSet{seen: map[string]bool{}}
+	set := &includeSet{seen: map[string]bool{}, limit: s.maxIncluded}
 	for i := range matches {
 		set.add(c.Type, &matches[i], false)
 	}
 	// The first round works on the matches; :iterate rounds on everything found so far.
 	round := set.all
-	for iter := 0; iter <= maxIterations && len(round) > 0 && len(set.included) < maxIncluded; iter++ {
+	for iter := 0; iter <= maxIterations && len(round) > 0 && !set.truncated; iter++ {
 		before := len(set.all)
 		for _, inc := range c.Include {
 			if iter > 0 && !inc.Iterate {
 				continue
 			}
 			if err := s.include(ctx, req, inc, round, set); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		for _, inc := range c.RevInclude {
@@ -74,15 +84,12 @@ func (s *Store) includes(ctx context.Context, req *search.Request, matches []sea
 				continue
 			}
 			if err := s.revinclude(ctx, req, inc, round, set); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		round = set.all[before:]
 	}
-	if len(set.included) > maxIncluded {
-		set.included = set.included[:maxIncluded]
-	}
-	return set.included, nil
+	return set.included, set.truncated, nil
 }
 
 // refParams lists the reference parameters an include names on sourceType.
@@ -139,19 +146,21 @@ func (s *Store) include(ctx context.Context, req *search.Request, inc search.Inc
 		}
 	}
 	for typ, list := range ids {
-		docs, err := s.findIncludedByID(ctx, req, typ, dedupe(list))
+		docs, more, err := s.findIncludedByID(ctx, req, typ, dedupe(list), set.limit-len(set.included))
 		if err != nil {
 			return err
 		}
+		set.truncated = set.truncated || more
 		for i := range docs {
 			set.add(typ, &docs[i], true)
 		}
 	}
 	for typ, refs := range canon {
-		docs, err := s.resolveCanonicals(ctx, req, typ, refs)
+		docs, more, err := s.resolveCanonicals(ctx, req, typ, refs, set.limit)
 		if err != nil {
 			return err
 		}
+		set.truncated = set.truncated || more
 		for i := range docs {
 			set.add(typ, &docs[i], true)
 		}
@@ -159,16 +168,24 @@ func (s *Store) include(ctx context.Context, req *search.Request, inc search.Inc
 	return nil
 }
 
-// revinclude adds the resources of inc.SourceType that refer to the given resources.
+// revinclude adds the resources of inc.SourceType that refer to the given resources: one
+// query per source type, whatever the number of its reference parameters inc names (on the
+// embedded database every such query reads the whole collection).
 func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.Include, to []typedDoc, set *includeSet) error {
 	sources := []string{inc.SourceType}
 	if inc.SourceType == "" {
 		sources = search.ResourceTypes()
 	}
+	type paramKeys struct {
+		d    *search.Definition
+		keys []string
+	}
 	for _, src := range sources {
 		if !s.registry.Supports(src) {
 			continue
 		}
+		var params []paramKeys
+		var or bson.A
 		for _, d := range refParams(search.Include{SourceType: src, Param: inc.Param, Wildcard: inc.Wildcard}, src) {
 			var keys []string
 			for _, td := range to {
@@ -193,19 +210,49 @@ func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.
 			if len(keys) == 0 {
 				continue
 			}
-			docs, err := s.findIncluded(ctx, req, src, bson.D{{Key: spField(d.Name, "r"), Value: bson.D{{Key: "$in", Value: dedupe(keys)}}}})
-			if err != nil {
-				return err
-			}
-			for i := range docs {
-				if d.Canonical && !refersToVersion(docs[i].SP[d.Name], keys) {
-					continue
+			keys = dedupe(keys)
+			params = append(params, paramKeys{d, keys})
+			or = append(or, bson.D{{Key: spField(d.Name, "r"), Value: bson.D{{Key: "$in", Value: keys}}}})
+		}
+		if len(or) == 0 {
+			continue
+		}
+		filter := bson.D{{Key: "$or", Value: or}}
+		if len(or) == 1 {
+			filter = or[0].(bson.D)
+		}
+		docs, more, err := s.findIncluded(ctx, req, src, filter, set.limit-len(set.included))
+		if err != nil {
+			return err
+		}
+		set.truncated = set.truncated || more
+		for i := range docs {
+			for _, p := range params {
+				if refersThrough(docs[i].SP[p.d.Name], p.d.Canonical, p.keys) {
+					set.add(src, &docs[i], true)
+					break
 				}
-				set.add(src, &docs[i], true)
 			}
 		}
 	}
 	return nil
+}
+
+// refersThrough reports whether the reference values of one parameter match keys: any of
+// them for a plain reference; for a canonical one, respecting the version it names.
+func refersThrough(vals *search.Values, canonical bool, keys []string) bool {
+	if canonical {
+		return refersToVersion(vals, keys)
+	}
+	if vals == nil {
+		return false
+	}
+	for _, r := range vals.R {
+		if _, ok := slices.BinarySearch(keys, r); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // pinnedURLs returns the canonical URLs that the keys also name with a version ("url|v").
@@ -251,16 +298,20 @@ func targetsType(d *search.Definition, typ string) bool {
 	return false
 }
 
-// findIncluded reads live resources of typ matching filter, within the request's compartment;
-// none when the request may not include that type.
-func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D) ([]searchDoc, error) {
+// findIncluded reads live resources of typ matching filter, within the request's compartment,
+// at most limit of them (more reports that there were more); none when the request may not
+// include that type.
+func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D, limit int) (docs []searchDoc, more bool, err error) {
 	compartment := req.Compartment
 	if req.MayInclude != nil {
 		ok, c := req.MayInclude(typ)
 		if !ok {
-			return nil, nil
+			return nil, false, nil
 		}
 		compartment = c
+	}
+	if limit <= 0 {
+		return nil, true, nil
 	}
 	if compartment != "" {
 		if p, ok := search.CompartmentParams[typ]; ok {
@@ -269,28 +320,31 @@ func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ strin
 		}
 	}
 	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
-	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxIncluded))
+	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)+1))
 	if err != nil {
-		return nil, s.wrap(err, "include %s", typ)
+		return nil, false, s.wrap(err, "include %s", typ)
 	}
-	var docs []searchDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, s.wrap(err, "include %s", typ)
+		return nil, false, s.wrap(err, "include %s", typ)
 	}
-	return docs, nil
+	if len(docs) > limit {
+		return docs[:limit], true, nil
+	}
+	return docs, false, nil
 }
 
 // findIncludedByID reads the live resources of typ with the given ids, within the request's
-// compartment, in id order; none when the request may not include that type.
-func (s *Store) findIncludedByID(ctx context.Context, req *search.Request, typ string, ids []string) ([]searchDoc, error) {
+// compartment, in id order, at most limit of them (more reports that there were more); none
+// when the request may not include that type.
+func (s *Store) findIncludedByID(ctx context.Context, req *search.Request, typ string, ids []string, limit int) (docs []searchDoc, more bool, err error) {
 	if !s.idFiltersOnly {
-		return s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		return s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, limit)
 	}
 	compartment := req.Compartment
 	if req.MayInclude != nil {
 		ok, c := req.MayInclude(typ)
 		if !ok {
-			return nil, nil
+			return nil, false, nil
 		}
 		compartment = c
 	}
@@ -299,27 +353,26 @@ func (s *Store) findIncludedByID(ctx context.Context, req *search.Request, typ s
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
-	var docs []searchDoc
 	for _, id := range ids {
-		if len(docs) == maxIncluded {
-			break
-		}
 		var d searchDoc
 		err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue
 		}
 		if err != nil {
-			return nil, s.wrap(err, "include %s", typ)
+			return nil, false, s.wrap(err, "include %s", typ)
 		}
 		// The same conditions as findIncluded's filter: live, and in the compartment
 		// (whose members are exactly the documents whose cmp lists it).
 		if d.Doc.Deleted || (compartment != "" && !slices.Contains(d.Doc.Cmp, compartment)) {
 			continue
 		}
+		if len(docs) == limit {
+			return docs, true, nil
+		}
 		docs = append(docs, d)
 	}
-	return docs, nil
+	return docs, false, nil
 }
 
 // canonicalRef is a canonical reference: a URL and, optionally, a version.
@@ -333,14 +386,15 @@ func parseCanonical(key string) (canonicalRef, bool) {
 // resolveCanonicals finds, for each canonical reference, the stored resource with that url
 // and version, or the newest version when the reference names none: the highest version
 // (compared number by number where the parts are numbers), then the latest written.
-func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ string, refs []canonicalRef) ([]searchDoc, error) {
+func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ string, refs []canonicalRef, limit int) ([]searchDoc, bool, error) {
 	var urls []string
 	for _, r := range refs {
 		urls = append(urls, r.url)
 	}
-	docs, err := s.findIncluded(ctx, req, typ, bson.D{{Key: spField("url", "u"), Value: bson.D{{Key: "$in", Value: dedupe(urls)}}}})
+	// Every version of each url is read to find the newest: the bound is on what is read.
+	docs, more, err := s.findIncluded(ctx, req, typ, bson.D{{Key: spField("url", "u"), Value: bson.D{{Key: "$in", Value: dedupe(urls)}}}}, limit)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out []searchDoc
 	for _, r := range dedupeRefs(refs) {
@@ -366,7 +420,7 @@ func (s *Store) resolveCanonicals(ctx context.Context, req *search.Request, typ 
 			out = append(out, *best)
 		}
 	}
-	return out, nil
+	return out, more, nil
 }
 
 func firstValue(v *search.Values) string {

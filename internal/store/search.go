@@ -110,7 +110,7 @@ func (s *Store) Search(ctx context.Context, req *search.Request) (*search.Result
 		res.Total = &n
 	}
 	if len(c.Include) > 0 || len(c.RevInclude) > 0 {
-		res.Included, err = s.includes(ctx, req, docs)
+		res.Included, res.IncludesTruncated, err = s.includes(ctx, req, docs)
 		if err != nil {
 			return nil, err
 		}

@@ -37,6 +37,8 @@ type Store struct {
 	// scans holds one token per running scan, when MaxScans bounds them.
 	scans    chan struct{}
 	scanWait time.Duration
+	// maxIncluded: see Options.MaxIncluded.
+	maxIncluded int
 
 	keyMu sync.Mutex
 	key   []byte // signs page cursors; see pagingKey
@@ -87,6 +89,10 @@ type Options struct {
 	MaxScans int
 	// ScanWait is how long a query waits for a scan slot (see MaxScans).
 	ScanWait time.Duration
+	// MaxIncluded is the most resources _include and _revinclude add to one page (default
+	// 1000); a page that would add more adds that many and reports it
+	// (search.Result.IncludesTruncated).
+	MaxIncluded int
 }
 
 func (s *Store) lock(typ, id string) *sync.Mutex {
@@ -113,6 +119,10 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 			s.scans = make(chan struct{}, o.MaxScans)
 		}
 		s.scanWait = o.ScanWait
+		s.maxIncluded = o.MaxIncluded
+	}
+	if s.maxIncluded <= 0 {
+		s.maxIncluded = defaultMaxIncluded
 	}
 	if s.scanWait <= 0 {
 		s.scanWait = defaultScanWait
@@ -120,10 +130,35 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 	return s, nil
 }
 
+// ConnectOptions bound how long the client waits for the database.
+type ConnectOptions struct {
+	// Timeout bounds each database operation whose context has no deadline of its own
+	// (default DefaultTimeout). A request that needs longer, such as a search, sets a
+	// deadline on its context.
+	Timeout time.Duration
+	// SelectionTimeout bounds how long an operation waits for a database server to send it
+	// to, and how long a connection may take to open (default DefaultSelectionTimeout): with
+	// the database unreachable, requests fail this fast (503) instead of waiting.
+	SelectionTimeout time.Duration
+}
+
+// Defaults of ConnectOptions.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultSelectionTimeout = 1500 * time.Millisecond
+)
+
 // Connect opens a client to uri and checks that the server answers. Each monitor sees
 // every command the client runs (the embedded database needs its own: see embedded.Monitor).
-func Connect(ctx context.Context, uri string, monitors ...*event.CommandMonitor) (*mongo.Client, error) {
-	opts := options.Client().ApplyURI(uri).SetTimeout(30 * time.Second)
+func Connect(ctx context.Context, uri string, o ConnectOptions, monitors ...*event.CommandMonitor) (*mongo.Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.SelectionTimeout <= 0 {
+		o.SelectionTimeout = DefaultSelectionTimeout
+	}
+	opts := options.Client().ApplyURI(uri).SetTimeout(o.Timeout).
+		SetServerSelectionTimeout(o.SelectionTimeout).SetConnectTimeout(o.SelectionTimeout)
 	if m := CombineMonitors(monitors...); m != nil {
 		opts.SetMonitor(m)
 	}
@@ -131,11 +166,23 @@ func Connect(ctx context.Context, uri string, monitors ...*event.CommandMonitor)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
+	// At start the database may still be coming up (a container started beside it): wait
+	// for it longer than an operation waits.
 	pingCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := client.Ping(pingCtx, nil); err != nil {
+	var perr error
+	for {
+		if perr = client.Ping(pingCtx, nil); perr == nil || pingCtx.Err() != nil {
+			break
+		}
+		select {
+		case <-pingCtx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if perr != nil {
 		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("MongoDB does not answer: %w", err)
+		return nil, fmt.Errorf("MongoDB does not answer: %w", perr)
 	}
 	return client, nil
 }

@@ -227,18 +227,19 @@ var auditRecord = audit.Record{
 	FHIRUser:     "Practitioner/pr-ida-holm",
 	ClientID:     "ehr-viewer",
 	TokenID:      "b7e4c2a9d1f03e5a6c8b0d2f4e6a8c0e",
+	ID:           "3f9c1e7a5b2d4c6e8a0b1c3d5e7f9a2b",
 	RemoteAddr:   "192.0.2.10:51234",
 	RequestID:    "7d1f0a3c9e4b2a6f1c8d5e07",
 }
 
-// auditEventExample is the AuditEvent the server records for auditRecord, with its id derived
-// from its content as the server's audit store derives it, and a search by its patient.
+// auditEventExample is the AuditEvent the server records for auditRecord, with the id the
+// server gave the record when it took it, and a search by its patient.
 func auditEventExample() ([]byte, string, url.Values, error) {
 	data, err := audit.Build(auditRecord, audit.Source{Observer: "fhir-server"})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return data, audit.EventID(data), url.Values{"patient": {auditRecord.Patient}}, nil
+	return data, auditRecord.ID, url.Values{"patient": {auditRecord.Patient}}, nil
 }
 
 // capabilityResources reads the interactions and search parameters of each type from the

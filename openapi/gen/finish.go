@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -32,6 +33,8 @@ const (
 	// The responses every secured operation shares, in components.responses.
 	unauthorizedResponse = "Unauthorized"
 	forbiddenResponse    = "Forbidden"
+	tooManyResponse      = "TooManyRequests"
+	unavailableResponse  = "Unavailable"
 )
 
 // operationAccess is, for the @ID of each secured operation, the SMART permission it needs
@@ -57,8 +60,8 @@ var operationAccess = map[string]struct {
 
 // typeNotes add to the description of a type's tag.
 var typeNotes = map[string]string{
-	"AuditEvent": "The server records one for every /fhir interaction but metadata, refused ones included " +
-		"(IHE Basic Audit Log Patterns); clients cannot write them. Only tokens with user/ or system/ scopes " +
+	"AuditEvent": "The server records one for every /fhir request, whatever its answer, refused ones and paths nothing " +
+		"serves included (IHE Basic Audit Log Patterns), before the answer is complete; clients cannot write them. Only tokens with user/ or system/ scopes " +
 		"on AuditEvent read them: patient/ scopes never do.",
 }
 
@@ -232,6 +235,20 @@ func securityResponses(ex *examples) map[string]any {
 			}}),
 			"content": bodyContent(outcome, unauthorized),
 		},
+		tooManyResponse: map[string]any{
+			"description": "The caller (the token's issuer, subject and client) sent more requests than the server takes from " +
+				"one caller (FHIR_RATE_LIMIT a second, a search counting 10, bursts up to FHIR_RATE_BURST). Retry after Retry-After.",
+			"headers": headers(map[string]any{"Retry-After": retryAfterHeader}),
+			"content": bodyContent(outcome, ex.ref(tooManyResponse, "Over the rate limit", json.RawMessage(fhir.OutcomeFor(
+				fhir.TooManyRequests(2*time.Second, "This access token has sent more requests than the server takes from one caller (500 a second, a search counting 10, bursts up to 1000). Try again in 2 s.")).JSON()))),
+		},
+		unavailableResponse: map[string]any{
+			"description": "The database did not answer in time or cannot be reached, or the server is serving as many requests " +
+				"(or large bodies, or searches on the embedded database) as it takes at once. Nothing was written. Retry after Retry-After.",
+			"headers": headers(map[string]any{"Retry-After": retryAfterHeader}),
+			"content": bodyContent(outcome, ex.ref(unavailableResponse, "The database cannot be reached", json.RawMessage(fhir.OutcomeFor(
+				fhir.Unavailable(nil, 2*time.Second, "The database cannot be reached. Try again shortly.")).JSON()))),
+		},
 		forbiddenResponse: map[string]any{
 			"description": "The token is valid, but its scopes do not allow this interaction on this type, or a token limited " +
 				"to one patient (patient/ scopes) writes a resource outside that patient's compartment. A resource of another " +
@@ -242,8 +259,16 @@ func securityResponses(ex *examples) map[string]any {
 	}
 }
 
+// retryAfterHeader is the Retry-After header of 429 and 503 answers.
+var retryAfterHeader = map[string]any{
+	"description": "Seconds to wait before trying again",
+	"schema":      map[string]any{"type": "integer"},
+	"example":     2,
+}
+
 // secure completes an operation that requires the bearer token: its description says which
-// SMART permission it needs, and it answers 401 and 403.
+// SMART permission it needs, and it answers 401 and 403, and 429 and 503 as every /fhir
+// request may.
 func secure(op map[string]any, code, typ string) error {
 	access, ok := operationAccess[code]
 	if !ok {
@@ -258,7 +283,7 @@ func secure(op map[string]any, code, typ string) error {
 	}
 	op["description"] = note
 	responses := object(op, "responses")
-	for status, name := range map[string]string{"401": unauthorizedResponse, "403": forbiddenResponse} {
+	for status, name := range map[string]string{"401": unauthorizedResponse, "403": forbiddenResponse, "429": tooManyResponse, "503": unavailableResponse} {
 		if _, taken := responses[status]; taken {
 			return fmt.Errorf("operation %q documents its own %s: the token checks answer it", code, status)
 		}

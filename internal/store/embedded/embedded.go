@@ -37,6 +37,9 @@ type Options struct {
 	// truncated (default 64 MiB); SQLite also truncates it to this size after its own
 	// checkpoints.
 	CheckpointBytes int64
+	// Addr is the loopback address to listen on (default 127.0.0.1:0, a free port): a
+	// database started again on the same address is found again by the clients of the first.
+	Addr string
 }
 
 // Start starts the embedded database with its files under dir and returns once it
@@ -54,6 +57,9 @@ func Start(ctx context.Context, dir string, logger *slog.Logger, opts ...Options
 	if o.CheckpointBytes <= 0 {
 		o.CheckpointBytes = 64 << 20
 	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
 	dbDir := filepath.Join(dir, "ferretdb")
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create embedded database directory: %w", err)
@@ -69,7 +75,7 @@ func Start(ctx context.Context, dir string, logger *slog.Logger, opts ...Options
 		return nil, fmt.Errorf("index the embedded database: %w", err)
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener: ferretdb.ListenerConfig{TCP: o.Addr},
 		Handler:  "sqlite",
 		// Every connection truncates the write-ahead log to this size after a checkpoint.
 		SQLiteURL: "file:" + dbDir + "/?_pragma=" + url.QueryEscape(fmt.Sprintf("journal_size_limit(%d)", o.CheckpointBytes)),
