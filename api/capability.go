@@ -67,6 +67,14 @@ type CapabilityResource struct {
 	SearchInclude     []string                `json:"searchInclude,omitempty"`
 	SearchRevInclude  []string                `json:"searchRevInclude,omitempty"`
 	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
+	// Operation lists the operations offered on the type ($validate).
+	Operation []CapabilityOperation `json:"operation,omitempty"`
+}
+
+// CapabilityOperation is CapabilityStatement.rest.resource.operation.
+type CapabilityOperation struct {
+	Name       string `json:"name" example:"validate"`
+	Definition string `json:"definition" example:"http://hl7.org/fhir/OperationDefinition/Resource-validate"`
 }
 
 // CapabilityInteraction is an interaction entry.
@@ -121,6 +129,9 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 					})
 				}
 			}
+		}
+		for _, op := range s.typeOperations(t) {
+			res.Operation = append(res.Operation, CapabilityOperation{Name: op, Definition: operationDefinitions[op]})
 		}
 		rest.Resource = append(rest.Resource, res)
 	}
@@ -180,6 +191,15 @@ func describeParam(d *search.Definition) string {
 			parts[i] = c.Def.Name + " (" + string(c.Def.Type) + ")"
 		}
 		b.WriteString(" Values join, with $, " + strings.Join(parts, " and ") + ".")
+		for _, c := range d.Components {
+			if len(c.Def.Comparators) > 0 {
+				prefixes := make([]string, len(c.Def.Comparators))
+				for i, p := range c.Def.Comparators {
+					prefixes[i] = string(p)
+				}
+				b.WriteString(" Prefixes on " + c.Def.Name + ": " + strings.Join(prefixes, ", ") + " (none means eq).")
+			}
+		}
 	}
 	if len(d.Modifiers) > 0 {
 		mods := make([]string, 0, len(d.Modifiers))

@@ -131,7 +131,9 @@ func (s *Server) vread(c *gin.Context) error {
 //	@Success		201				{object}	Resource				"Created; the body is what Prefer asks for (none for return=minimal)"
 //	@Failure		400				{object}	fhir.OperationOutcome	"The body is not valid JSON or not a valid {type}, or If-None-Exist is empty, malformed or names an unknown parameter"
 //	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
+//	@Failure		409				{object}	fhir.OperationOutcome	"A Questionnaire: another one with its url and version is stored"
 //	@Failure		412				{object}	fhir.OperationOutcome	"Conditional create: more than one {type} matches If-None-Exist"
+//	@Failure		422				{object}	fhir.OperationOutcome	"The resource breaks a rule of its content: a QuestionnaireResponse against the Questionnaire it answers, a Questionnaire against its own integrity; every problem is listed"
 //	@Failure		413				{object}	fhir.OperationOutcome	"The body is larger than the server's limit"
 //	@Failure		415				{object}	fhir.OperationOutcome	"Content-Type is not JSON"
 //	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
@@ -180,8 +182,9 @@ func (s *Server) create(c *gin.Context) error {
 //	@Success		201				{object}	Resource				"Created; the body is what Prefer asks for"
 //	@Failure		400				{object}	fhir.OperationOutcome	"Invalid JSON or resource, an id that differs from the URL or is malformed, or a malformed If-Match"
 //	@Failure		404				{object}	fhir.OperationOutcome	"The type is not served"
-//	@Failure		409				{object}	fhir.OperationOutcome	"Too many concurrent writes to this resource; retry"
+//	@Failure		409				{object}	fhir.OperationOutcome	"Too many concurrent writes to this resource (retry); or a Questionnaire that takes another's url and version, or changes the items of an active version that has responses (bump version)"
 //	@Failure		412				{object}	fhir.OperationOutcome	"If-Match does not name the current version"
+//	@Failure		422				{object}	fhir.OperationOutcome	"The resource breaks a rule of its content: a QuestionnaireResponse against the Questionnaire it answers, a Questionnaire against its own integrity; every problem is listed"
 //	@Failure		413				{object}	fhir.OperationOutcome	"The body is larger than the server's limit"
 //	@Failure		415				{object}	fhir.OperationOutcome	"Content-Type is not JSON"
 //	@Failure		406				{object}	fhir.OperationOutcome	"Neither _format nor Accept names JSON"
@@ -274,12 +277,13 @@ func (s *Server) writeWrite(c *gin.Context, res *fhir.WriteResult) {
 	if res.Created {
 		verb = "Created"
 	}
-	s.writeVersion(c, res.Status(), res.Resource, verb)
+	s.writeVersion(c, res.Status(), res.Resource, verb, res.Issues...)
 }
 
 // writeVersion answers a request that wrote version r (or, for a conditional create that
-// matched, found it) as the Prefer header asks; verb says what happened to it.
-func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string) {
+// matched, found it) as the Prefer header asks; verb says what happened to it, and issues
+// (warnings about the resource written) follow it in an OperationOutcome.
+func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb string, issues ...fhir.Issue) {
 	noteResources(c, r)
 	c.Header("Location", s.baseURL(c)+"/"+r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
 	switch preferReturn(c) {
@@ -288,10 +292,10 @@ func (s *Server) writeVersion(c *gin.Context, status int, r *fhir.Resource, verb
 		c.Status(status)
 	case "OperationOutcome":
 		setVersionHeaders(c, r)
-		writeValue(c, status, fhir.NewOperationOutcome(fhir.Issue{
+		writeValue(c, status, fhir.NewOperationOutcome(append([]fhir.Issue{{
 			Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
 			Diagnostics: verb + " " + r.Type + "/" + r.ID + " (version " + strconv.FormatInt(r.VersionID, 10) + ")",
-		}))
+		}}, issues...)...))
 	default:
 		s.writeResource(c, status, r)
 	}

@@ -160,6 +160,17 @@ func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 		if r.system != "" {
 			tableSystem = append(tableSystem, r.system)
 		}
+		if r.operation != "" {
+			for _, rt := range s.svc.Registry().Types() {
+				for _, op := range s.typeOperations(rt) {
+					if op == r.operation {
+						tablePairs = append(tablePairs, rt.Name+" "+op)
+						tableRoutes = append(tableRoutes, r.method+" /fhir"+r.path+" "+rt.Name+" "+op)
+					}
+				}
+			}
+			continue
+		}
 		if r.interaction == "" {
 			continue
 		}
@@ -188,6 +199,9 @@ func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 				SearchParam []struct {
 					Name string `json:"name"`
 				} `json:"searchParam"`
+				Operation []struct {
+					Name string `json:"name"`
+				} `json:"operation"`
 			} `json:"resource"`
 			Interaction []struct {
 				Code string `json:"code"`
@@ -205,6 +219,9 @@ func TestSpecMatchesCapabilitiesAndRoutes(t *testing.T) {
 	for _, res := range cs.Rest[0].Resource {
 		for _, i := range res.Interaction {
 			csPairs = append(csPairs, res.Type+" "+i.Code)
+		}
+		for _, op := range res.Operation {
+			csPairs = append(csPairs, res.Type+" "+op.Name)
 		}
 		// Search parameters: the statement's names against the parser's, and against the
 		// query parameters documented on the operations that take criteria, less the ones

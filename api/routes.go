@@ -21,13 +21,28 @@ type route struct {
 	conditional bool
 	// system is the system-level interaction (e.g. "capabilities"), if any.
 	system string
+	// operation is the name of the type-level operation the route serves ("validate"),
+	// offered on every type clients write; a token that may read the type may call it.
+	operation string
 }
+
+// authorizes is the interaction whose scopes the route's requests need.
+func (r route) authorizes() fhir.Interaction {
+	if r.operation != "" {
+		return fhir.InteractionRead
+	}
+	return r.interaction
+}
+
+// operationDefinitions are the canonical OperationDefinitions of the operations served.
+var operationDefinitions = map[string]string{"validate": validateOperation}
 
 func (s *Server) fhirRoutes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/metadata", handler: s.capabilities, system: "capabilities"},
 		{method: http.MethodGet, path: "/:type", handler: s.search, interaction: fhir.InteractionSearchType},
 		{method: http.MethodPost, path: "/:type/_search", handler: s.searchPost, interaction: fhir.InteractionSearchType},
+		{method: http.MethodPost, path: "/:type/$validate", handler: s.validateType, operation: "validate"},
 		{method: http.MethodPost, path: "/:type", handler: s.create, interaction: fhir.InteractionCreate, conditional: true},
 		{method: http.MethodPut, path: "/:type", handler: s.conditionalUpdate, interaction: fhir.InteractionUpdate, conditional: true},
 		{method: http.MethodDelete, path: "/:type", handler: s.conditionalDelete, interaction: fhir.InteractionDelete, conditional: true},
@@ -37,6 +52,7 @@ func (s *Server) fhirRoutes() []route {
 		{method: http.MethodDelete, path: "/:type/:id", handler: s.delete, interaction: fhir.InteractionDelete},
 		{method: http.MethodGet, path: "/:type/:id/_history", handler: s.instanceHistory, interaction: fhir.InteractionHistoryInstance},
 		{method: http.MethodGet, path: "/:type/:id/_history/:vid", handler: s.vread, interaction: fhir.InteractionVRead},
+		{method: http.MethodPost, path: "/:type/:id/$validate", handler: s.validateInstance, operation: "validate"},
 	}
 }
 
@@ -59,6 +75,23 @@ func (s *Server) conditionals() map[fhir.Interaction]bool {
 	for _, r := range s.routes {
 		if r.conditional {
 			out[r.interaction] = true
+		}
+	}
+	return out
+}
+
+// typeOperations are the names of the operations the routes serve on t: on the types
+// clients write.
+func (s *Server) typeOperations(t *fhir.ResourceType) []string {
+	if !t.Offers(fhir.InteractionCreate) {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range s.routes {
+		if r.operation != "" && !seen[r.operation] {
+			seen[r.operation] = true
+			out = append(out, r.operation)
 		}
 	}
 	return out

@@ -482,7 +482,9 @@ func TestCapabilityStatementListsSearch(t *testing.T) {
 		var names []string
 		for _, p := range res.SearchParam {
 			names = append(names, p.Name)
-			if !strings.HasPrefix(p.Definition, "http://hl7.org/fhir/SearchParameter/") || p.Type == "" ||
+			defined := strings.HasPrefix(p.Definition, "http://hl7.org/fhir/SearchParameter/") ||
+				strings.HasPrefix(p.Definition, search.AnswerParamBase) // those this server defines
+			if !defined || p.Type == "" ||
 				!strings.Contains(p.Documentation, p.Type+" parameter on ") || (p.Type != "composite" && !strings.Contains(p.Documentation, "Modifiers:")) {
 				t.Errorf("%s %s: definition %q type %q documentation %q", res.Type, p.Name, p.Definition, p.Type, p.Documentation)
 			}
@@ -553,6 +555,10 @@ func sampleValue(d *search.Definition) string {
 		return "https://example.org/" + target(d) + "/x|1"
 	case d.Type == search.TypeReference:
 		return target(d) + "/1"
+	case d.Type == search.TypeComposite && d.Components[1].Def.Type == search.TypeDate:
+		return "x$ge2024-01-01"
+	case d.Type == search.TypeComposite && d.Components[1].Def.Type == search.TypeNumber:
+		return "x$ge5"
 	}
 	return map[search.ParamType]string{
 		search.TypeToken: "x", search.TypeString: "x", search.TypeURI: "https://example.org/x",

@@ -198,7 +198,10 @@ func (s *Server) register() {
 		if rt.system == "" {
 			ep.name = string(rt.interaction)
 		}
-		h := handle(s.authorize(rt.interaction, rt.handler))
+		if rt.operation != "" {
+			ep = endpoint{name: rt.operation, interaction: fhir.InteractionOperation}
+		}
+		h := handle(s.authorize(rt.authorizes(), rt.handler))
 		if rt.method == http.MethodGet {
 			s.serveGET(fhirGroup, rt.path, ep, h)
 		} else {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/loader"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
+	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
@@ -90,6 +92,10 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	return err
 }
 
+// questionnaireTTL bounds how long a server on MongoDB trusts what it knows of the
+// Questionnaires stored under a url, which other servers may change.
+const questionnaireTTL = 5 * time.Second
+
 // openService connects to the configured database (starting the embedded one when there is
 // no MONGODB_URI, after taking the data directory's lock for command) and returns the service
 // and the searcher on it, with a function that closes it all. m, when not nil, records the
@@ -159,6 +165,22 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		closeAll()
 		return nil, nil, nil, err
 	}
+	// Responses are checked against their Questionnaire. On the embedded database this
+	// process is the only client, so what the rules cache of the stored Questionnaires is
+	// exact until a Questionnaire is written here; on MongoDB other servers may write them
+	// too, and what is known of a url is asked again after a few seconds.
+	ttl := questionnaireTTL
+	if emb != nil {
+		ttl = 0
+	}
+	rules, err := questionnaire.New(st, questionnaire.Options{Mode: questionnaire.Mode(cfg.QRValidation), ResolveTTL: ttl, Logger: log})
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	// Scores computed from responses are searched beside their answers: extracting search
+	// values again computes them again.
+	st.DeriveWith(rules)
 	logSizes(ctx, log, registry, cfg.MongoDatabase, emb, st)
 	if reindex {
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -171,7 +193,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		}()
 		closers = append(closers, func() { cancel(); <-stopped })
 	}
-	svc, err := fhir.NewService(st, registry, fhir.ServiceOptions{MaxJSONValues: cfg.MaxJSONValues})
+	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err

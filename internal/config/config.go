@@ -84,6 +84,12 @@ type Config struct {
 	// Demo loads the example data embedded in the binary on first start, when the database
 	// holds no Questionnaire yet (FHIR_DEMO, --demo). Default false.
 	Demo bool
+	// QRValidation is what the Questionnaire rules do (FHIR_QR_VALIDATION, --qr-validation):
+	// "strict" refuses a QuestionnaireResponse that breaks its Questionnaire (422) and a
+	// Questionnaire that breaks its own integrity (422) or another's url and version (409),
+	// "warn" stores them and reports the problems as warnings, "off" checks nothing.
+	// Default strict.
+	QRValidation string
 
 	// Auth is how bearer tokens are checked (FHIR_AUTH, --auth): AuthJWKS, AuthDev or AuthOff.
 	// Default: AuthJWKS when JWTIssuer is set, else AuthDev.
@@ -266,6 +272,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.LogLevel, "log-level", str("FHIR_LOG_LEVEL", "info"), "debug, info, warn or error (FHIR_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", str("FHIR_LOG_FORMAT", "text"), "text or json (FHIR_LOG_FORMAT)")
 	fs.BoolVar(&c.Demo, "demo", boolean("FHIR_DEMO", false), "load the built-in example data on first start, when the database holds no Questionnaire (FHIR_DEMO)")
+	fs.StringVar(&c.QRValidation, "qr-validation", str("FHIR_QR_VALIDATION", "strict"), "responses checked against their Questionnaire: strict (refuse), warn (store and warn) or off (FHIR_QR_VALIDATION)")
 	fs.StringVar(&c.Auth, "auth", str("FHIR_AUTH", ""), "bearer token checks: jwks, dev or off; default jwks when an issuer is set, else dev (FHIR_AUTH)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", str("FHIR_JWT_ISSUER", ""), "exact iss of accepted tokens; required in jwks mode (FHIR_JWT_ISSUER)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", str("FHIR_JWT_AUDIENCE", ""), "value the aud of accepted tokens must contain; default: the base URL (FHIR_JWT_AUDIENCE)")
@@ -354,6 +361,11 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
+	}
+	switch c.QRValidation {
+	case "strict", "warn", "off":
+	default:
+		errs = append(errs, fmt.Errorf("questionnaire validation %q must be strict, warn or off", c.QRValidation))
 	}
 	errs = append(errs, c.validateAuth(), c.validateEdge())
 	return errors.Join(errs...)

@@ -29,6 +29,7 @@ const (
 	KindForbidden                      // credentials valid, access not allowed
 	KindTooManyMatches                 // a conditional interaction matched more than it may
 	KindUnavailable                    // the database is unreachable, too slow or too busy: retry later
+	KindUnprocessable                  // a valid resource that breaks a rule of its content (a response against its Questionnaire)
 	KindTooManyRequests                // the caller sent more requests than its rate limit: retry later
 )
 
@@ -53,6 +54,7 @@ var kinds = map[Kind]kindInfo{
 	KindForbidden:          {IssueForbidden, http.StatusForbidden},
 	KindTooManyMatches:     {IssueMultipleMatches, http.StatusPreconditionFailed},
 	KindUnavailable:        {IssueTransient, http.StatusServiceUnavailable},
+	KindUnprocessable:      {IssueBusinessRule, http.StatusUnprocessableEntity},
 	KindTooManyRequests:    {IssueThrottled, http.StatusTooManyRequests},
 }
 

@@ -15,31 +15,36 @@ const maxWriteAttempts = 200
 // Service carries out the FHIR interactions on a Store: it owns ids, version numbers,
 // timestamps and the create/update/delete rules, and knows nothing of HTTP.
 type Service struct {
-	store     Store
-	registry  *Registry
-	now       func() time.Time
+	store    Store
+	registry *Registry
+	now      func() time.Time
+	// checker judges the content of writes, when set (WithContentChecker).
+	checker ContentChecker
+	// maxValues bounds the JSON values of a body (WithMaxJSONValues).
 	maxValues int
 }
 
-// ServiceOptions tune a Service.
-type ServiceOptions struct {
-	// MaxJSONValues is the most JSON values one resource sent by a client may hold, checked
-	// before it is decoded (default DefaultMaxJSONValues); more is KindTooLarge (413).
-	MaxJSONValues int
-}
-
 // NewService returns a Service over store for the types in registry.
-func NewService(store Store, registry *Registry, opts ...ServiceOptions) (*Service, error) {
+func NewService(store Store, registry *Registry, opts ...ServiceOption) (*Service, error) {
 	if store == nil || registry == nil {
 		return nil, errors.New("fhir: NewService needs a store and a registry")
 	}
 	s := &Service{store: store, registry: registry, now: time.Now, maxValues: DefaultMaxJSONValues}
 	for _, o := range opts {
-		if o.MaxJSONValues > 0 {
-			s.maxValues = o.MaxJSONValues
-		}
+		o(s)
 	}
 	return s, nil
+}
+
+// WithMaxJSONValues returns a ServiceOption that bounds the JSON values one resource sent by a
+// client may hold, checked before it is decoded (default DefaultMaxJSONValues); more is
+// KindTooLarge (413). n <= 0 keeps the default.
+func WithMaxJSONValues(n int) ServiceOption {
+	return func(s *Service) {
+		if n > 0 {
+			s.maxValues = n
+		}
+	}
 }
 
 // parse is ParseBody with the service's bound on JSON values.
@@ -58,6 +63,9 @@ type WriteResult struct {
 	Resource *Resource
 	// Created is set when the write created the resource (HTTP 201).
 	Created bool
+	// Issues are warnings and information about the resource written, from the content
+	// checker: for the OperationOutcome of Prefer: return=OperationOutcome.
+	Issues []Issue
 }
 
 // Status is the HTTP status of a successful write.
@@ -125,11 +133,17 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 	if err != nil {
 		return nil, err
 	}
+	rep, err := s.check(ctx, &ContentWrite{Type: typ, Tree: body.Tree})
+	if err != nil {
+		return nil, err
+	}
+	defer rep.done()
 	for attempt := 0; attempt < 5; attempt++ {
 		next, err := body.Version(NewID(), 1, s.now(), http.MethodPost)
 		if err != nil {
 			return nil, err
 		}
+		next.Derived = rep.Derived
 		if err := guard(ctx, nil, next); err != nil {
 			return nil, err
 		}
@@ -140,7 +154,8 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 		if err != nil {
 			return nil, err
 		}
-		return &WriteResult{Resource: next, Created: true}, nil
+		s.written(next)
+		return &WriteResult{Resource: next, Created: true, Issues: rep.Issues}, nil
 	}
 	return nil, Wrap(ErrVersionConflict, "create %s: no free id", typ)
 }
@@ -227,13 +242,30 @@ func (s *Service) Update(ctx context.Context, typ, id string, data []byte, ifMat
 	if body.ID != id {
 		return nil, Errorf(KindInvalid, "The resource's id %q does not match the id in the URL %q", body.ID, id).At(typ + ".id")
 	}
-	return s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
+	var rep *ContentReport
+	defer func() { rep.done() }()
+	res, err := s.write(ctx, typ, id, ifMatch, func(prev *Resource) (*Resource, error) {
 		vid, method := int64(1), http.MethodPut
 		if prev != nil {
 			vid = prev.VersionID + 1
 		}
-		return body.Version(id, vid, s.after(prev), method)
+		rep.done() // of an earlier attempt that lost a race
+		r, cerr := s.check(ctx, &ContentWrite{Type: typ, ID: id, Tree: body.Tree, Prev: prev})
+		if cerr != nil {
+			return nil, cerr
+		}
+		rep = r
+		next, err := body.Version(id, vid, s.after(prev), method)
+		if next != nil {
+			next.Derived = rep.Derived
+		}
+		return next, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	res.Issues = rep.Issues
+	return res, nil
 }
 
 // Delete deletes typ/id by writing a deleted version. Deleting a deleted resource writes
@@ -324,6 +356,7 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		if err != nil {
 			return nil, err
 		}
+		s.written(next)
 		return &WriteResult{Resource: next, Created: prev == nil || prev.Deleted}, nil
 	}
 	return nil, Errorf(KindConflict, "%s/%s is being changed by many requests at once; retry later", typ, id)

@@ -38,6 +38,7 @@ const (
 	IssueTransient       IssueType = "transient"
 	IssueException       IssueType = "exception"
 	IssueInformational   IssueType = "informational"
+	IssueBusinessRule    IssueType = "business-rule"
 	IssueIncomplete      IssueType = "incomplete"
 	IssueThrottled       IssueType = "throttled"
 	IssueTooCostly       IssueType = "too-costly"

@@ -15,6 +15,8 @@ const (
 	InteractionHistoryType     Interaction = "history-type"
 	InteractionCreate          Interaction = "create"
 	InteractionSearchType      Interaction = "search-type"
+	// InteractionOperation is an operation ($validate), as the audit trail names it.
+	InteractionOperation Interaction = "operation"
 )
 
 // ResourceType describes one resource type the server serves.

@@ -27,6 +27,9 @@ type Resource struct {
 	// Tree is the decoded body (objects as map[string]any, numbers as json.Number). It is set
 	// for resources being written, so storage can extract search values without decoding again.
 	Tree map[string]any
+	// Derived are values computed from the content by the content checker (scores), for
+	// storage to index beside the version; set for resources being written.
+	Derived []Derived
 	// Compartments are the patient compartments the version belongs to ("Patient/123"),
 	// as stored with it; set on versions read from storage.
 	Compartments []string

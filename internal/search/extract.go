@@ -65,53 +65,34 @@ func Extract(resourceType string, tree map[string]any, opts ExtractOptions) (Ind
 	return idx, nil
 }
 
-// CalendarKeys returns the calendar units, in UTC, that wholly contain the range [lo, hi),
-// coarsest first: the year "Y2024", the month "M2024-05", the day "D2024-05-03", the minute
-// "m2024-05-03T10:15" and the second "s2024-05-03T10:15:30", stopping at the first unit the
-// range does not fit in. A range of one whole UTC unit ends with that unit's own key. An
-// empty or inverted range has no keys. Values.D holds these keys for stored dates and the
-// query compiler uses the same function for search values, so a date eq search whose
-// range is one UTC unit is a single $in on D.
-func CalendarKeys(lo, hi time.Time) []string {
+// CalendarKey returns the smallest calendar unit, in UTC, that wholly contains the range
+// [lo, hi), among the year "Y2024", the month "M2024-05" and the day "D2024-05-03"; "" when
+// the range fits in no year, and for an empty or inverted range. Values.D holds these keys
+// for stored dates. A unit holds the ranges whose key is its own or a unit's within it,
+// so that a date eq search for a UTC year, month or day is an equality or anchored prefix
+// on D, and one for a smaller range within a day is narrowed to the values of that day.
+func CalendarKey(lo, hi time.Time) string {
 	lo, hi = lo.UTC(), hi.UTC()
 	if !lo.Before(hi) {
-		return nil
+		return ""
 	}
 	y, mo, d := lo.Date()
-	h, mi, s := lo.Clock()
-	units := [5]struct {
-		end    time.Time
-		prefix byte
-		n      int // how much of "2006-01-02T15:04:05" the key shows
-	}{
-		{time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC), 'Y', 4},
-		{time.Date(y, mo+1, 1, 0, 0, 0, 0, time.UTC), 'M', 7},
-		{time.Date(y, mo, d+1, 0, 0, 0, 0, time.UTC), 'D', 10},
-		{time.Date(y, mo, d, h, mi+1, 0, 0, time.UTC), 'm', 16},
-		{time.Date(y, mo, d, h, mi, s+1, 0, time.UTC), 's', 19},
+	var buf [11]byte
+	key := append(buf[:0], 'Y')
+	key = appendDigits(key, y, 4)
+	if hi.After(time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		return ""
 	}
-	var buf [20]byte
-	stamp := append(buf[:0], 0)
-	stamp = appendDigits(stamp, y, 4)
-	stamp = append(stamp, '-')
-	stamp = appendDigits(stamp, int(mo), 2)
-	stamp = append(stamp, '-')
-	stamp = appendDigits(stamp, d, 2)
-	stamp = append(stamp, 'T')
-	stamp = appendDigits(stamp, h, 2)
-	stamp = append(stamp, ':')
-	stamp = appendDigits(stamp, mi, 2)
-	stamp = append(stamp, ':')
-	stamp = appendDigits(stamp, s, 2)
-	var keys []string
-	for _, u := range units {
-		if hi.After(u.end) {
-			break
-		}
-		stamp[0] = u.prefix
-		keys = append(keys, string(stamp[:1+u.n]))
+	if hi.After(time.Date(y, mo+1, 1, 0, 0, 0, 0, time.UTC)) {
+		return string(key)
 	}
-	return keys
+	key[0] = 'M'
+	key = appendDigits(append(key, '-'), int(mo), 2)
+	if hi.After(time.Date(y, mo, d+1, 0, 0, 0, 0, time.UTC)) {
+		return string(key)
+	}
+	key[0] = 'D'
+	return string(appendDigits(append(key, '-'), d, 2))
 }
 
 func appendDigits(b []byte, n, width int) []byte {
@@ -169,6 +150,7 @@ type branch struct {
 	steps []step
 	typ   elemType
 	path  string // the element reached, in FHIRPath, for error messages
+	many  bool   // some member on the way may repeat (its model type is a slice)
 }
 
 // program is a compiled search parameter.
@@ -207,6 +189,9 @@ var resourceModels = map[string]reflect.Type{
 }
 
 func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, error) {
+	if d.extract != nil {
+		return &program{def: d}, nil // extracted by its own function
+	}
 	brs, err := compileExpression(d.Expression, typ, rt, true)
 	if err != nil {
 		return nil, err
@@ -248,8 +233,133 @@ func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, er
 			return nil, err
 		}
 	}
+	sh := shapeOf(d, p.branches)
+	if old, ok := shapes[d]; ok && old != sh {
+		// A parameter common to several types must have one shape: a search compiles
+		// without knowing which type's values it reads.
+		return nil, fmt.Errorf("its values have another shape on %s than on other types", typ)
+	}
+	shapes[d] = sh
 	return p, nil
 }
+
+// valueShape is what the elements a parameter's expression reaches say of its values.
+type valueShape struct {
+	// plainCodes: every value of a token parameter is a code without a system.
+	plainCodes bool
+	// single: a resource has at most one value of the parameter: the expression reaches
+	// one element that does not repeat (stored resources are validated against the
+	// element cardinalities), of a datatype that gives one value.
+	single bool
+}
+
+// shapes holds the shape of every parameter's values; see compileDefinition.
+var shapes = map[*Definition]valueShape{}
+
+func shapeOf(d *Definition, branches []branch) valueShape {
+	var sh valueShape
+	var reached []branch
+	for _, b := range branches {
+		if b.typ != tNone {
+			reached = append(reached, b)
+		}
+	}
+	sh.single = len(reached) == 1 && !reached[0].many && givesOneValue(d, reached[0].typ)
+	if d.Type == TypeToken {
+		sh.plainCodes = true
+		for _, b := range branches {
+			if b.typ != tString && b.typ != tBoolean {
+				sh.plainCodes = false
+			}
+		}
+	}
+	return sh
+}
+
+// givesOneValue reports whether one element of datatype t gives one value of parameter d
+// (in the field Values.O would copy).
+func givesOneValue(d *Definition, t elemType) bool {
+	switch d.Type {
+	case TypeToken:
+		return t == tString || t == tBoolean || t == tCoding || t == tIdentifier || t == tContactPoint
+	case TypeString, TypeURI:
+		return t == tString
+	case TypeDate:
+		return t == tString || t == tPeriod || t == tTiming
+	case TypeNumber:
+		return t == tNumber
+	case TypeQuantity:
+		return t == tQuantity || t == tRange
+	case TypeReference:
+		// One key in R (an absolute URL to this server goes to A); a canonical gives its
+		// URL and url|version.
+		return t == tReference && !d.Canonical
+	}
+	return false // composites do not sort
+}
+
+// SingleValued reports whether a resource has at most one value of the parameter: its
+// expression reaches one element that does not repeat, of a datatype that gives one value
+// (stored resources are validated against the element cardinalities).
+func (d *Definition) SingleValued() bool { return shapes[d].single }
+
+// SortKey is the stored name of the field of Values that sorts resources by the parameter:
+// "o", their smallest value (Values.O), or for a parameter of which a resource has at most
+// one value, the field that holds it ("c" for a status, "lo" for a date), which O then
+// does not repeat. Composites do not sort: "".
+func (d *Definition) SortKey() string {
+	switch {
+	case d.Type == TypeComposite:
+		return ""
+	case !d.SingleValued():
+		return "o"
+	}
+	switch d.Type {
+	case TypeString:
+		return "n"
+	case TypeToken:
+		return "c"
+	case TypeReference:
+		return "r"
+	case TypeURI:
+		return "u"
+	case TypeDate:
+		return "lo"
+	}
+	return "ql" // number, quantity
+}
+
+// SortValue returns the value that sorts the resource by parameter d (see SortKey), nil
+// when it has none.
+func (v *Values) SortValue(d *Definition) any {
+	first := func(n int, at func(int) any) any {
+		if n == 0 {
+			return nil
+		}
+		return at(0)
+	}
+	switch d.SortKey() {
+	case "n":
+		return first(len(v.N), func(i int) any { return v.N[i] })
+	case "c":
+		return first(len(v.C), func(i int) any { return v.C[i] })
+	case "r":
+		return first(len(v.R), func(i int) any { return v.R[i] })
+	case "u":
+		return first(len(v.U), func(i int) any { return v.U[i] })
+	case "lo":
+		return first(len(v.Lo), func(i int) any { return v.Lo[i] })
+	case "ql":
+		return first(len(v.QLo), func(i int) any { return v.QLo[i] })
+	}
+	return v.O
+}
+
+// PlainCodes reports whether every value of a token parameter is a code without a system:
+// the parameter's elements are code, string, id or boolean (status, intent, version).
+// Their values have no token keys (Values.K): a search with a system finds none of them,
+// and one with an empty system (|code) is a search for the code.
+func (d *Definition) PlainCodes() bool { return shapes[d].plainCodes }
 
 // checkType rejects a branch whose datatype extraction does not handle for the parameter
 // type, and marks string-typed choices of date parameters as giving nothing.
@@ -404,7 +514,8 @@ func member(c cursor, name string) ([]cursor, error) {
 	}
 	enter := func(f reflect.StructField, choice string) cursor {
 		steps := append(c.b.steps[:len(c.b.steps):len(c.b.steps)], step{member: jsonName(f)})
-		return cursor{t: elem(f.Type), choice: choice, b: branch{steps: steps, path: c.b.path + "." + jsonName(f)}}
+		many := c.b.many || f.Type.Kind() == reflect.Slice
+		return cursor{t: elem(f.Type), choice: choice, b: branch{steps: steps, path: c.b.path + "." + jsonName(f), many: many}}
 	}
 	var out []cursor
 	for i := 0; i < t.NumField(); i++ {
@@ -656,6 +767,12 @@ type acc struct {
 func (x *extractor) run(p *program, tree map[string]any) (*Values, error) {
 	a := &x.acc
 	*a = acc{x: x, def: p.def, prog: p}
+	if p.def.extract != nil {
+		if err := p.def.extract(a, tree); err != nil {
+			return nil, err
+		}
+		return a.finish(), nil
+	}
 	for i := range p.branches {
 		b := &p.branches[i]
 		if b.typ == tNone {
@@ -739,11 +856,8 @@ func (a *acc) emit(v any) error {
 		if a.def.Canonical {
 			s, err := a.str(v)
 			if s != "" {
-				url, _, hasVersion := strings.Cut(s, "|")
-				a.v.R = appendUnique(a.v.R, url)
-				if hasVersion {
-					a.v.R = appendUnique(a.v.R, s)
-				}
+				// url|version, or the url alone: a search for the url finds either.
+				a.v.R = appendUnique(a.v.R, s)
 			}
 			return err
 		}
@@ -814,8 +928,7 @@ func (a *acc) token(t elemType, v any) error {
 	case tString:
 		s, err := a.str(v)
 		if s != "" {
-			a.v.K = appendUnique(a.v.K, tokenKey("", s))
-			a.v.C = appendUnique(a.v.C, s)
+			a.code(s)
 		}
 		return err
 	case tBoolean:
@@ -823,9 +936,7 @@ func (a *acc) token(t elemType, v any) error {
 		if !ok {
 			return a.invalid("%s is not a boolean", describe(v))
 		}
-		s := strconv.FormatBool(b)
-		a.v.K = appendUnique(a.v.K, tokenKey("", s))
-		a.v.C = appendUnique(a.v.C, s)
+		a.code(strconv.FormatBool(b))
 		return nil
 	case tCoding:
 		return a.coding(v)
@@ -844,6 +955,15 @@ func (a *acc) token(t elemType, v any) error {
 		return a.systemValue(v)
 	}
 	return nil
+}
+
+// code adds a code without a system: its bare code, and its key "|code" unless every value
+// of the parameter is such a code (Definition.PlainCodes).
+func (a *acc) code(s string) {
+	if !a.def.PlainCodes() {
+		a.v.K = appendUnique(a.v.K, tokenKey("", s))
+	}
+	a.v.C = appendUnique(a.v.C, s)
 }
 
 // systemValue adds the K and C keys of an object with system and value (ContactPoint,
@@ -962,35 +1082,40 @@ func (a *acc) reference(v any) error {
 	return nil
 }
 
-// referenceKeys adds the R and I keys of a literal reference.
+// referenceKeys adds the R, A and I keys of a literal reference: one key in R.
 func (a *acc) referenceKeys(ref string) {
 	switch {
 	case ref == "" || ref[0] == '#':
 		return
 	case strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:"):
 		// A version in the URL is dropped, as in relative references.
-		a.v.R = appendUnique(a.v.R, stripHistory(ref))
-		if a.x.base != "" && strings.HasPrefix(ref, a.x.base+"/") {
-			a.relative(ref[len(a.x.base)+1:], false)
+		if a.x.base != "" && strings.HasPrefix(ref, a.x.base+"/") && a.relative(ref[len(a.x.base)+1:], false) {
+			a.v.A = appendUnique(a.v.A, stripHistory(ref))
+			return
 		}
+		a.v.R = appendUnique(a.v.R, stripHistory(ref))
 	default:
 		a.relative(ref, true)
 	}
 }
 
-// relative adds a relative reference "Type/id[/_history/v]" as "Type/id" and its id. Other
-// shapes are kept as written when keep is set.
-func (a *acc) relative(ref string, keep bool) {
+// relative adds a relative reference "Type/id[/_history/v]" as "Type/id", and its id when
+// a bare id search reads it there (Definition.BareIDTypes), and reports whether it did.
+// Other shapes are kept as written when keep is set.
+func (a *acc) relative(ref string, keep bool) bool {
 	r := stripHistory(ref)
 	typ, id, ok := strings.Cut(r, "/")
 	if ok && isIdent(typ) && typ[0] >= 'A' && typ[0] <= 'Z' && validID(id) {
 		a.v.R = appendUnique(a.v.R, r)
-		a.v.I = appendUnique(a.v.I, id)
-		return
+		if a.def.keepsID(typ) {
+			a.v.I = appendUnique(a.v.I, id)
+		}
+		return true
 	}
 	if keep {
 		a.v.R = appendUnique(a.v.R, ref)
 	}
+	return false
 }
 
 // ---- dates ----
@@ -1119,10 +1244,12 @@ func (a *acc) addDate(lo, hi time.Time) {
 	}
 	a.v.Lo = append(a.v.Lo, lo)
 	a.v.Hi = append(a.v.Hi, hi)
-	if lo.Equal(MinTime) || hi.Equal(MaxTime) {
-		return // an open period is in no calendar unit
+	if lo.Equal(MinTime) || hi.Equal(MaxTime) || a.def.SingleValued() {
+		// An open period is in no calendar unit, and the one value of a single-valued
+		// parameter is compared by its range alone.
+		return
 	}
-	for _, k := range CalendarKeys(lo, hi) {
+	if k := CalendarKey(lo, hi); k != "" {
 		a.v.D = appendUnique(a.v.D, k)
 	}
 }
@@ -1502,10 +1629,11 @@ func (a *acc) addQuantityElement(q qty, keys []string) {
 	a.v.V = append(a.v.V, e)
 }
 
-// finish sets the sort key and the whole values, and returns nil when nothing was found.
+// finish sets the sort key (when O holds it) and the whole values, and returns nil when
+// nothing was found.
 func (a *acc) finish() *Values {
 	v := &a.v
-	if len(v.N)+len(v.E)+len(v.K)+len(v.C)+len(v.T)+len(v.Y)+len(v.R)+len(v.I)+len(v.U)+
+	if len(v.N)+len(v.E)+len(v.K)+len(v.C)+len(v.T)+len(v.Y)+len(v.R)+len(v.A)+len(v.I)+len(v.U)+
 		len(v.Lo)+len(v.QLo)+len(v.V) == 0 {
 		return nil
 	}
@@ -1518,6 +1646,13 @@ func (a *acc) finish() *Values {
 		v.O = minString(v.C)
 	case TypeReference:
 		v.O = minString(v.R)
+		if a.def.Canonical {
+			urls := make([]string, len(v.R))
+			for i, r := range v.R {
+				urls[i], _, _ = strings.Cut(r, "|")
+			}
+			v.O = minString(urls) // the URL without its version
+		}
 	case TypeURI:
 		v.O = minString(v.U)
 	case TypeDate:
@@ -1544,6 +1679,9 @@ func (a *acc) finish() *Values {
 			}
 			v.O = m
 		}
+	}
+	if a.def.SortKey() != "o" {
+		v.O = nil // the value's own field is the sort key
 	}
 	return v
 }

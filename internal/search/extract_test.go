@@ -59,12 +59,12 @@ func TestExtractValues(t *testing.T) {
 		{"id gives the bare id only", "QuestionnaireResponse", `{"id":"qr-1"}`, "_id", ExtractOptions{},
 			&Values{C: []string{"qr-1"}, O: "qr-1"}},
 		{"code", "QuestionnaireResponse", `{"status":"completed"}`, "status", ExtractOptions{},
-			&Values{K: []string{"|completed"}, C: []string{"completed"}, O: "completed"}},
+			&Values{C: []string{"completed"}, O: "completed"}},
 		{"repeated code, smallest is the sort key", "Questionnaire", `{"subjectType":["Patient","Group","Patient"]}`,
 			"subject-type", ExtractOptions{},
-			&Values{K: []string{"|Patient", "|Group"}, C: []string{"Patient", "Group"}, O: "Group"}},
+			&Values{C: []string{"Patient", "Group"}, O: "Group"}},
 		{"string as token", "Questionnaire", `{"version":"2.0"}`, "version", ExtractOptions{},
-			&Values{K: []string{"|2.0"}, C: []string{"2.0"}, O: "2.0"}},
+			&Values{C: []string{"2.0"}, O: "2.0"}},
 		{"coding with display", "CarePlan",
 			`{"meta":{"tag":[{"system":"http://s","code":"t1","display":"Ærø  Test"},{"code":"t0"}]}}`, "_tag",
 			ExtractOptions{},
@@ -104,15 +104,21 @@ func TestExtractValues(t *testing.T) {
 
 		// reference
 		{"relative reference", "QuestionnaireResponse", `{"author":{"reference":"Practitioner/p1"}}`, "author",
-			ExtractOptions{}, &Values{R: []string{"Practitioner/p1"}, I: []string{"p1"}, O: "Practitioner/p1"}},
+			ExtractOptions{}, &Values{R: []string{"Practitioner/p1"}, O: "Practitioner/p1"}},
 		{"version dropped", "QuestionnaireResponse", `{"author":{"reference":"Practitioner/p1/_history/3"}}`, "author",
-			ExtractOptions{}, &Values{R: []string{"Practitioner/p1"}, I: []string{"p1"}, O: "Practitioner/p1"}},
+			ExtractOptions{}, &Values{R: []string{"Practitioner/p1"}, O: "Practitioner/p1"}},
 		{"absolute reference to this server", "CarePlan", `{"subject":{"reference":"` + base + `/Patient/9"}}`,
 			"subject", ExtractOptions{BaseURL: base},
-			&Values{R: []string{base + "/Patient/9", "Patient/9"}, I: []string{"9"}, O: "Patient/9"}},
+			&Values{R: []string{"Patient/9"}, A: []string{base + "/Patient/9"}, O: "Patient/9"}},
 		{"base with a trailing slash", "CarePlan", `{"subject":{"reference":"` + base + `/Patient/9/_history/1"}}`,
 			"subject", ExtractOptions{BaseURL: base + "/"},
-			&Values{R: []string{base + "/Patient/9", "Patient/9"}, I: []string{"9"}, O: "Patient/9"}},
+			&Values{R: []string{"Patient/9"}, A: []string{base + "/Patient/9"}, O: "Patient/9"}},
+		{"reference to a type that is not a target", "QuestionnaireResponse", `{"author":{"reference":"Group/g1"}}`, "author",
+			ExtractOptions{}, &Values{R: []string{"Group/g1"}, I: []string{"g1"}, O: "Group/g1"}},
+		{"reference of any type", "QuestionnaireResponse", `{"subject":{"reference":"Patient/p1"}}`, "subject",
+			ExtractOptions{}, &Values{R: []string{"Patient/p1"}, O: "Patient/p1"}},
+		{"reference of any type to no resource type", "QuestionnaireResponse", `{"subject":{"reference":"Foo/p1"}}`, "subject",
+			ExtractOptions{}, &Values{R: []string{"Foo/p1"}, I: []string{"p1"}, O: "Foo/p1"}},
 		{"absolute reference elsewhere", "CarePlan", `{"subject":{"reference":"https://other.org/fhir/Patient/9"}}`,
 			"subject", ExtractOptions{BaseURL: base},
 			&Values{R: []string{"https://other.org/fhir/Patient/9"}, O: "https://other.org/fhir/Patient/9"}},
@@ -125,9 +131,9 @@ func TestExtractValues(t *testing.T) {
 		{"several references", "CarePlan",
 			`{"activity":[{"detail":{"performer":[{"reference":"Practitioner/b"},{"reference":"Practitioner/a"}]}},
 			  {"detail":{"performer":[{"reference":"Practitioner/b"}]}}]}`, "performer", ExtractOptions{},
-			&Values{R: []string{"Practitioner/b", "Practitioner/a"}, I: []string{"b", "a"}, O: "Practitioner/a"}},
+			&Values{R: []string{"Practitioner/b", "Practitioner/a"}, O: "Practitioner/a"}},
 		{"patient from a Patient subject", "QuestionnaireResponse", `{"subject":{"reference":"Patient/123"}}`, "patient",
-			ExtractOptions{}, &Values{R: []string{"Patient/123"}, I: []string{"123"}, O: "Patient/123"}},
+			ExtractOptions{}, &Values{R: []string{"Patient/123"}, O: "Patient/123"}},
 		{"patient from an absolute Patient subject", "CarePlan",
 			`{"subject":{"reference":"https://other.org/fhir/Patient/5/_history/2"}}`, "patient", ExtractOptions{},
 			&Values{R: []string{"https://other.org/fhir/Patient/5"}, O: "https://other.org/fhir/Patient/5"}},
@@ -135,7 +141,12 @@ func TestExtractValues(t *testing.T) {
 			ExtractOptions{}, nil},
 		{"canonical with version", "QuestionnaireResponse", `{"questionnaire":"http://x.org/Q/gad-7|1.0"}`,
 			"questionnaire", ExtractOptions{},
-			&Values{R: []string{"http://x.org/Q/gad-7", "http://x.org/Q/gad-7|1.0"}, O: "http://x.org/Q/gad-7"}},
+			&Values{R: []string{"http://x.org/Q/gad-7|1.0"}, O: "http://x.org/Q/gad-7"}},
+		{"canonicals with and without version", "CarePlan",
+			`{"instantiatesCanonical":["http://x.org/PlanDefinition/p|2","http://x.org/PlanDefinition/p","http://x.org/PlanDefinition/o|1"]}`,
+			"instantiates-canonical", ExtractOptions{},
+			&Values{R: []string{"http://x.org/PlanDefinition/p|2", "http://x.org/PlanDefinition/p", "http://x.org/PlanDefinition/o|1"},
+				O: "http://x.org/PlanDefinition/o"}},
 		{"canonical without version", "CarePlan", `{"instantiatesCanonical":["http://x.org/PlanDefinition/p"]}`,
 			"instantiates-canonical", ExtractOptions{},
 			&Values{R: []string{"http://x.org/PlanDefinition/p"}, O: "http://x.org/PlanDefinition/p"}},
@@ -144,35 +155,31 @@ func TestExtractValues(t *testing.T) {
 		{"dateTime with offset", "QuestionnaireResponse", `{"authored":"2024-05-03T10:15:30+02:00"}`, "authored",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-05-03T08:15:30Z")}, Hi: []time.Time{utc("2024-05-03T08:15:31Z")},
-				D: []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T08:15", "s2024-05-03T08:15:30"},
 				O: utc("2024-05-03T08:15:30Z")}},
 		{"dateTime with fraction", "QuestionnaireResponse", `{"authored":"2024-05-03T10:15:30.25Z"}`, "authored",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-05-03T10:15:30.25Z")}, Hi: []time.Time{utc("2024-05-03T10:15:30.26Z")},
-				D: []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"},
 				O: utc("2024-05-03T10:15:30.25Z")}},
 		{"year", "QuestionnaireResponse", `{"authored":"2024"}`, "authored", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-01-01T00:00:00Z")}, Hi: []time.Time{utc("2025-01-01T00:00:00Z")},
-				D: []string{"Y2024"}, O: utc("2024-01-01T00:00:00Z")}},
+				O: utc("2024-01-01T00:00:00Z")}},
 		{"month", "Questionnaire", `{"date":"2024-02"}`, "date", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-02-01T00:00:00Z")}, Hi: []time.Time{utc("2024-03-01T00:00:00Z")},
-				D: []string{"Y2024", "M2024-02"}, O: utc("2024-02-01T00:00:00Z")}},
+				O: utc("2024-02-01T00:00:00Z")}},
 		{"day in the server's zone", "Questionnaire", `{"date":"2024-05-03"}`, "date", ExtractOptions{Location: cph},
 			&Values{Lo: []time.Time{utc("2024-05-02T22:00:00Z")}, Hi: []time.Time{utc("2024-05-03T22:00:00Z")},
-				D: []string{"Y2024", "M2024-05"}, O: utc("2024-05-02T22:00:00Z")}},
+				O: utc("2024-05-02T22:00:00Z")}},
 		{"dateTime without zone in the server's zone", "QuestionnaireResponse",
 			`{"authored":"2024-01-10T10:15:30"}`, "authored", ExtractOptions{Location: cph},
 			&Values{Lo: []time.Time{utc("2024-01-10T09:15:30Z")}, Hi: []time.Time{utc("2024-01-10T09:15:31Z")},
-				D: []string{"Y2024", "M2024-01", "D2024-01-10", "m2024-01-10T09:15", "s2024-01-10T09:15:30"},
 				O: utc("2024-01-10T09:15:30Z")}},
 		{"instant", "CarePlan", `{"meta":{"lastUpdated":"2025-12-31T23:59:59.999+00:00"}}`, "_lastUpdated",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2025-12-31T23:59:59.999Z")}, Hi: []time.Time{utc("2026-01-01T00:00:00Z")},
-				D: []string{"Y2025", "M2025-12", "D2025-12-31", "m2025-12-31T23:59", "s2025-12-31T23:59:59"},
 				O: utc("2025-12-31T23:59:59.999Z")}},
 		{"period", "CarePlan", `{"period":{"start":"2024-01-15","end":"2024-03"}}`, "date", ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-01-15T00:00:00Z")}, Hi: []time.Time{utc("2024-04-01T00:00:00Z")},
-				D: []string{"Y2024"}, O: utc("2024-01-15T00:00:00Z")}},
+				O: utc("2024-01-15T00:00:00Z")}},
 		{"period open at the end", "Questionnaire", `{"effectivePeriod":{"start":"2024-01-15"}}`, "effective",
 			ExtractOptions{},
 			&Values{Lo: []time.Time{utc("2024-01-15T00:00:00Z")}, Hi: []time.Time{MaxTime}, O: utc("2024-01-15T00:00:00Z")}},
@@ -265,7 +272,16 @@ func TestExtractValues(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			// O in the cases is the sort value. A parameter of which a resource has at
+			// most one value sorts by that value's own field, and O is not stored.
+			want := *tt.want
+			if d := Lookup(tt.typ, tt.param); d.SortKey() != "o" {
+				if got != nil && !cmp.Equal(got.SortValue(d), want.O) {
+					t.Errorf("%s sorts by %v (%s), want %v", tt.param, got.SortValue(d), d.SortKey(), want.O)
+				}
+				want.O = nil
+			}
+			if diff := cmp.Diff(&want, got); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tt.param, diff)
 			}
 		})
@@ -350,36 +366,33 @@ func TestExtractOddShapes(t *testing.T) {
 	}
 }
 
-func TestCalendarKeys(t *testing.T) {
+func TestCalendarKey(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		lo, hi string
-		want   []string
+		want   string
 	}{
-		{"year", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", []string{"Y2024"}},
-		{"month", "2024-12-01T00:00:00Z", "2025-01-01T00:00:00Z", []string{"Y2024", "M2024-12"}},
-		{"day", "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z", []string{"Y2024", "M2024-02", "D2024-02-29"}},
-		{"minute", "2024-05-03T10:15:00Z", "2024-05-03T10:16:00Z", []string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15"}},
-		{"second", "2024-05-03T10:15:30Z", "2024-05-03T10:15:31Z",
-			[]string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"}},
-		{"millisecond", "2024-05-03T10:15:30.5Z", "2024-05-03T10:15:30.501Z",
-			[]string{"Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15", "s2024-05-03T10:15:30"}},
-		{"across a day boundary", "2024-05-02T22:00:00Z", "2024-05-03T22:00:00Z", []string{"Y2024", "M2024-05"}},
-		{"across a year boundary", "2024-12-31T23:00:00Z", "2025-01-01T01:00:00Z", nil},
-		{"other zone is read in UTC", "2024-05-03T02:00:00+02:00", "2024-05-04T02:00:00+02:00",
-			[]string{"Y2024", "M2024-05", "D2024-05-03"}},
-		{"early year padded", "0950-01-01T00:00:00Z", "0951-01-01T00:00:00Z", []string{"Y0950"}},
-		{"empty", "2024-05-03T10:15:30Z", "2024-05-03T10:15:30Z", nil},
-		{"inverted", "2024-05-03T10:15:31Z", "2024-05-03T10:15:30Z", nil},
+		{"year", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "Y2024"},
+		{"month", "2024-12-01T00:00:00Z", "2025-01-01T00:00:00Z", "M2024-12"},
+		{"day", "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z", "D2024-02-29"},
+		{"minute", "2024-05-03T10:15:00Z", "2024-05-03T10:16:00Z", "D2024-05-03"},
+		{"millisecond", "2024-05-03T10:15:30.5Z", "2024-05-03T10:15:30.501Z", "D2024-05-03"},
+		{"across a day boundary", "2024-05-02T22:00:00Z", "2024-05-03T22:00:00Z", "M2024-05"},
+		{"across a month boundary", "2024-05-31T22:00:00Z", "2024-06-01T22:00:00Z", "Y2024"},
+		{"across a year boundary", "2024-12-31T23:00:00Z", "2025-01-01T01:00:00Z", ""},
+		{"other zone is read in UTC", "2024-05-03T02:00:00+02:00", "2024-05-04T02:00:00+02:00", "D2024-05-03"},
+		{"early year padded", "0950-01-01T00:00:00Z", "0951-01-01T00:00:00Z", "Y0950"},
+		{"empty", "2024-05-03T10:15:30Z", "2024-05-03T10:15:30Z", ""},
+		{"inverted", "2024-05-03T10:15:31Z", "2024-05-03T10:15:30Z", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			lo, _ := time.Parse(time.RFC3339Nano, tt.lo)
 			hi, _ := time.Parse(time.RFC3339Nano, tt.hi)
-			if got := CalendarKeys(lo, hi); !slices.Equal(got, tt.want) {
-				t.Errorf("CalendarKeys = %v, want %v", got, tt.want)
+			if got := CalendarKey(lo, hi); got != tt.want {
+				t.Errorf("CalendarKey = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -556,11 +569,54 @@ func TestExtractCorpusAndFixtures(t *testing.T) {
 		if id, _ := tree["id"].(string); id != "" && (idx["_id"] == nil || idx["_id"].C[0] != id) {
 			t.Errorf("%s: _id = %+v, want %s", f.name, idx["_id"], id)
 		}
-		if st, _ := tree["status"].(string); st != "" && (idx["status"] == nil || idx["status"].O != st) {
+		for _, d := range Definitions(f.typ) {
+			if v := idx[d.Name]; v != nil && d.SortKey() != "o" && d.SortKey() != "" && sortFieldLen(v, d.SortKey()) > 1 {
+				t.Errorf("%s: %s has several values in %s, its sort key", f.name, d.Name, d.SortKey())
+			}
+		}
+		if st, _ := tree["status"].(string); st != "" && (idx["status"] == nil || idx["status"].SortValue(Lookup(f.typ, "status")) != st) {
 			t.Errorf("%s: status = %+v, want %s", f.name, idx["status"], st)
 		}
 	}
 	if len(files) < 20 {
 		t.Errorf("only %d resources read", len(files))
+	}
+}
+
+// sortFieldLen is how many values the field named key of v holds.
+func sortFieldLen(v *Values, key string) int {
+	return map[string]int{"n": len(v.N), "c": len(v.C), "r": len(v.R), "u": len(v.U), "lo": len(v.Lo), "ql": len(v.QLo)}[key]
+}
+
+func TestSortKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ typ, param, want string }{
+		{"QuestionnaireResponse", "status", "c"},
+		{"QuestionnaireResponse", "authored", "lo"},
+		{"QuestionnaireResponse", "identifier", "c"},
+		{"QuestionnaireResponse", "subject", "r"},
+		{"QuestionnaireResponse", "author", "r"},
+		{"CarePlan", "performer", "o"},
+		{"AuditEvent", "agent", "o"},
+		{"AuditEvent", "source", "r"},
+		{"QuestionnaireResponse", "questionnaire", "o"},
+		{"QuestionnaireResponse", "_tag", "o"},
+		{"QuestionnaireResponse", "_source", "u"},
+		{"CarePlan", "date", "lo"},
+		{"CarePlan", "activity-date", "o"},
+		{"CarePlan", "category", "o"},
+		{"CarePlan", "identifier", "o"},
+		{"Questionnaire", "title", "n"},
+		{"Questionnaire", "url", "u"},
+		{"Questionnaire", "effective", "lo"},
+		{"Questionnaire", "context-quantity", "o"},
+		{"Questionnaire", "context-type-value", ""},
+		{"AuditEvent", "type", "c"},
+		{"AuditEvent", "subtype", "o"},
+		{"AuditEvent", "patient", "o"},
+	} {
+		if got := Lookup(tc.typ, tc.param).SortKey(); got != tc.want {
+			t.Errorf("%s.%s: SortKey() = %q, want %q", tc.typ, tc.param, got, tc.want)
+		}
 	}
 }

@@ -34,13 +34,19 @@ type Values struct {
 	// Identifier.type.
 	Y []string `bson:"y,omitempty" json:"y,omitempty"`
 
-	// R holds reference keys: "Type/id" for relative references (a version in
-	// Type/id/_history/n is dropped), the absolute URL for absolute ones (its version dropped
-	// too, and
-	// also "Type/id" when it starts with the server's base URL), and for canonical
-	// parameters the URL and, when it carries one, "url|version".
+	// R holds reference keys, one per reference: "Type/id" for relative references (a
+	// version in Type/id/_history/n is dropped) and for absolute ones that start with the
+	// server's base URL, the absolute URL for other absolute ones (its version dropped
+	// too); and for canonical parameters "url|version", or the URL when it names no
+	// version.
 	R []string `bson:"r,omitempty" json:"r,omitempty"`
-	// I holds the id part of every typed reference key in R ("123" for "Patient/123").
+	// A holds the absolute URLs (versions dropped) of the references that start with the
+	// server's base URL, whose "Type/id" R holds: a search by that absolute URL from a
+	// client that sees another base finds them here.
+	A []string `bson:"a,omitempty" json:"a,omitempty"`
+	// I holds the id part of the typed reference keys in R ("123" for "Patient/123") whose
+	// type a bare id search does not find by "Type/id" (see Definition.BareIDTypes): on
+	// parameters with several target types, references to other types. Usually empty.
 	I []string `bson:"i,omitempty" json:"i,omitempty"`
 
 	// U holds uri values exactly as written.
@@ -51,9 +57,11 @@ type Values struct {
 	// MinTime or MaxTime. Lo[i] and Hi[i] belong to one value.
 	Lo []time.Time `bson:"lo,omitempty" json:"lo,omitempty"`
 	Hi []time.Time `bson:"hi,omitempty" json:"hi,omitempty"`
-	// D holds the calendar units (in UTC) that fully contain a date value's range, from
-	// CalendarKeys: "Y2024", "M2024-05", "D2024-05-03", "m2024-05-03T10:15",
-	// "s2024-05-03T10:15:30". An eq search at one of these precisions is then one $in.
+	// D holds, per date value, the smallest UTC year, month or day that wholly contains
+	// its range, from CalendarKey: "Y2024", "M2024-05" or "D2024-05-03" (duplicates
+	// removed). An eq search for a year, month or day is then an equality or anchored
+	// prefix on D; one for a smaller range is narrowed by the day's key. Parameters with
+	// at most one value (Definition.SingleValued) have no D: one range decides eq there.
 	D []string `bson:"d,omitempty" json:"d,omitempty"`
 
 	// QLo and QHi hold, per number or quantity value, the range its precision covers
@@ -71,7 +79,9 @@ type Values struct {
 	V []Element `bson:"v,omitempty" json:"v,omitempty"`
 
 	// O is the sort key: the smallest N (string), C (token), R (reference), U (uri), Lo
-	// (date) or QLo (number, quantity). Absent for composites.
+	// (date) or QLo (number, quantity). Absent for composites, and for parameters of
+	// which a resource has at most one value, which sort by that value's field
+	// (Definition.SortKey).
 	O any `bson:"o,omitempty" json:"o,omitempty"`
 }
 

@@ -127,6 +127,9 @@ func TestExtractionReachesWhatFHIRPathReaches(t *testing.T) {
 	for _, f := range files {
 		tree := decodeBytes(t, f.raw)
 		for _, d := range Definitions(f.typ) {
+			if d.extract != nil {
+				continue // the answer parameters: answers_test.go checks their own extraction
+			}
 			expr := compiled[d.Expression]
 			if expr == nil {
 				var err error

@@ -129,10 +129,12 @@ func (p *parser) param(key string, values []string) error {
 			continue
 		}
 		param := Param{Def: def, Modifier: m, TargetType: targetType}
+		leading := ""
 		for _, alt := range splitEscaped(raw, ',') {
 			if alt == "" {
 				return invalid(key, "empty value in the list %q", raw)
 			}
+			alt, leading = shareLeading(def, alt, leading)
 			v, err := parseValue(def, m, targetType, alt, p.opts)
 			if err != nil {
 				var ve *valueError
@@ -146,6 +148,23 @@ func (p *parser) param(key string, values []string) error {
 		p.c.Params = append(p.c.Params, param)
 	}
 	return nil
+}
+
+// shareLeading completes an alternative of a composite that gives only its last part with
+// the leading parts of the alternative before it (item-answer=overall.1$1,2 is
+// overall.1$1,overall.1$2), and returns the leading parts for the next alternative.
+func shareLeading(def *Definition, alt, leading string) (string, string) {
+	if def.Type != TypeComposite || len(def.Components) < 2 {
+		return alt, ""
+	}
+	parts := splitEscaped(alt, '$')
+	if len(parts) == 1 && leading != "" {
+		return leading + "$" + alt, leading
+	}
+	if len(parts) == len(def.Components) {
+		return alt, strings.Join(parts[:len(parts)-1], "$")
+	}
+	return alt, ""
 }
 
 // modifier checks mod against what def allows; a resource type is a type modifier.

@@ -1,6 +1,13 @@
 package search
 
-import "sort"
+import (
+	"slices"
+	"sort"
+
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
 
 // Definition is one search parameter as the FHIR R4 search parameter registry defines it.
 type Definition struct {
@@ -25,6 +32,9 @@ type Definition struct {
 	Comparators []Prefix
 	// Components are the parts of a composite parameter, in order, separated by "$" in values.
 	Components []Component
+	// extract, when set, extracts the parameter's values instead of its compiled
+	// expression (the answer parameters, whose items nest to any depth).
+	extract func(a *acc, tree map[string]any) error
 }
 
 // Component is one part of a composite search parameter.
@@ -54,6 +64,52 @@ func (d *Definition) targets(typ string) bool {
 	}
 	return false
 }
+
+// BareIDTypes are the resource types a bare id searched on a reference parameter stands
+// for, when it stands for more than one: the parameter's targets, or every resource type
+// for a parameter that may refer to any (Reference(Any)). It is nil for other parameters:
+// a bare id on a parameter with one target is parsed as a reference to that type.
+//
+// A bare id finds references of any type with that id: those to these types by their
+// "Type/id" in Values.R, the others by Values.I, which keeps the id of those alone.
+func (d *Definition) BareIDTypes() []string {
+	switch {
+	case d.Type != TypeReference || d.Canonical || len(d.Targets) == 1 && d.Targets[0] != anyType:
+		return nil
+	case len(d.Targets) == 1:
+		return allResourceTypes
+	}
+	return d.Targets
+}
+
+// keepsID reports whether Values.I keeps the id of a reference to typ, which a bare id
+// search finds by "Type/id" unless typ is not among BareIDTypes.
+func (d *Definition) keepsID(typ string) bool {
+	types := d.BareIDTypes()
+	switch {
+	case types == nil:
+		return false
+	case len(d.Targets) == 1: // any type
+		return !fhir.IsResourceType(typ)
+	}
+	return !slices.Contains(types, typ)
+}
+
+// allResourceTypes lists every FHIR R4 resource type, sorted.
+var allResourceTypes = func() []string {
+	var out []string
+	for t := models.ResourceType(0); ; t++ {
+		name := t.Code()
+		if name == "<unknown>" {
+			break
+		}
+		if fhir.IsResourceType(name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}()
 
 const spBase = "http://hl7.org/fhir/SearchParameter/"
 
@@ -222,7 +278,7 @@ var auditEvent = func() []*Definition {
 var registry = func() map[string]map[string]*Definition {
 	r := map[string]map[string]*Definition{}
 	for typ, defs := range map[string][]*Definition{
-		"QuestionnaireResponse": questionnaireResponse,
+		"QuestionnaireResponse": append(questionnaireResponse, answerDefinitions...),
 		"CarePlan":              carePlan,
 		"Questionnaire":         questionnaire,
 		"AuditEvent":            auditEvent,

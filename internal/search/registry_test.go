@@ -10,7 +10,9 @@ func TestRegistryHasEveryParameter(t *testing.T) {
 	commonNames := []string{"_id", "_lastUpdated", "_profile", "_security", "_source", "_tag"}
 	want := map[string][]string{
 		"QuestionnaireResponse": {"author", "authored", "based-on", "encounter", "identifier", "part-of",
-			"patient", "questionnaire", "source", "status", "subject"},
+			"patient", "questionnaire", "source", "status", "subject",
+			// defined by this server (answers.go)
+			"item-answer", "item-answer-date", "item-answer-number"},
 		"CarePlan": {"activity-code", "activity-date", "activity-reference", "based-on", "care-team", "category",
 			"condition", "date", "encounter", "goal", "identifier", "instantiates-canonical", "instantiates-uri",
 			"intent", "part-of", "patient", "performer", "replaces", "status", "subject"},
@@ -71,5 +73,61 @@ func TestRegistryQuirks(t *testing.T) {
 	}
 	if Lookup("Patient", "name") != nil || Definitions("Patient") != nil {
 		t.Error("Patient is not served")
+	}
+}
+
+func TestBareIDTypes(t *testing.T) {
+	if n := len(allResourceTypes); n < 140 || !slices.Contains(allResourceTypes, "Patient") || slices.Contains(allResourceTypes, "<unknown>") {
+		t.Errorf("allResourceTypes has %d types: %v", n, allResourceTypes)
+	}
+	for _, tc := range []struct {
+		typ, param string
+		want       []string
+	}{
+		{"QuestionnaireResponse", "patient", nil},
+		{"QuestionnaireResponse", "encounter", nil},
+		{"QuestionnaireResponse", "questionnaire", nil},
+		{"QuestionnaireResponse", "status", nil},
+		{"QuestionnaireResponse", "source", []string{"Practitioner", "Patient", "PractitionerRole", "RelatedPerson"}},
+		{"QuestionnaireResponse", "subject", allResourceTypes},
+	} {
+		if got := Lookup(tc.typ, tc.param).BareIDTypes(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s.%s: BareIDTypes() = %v, want %v", tc.typ, tc.param, got, tc.want)
+		}
+	}
+	d := Lookup("QuestionnaireResponse", "author")
+	for typ, want := range map[string]bool{"Patient": false, "Group": true, "Foo": true} {
+		if got := d.keepsID(typ); got != want {
+			t.Errorf("author keeps the id of a %s reference: %v, want %v", typ, got, want)
+		}
+	}
+	d = Lookup("QuestionnaireResponse", "subject")
+	for typ, want := range map[string]bool{"Patient": false, "Group": false, "Foo": true} {
+		if got := d.keepsID(typ); got != want {
+			t.Errorf("subject keeps the id of a %s reference: %v, want %v", typ, got, want)
+		}
+	}
+}
+
+func TestPlainCodes(t *testing.T) {
+	for _, tc := range []struct {
+		typ, param string
+		want       bool
+	}{
+		{"QuestionnaireResponse", "status", true},
+		{"CarePlan", "intent", true},
+		{"Questionnaire", "version", true},
+		{"Questionnaire", "subject-type", true},
+		{"AuditEvent", "action", true},
+		{"AuditEvent", "site", true},
+		{"QuestionnaireResponse", "identifier", false},
+		{"QuestionnaireResponse", "_tag", false},
+		{"CarePlan", "category", false},
+		{"AuditEvent", "type", false},
+		{"QuestionnaireResponse", "authored", false},
+	} {
+		if got := Lookup(tc.typ, tc.param).PlainCodes(); got != tc.want {
+			t.Errorf("%s.%s: PlainCodes() = %v, want %v", tc.typ, tc.param, got, tc.want)
+		}
 	}
 }

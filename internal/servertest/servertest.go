@@ -11,6 +11,7 @@ import (
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
@@ -63,7 +64,13 @@ func NewBackend(tb testing.TB) *Backend {
 	if err := st.EnsureIndexes(tb.Context()); err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := fhir.NewService(st, registry)
+	// The Questionnaire rules are on, strict, as the server runs by default.
+	rules, err := questionnaire.New(st, questionnaire.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.DeriveWith(rules)
+	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -28,8 +29,32 @@ type compiled struct {
 // check is a condition re-checked in Go on a candidate's stored search values.
 type check func(ix search.Index) bool
 
-// spField is the stored path of one field of a parameter's search values.
-func spField(param, field string) string { return "sp." + param + "." + field }
+// spField is the stored path of one field of a parameter's search values (see storedIndex).
+func spField(param, field string) string { return "sp." + param + fieldSep + field }
+
+// presenceFields are the fields of which a parameter's values have at least one whenever
+// the resource has a value (see search.Values): a string's exact text, a token's code or
+// text, a reference's key or identifier, and so on.
+func presenceFields(d *search.Definition) []string {
+	switch d.Type {
+	case search.TypeString:
+		return []string{"e"}
+	case search.TypeToken:
+		return []string{"c", "t"}
+	case search.TypeReference:
+		if d.Canonical {
+			return []string{"r"}
+		}
+		return []string{"r", "c"}
+	case search.TypeURI:
+		return []string{"u"}
+	case search.TypeDate:
+		return []string{"lo"}
+	case search.TypeNumber, search.TypeQuantity:
+		return []string{"ql"}
+	}
+	return []string{"k"} // composite
+}
 
 // compileOptions carry what compilation needs besides the criteria.
 type compileOptions struct {
@@ -79,6 +104,14 @@ func unsupported(p *search.Param, format string, args ...any) error {
 	return fhir.Errorf(fhir.KindInvalid, "Search parameter %q: "+format, append([]any{name}, args...)...).At(name)
 }
 
+// documentFields are the parameters searched on fields of the stored document rather than
+// on its search values: the resource id is the document's _id, and its last updated time
+// the document's ts (one instant, in milliseconds). Every document has both.
+var documentFields = map[string]string{"_id": "_id", "_lastUpdated": "ts"}
+
+// never is a condition no document meets: every document has an _id.
+var never = bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}
+
 // compileParam compiles one parameter: any of its values matches (OR).
 func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 	name := p.Def.Name
@@ -90,7 +123,17 @@ func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 				return bson.D{}, nil, nil
 			}
 		}
-		return bson.D{{Key: "sp." + name, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
+		if f, ok := documentFields[name]; ok {
+			return bson.D{{Key: f, Value: bson.D{{Key: "$exists", Value: !v.Missing}}}}, nil, nil
+		}
+		var has []bson.D
+		for _, f := range presenceFields(p.Def) {
+			has = append(has, bson.D{{Key: spField(name, f), Value: bson.D{{Key: "$exists", Value: true}}}})
+		}
+		if v.Missing {
+			return bson.D{{Key: "$nor", Value: toA(has)}}, nil, nil
+		}
+		return orConds(has), nil, nil
 	}
 	var conds []bson.D
 	var evals []check
@@ -125,8 +168,18 @@ func compileParam(p *search.Param, o compileOptions) (bson.D, check, error) {
 	}, nil
 }
 
-// orConds merges alternatives: equalities on one field become one $in.
+// orConds merges alternatives: equalities on one field become one $in, and those that
+// match nothing are left out.
 func orConds(conds []bson.D) bson.D {
+	some := conds[:0:0]
+	for _, c := range conds {
+		if !reflect.DeepEqual(c, never) {
+			some = append(some, c) // an alternative that matches nothing adds nothing
+		}
+	}
+	if len(some) > 0 {
+		conds = some
+	}
 	if len(conds) == 1 {
 		return conds[0]
 	}
@@ -151,11 +204,7 @@ func orConds(conds []bson.D) bson.D {
 	if vals != nil {
 		return bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: vals}}}}
 	}
-	alts := make(bson.A, len(conds))
-	for i, c := range conds {
-		alts[i] = c
-	}
-	return bson.D{{Key: "$or", Value: alts}}
+	return bson.D{{Key: "$or", Value: toA(conds)}}
 }
 
 func eq(field string, v any) bson.D { return bson.D{{Key: field, Value: v}} }
@@ -183,6 +232,10 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		}
 		return prefixRegex(spField(name, "n"), search.Normalize(s.Text)), true, nil, nil
 	case search.TypeToken:
+		if name == "_id" {
+			cond, err := compileID(p, v)
+			return cond, true, nil, err
+		}
 		cond, err := compileToken(p, name, v)
 		return cond, true, nil, err
 	case search.TypeURI:
@@ -198,6 +251,12 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		cond, err := compileReference(p, name, v, o)
 		return cond, true, nil, err
 	case search.TypeDate:
+		if name == "_lastUpdated" {
+			return compileInstant("ts", v.(search.Date), o), true, nil, nil
+		}
+		if p.Def.SingleValued() {
+			return compileSingleDate(name, v.(search.Date), o), true, nil, nil
+		}
 		cond, exact, eval := compileDate(name, v.(search.Date), o)
 		return cond, exact, eval, nil
 	case search.TypeNumber:
@@ -209,7 +268,7 @@ func compileValue(p *search.Param, v search.Value, o compileOptions) (cond bson.
 		cond, eval := compileNumber(name, q.Prefix, q.Number, q.System, q.Code)
 		return cond, false, eval, nil
 	case search.TypeComposite:
-		return compileComposite(p, name, v.(search.Composite))
+		return compileComposite(p, name, v.(search.Composite), o)
 	}
 	return nil, false, nil, unsupported(p, "parameters of type %s are not supported", p.Def.Type)
 }
@@ -234,9 +293,32 @@ func compileToken(p *search.Param, name string, v search.Value) (bson.D, error) 
 		t := v.(search.Token)
 		return eq(spField(name, "y"), t.System+"|"+t.Code+"|"+t.Value), nil
 	case search.ModifierNone, search.ModifierNot:
-		return tokenCond(spField(name, "k"), spField(name, "c"), v.(search.Token)), nil
+		t := v.(search.Token)
+		if p.Def.PlainCodes() && t.HasSystem {
+			// Codes without a system, stored without token keys.
+			if t.System != "" {
+				return never, nil
+			}
+			t = search.Token{Code: t.Code}
+		}
+		return tokenCond(spField(name, "k"), spField(name, "c"), t), nil
 	}
 	return nil, unsupported(p, "the modifier :%s needs a terminology service, which this server does not have", p.Modifier)
+}
+
+// compileID compiles an _id value onto the document's _id. An id has no system, display
+// or type, so a value with a system, :text and :of-type match nothing.
+func compileID(p *search.Param, v search.Value) (bson.D, error) {
+	switch p.Modifier {
+	case search.ModifierNone, search.ModifierNot:
+		if t := v.(search.Token); !t.HasSystem {
+			return eq("_id", t.Code), nil
+		}
+		return never, nil
+	case search.ModifierText, search.ModifierOfType:
+		return never, nil
+	}
+	return compileToken(p, "_id", v)
 }
 
 func compileReference(p *search.Param, name string, v search.Value, o compileOptions) (bson.D, error) {
@@ -255,19 +337,32 @@ func compileReference(p *search.Param, name string, v search.Value, o compileOpt
 			}
 		}
 		if r.Version != "" {
-			key += "|" + r.Version
+			return eq(field, key+"|"+r.Version), nil
 		}
-		return eq(field, key), nil
+		// Any version: the key is stored as url|version when the reference names one.
+		return bson.D{{Key: "$or", Value: bson.A{eq(field, key), prefixRegex(field, key+"|")}}}, nil
 	case r.URL != "":
 		url := strings.SplitN(r.URL, "/_history/", 2)[0]
 		if o.base != "" && r.Type != "" && strings.HasPrefix(r.URL, o.base+"/") {
 			return local(field, r.Type+"/"+r.ID, o.base), nil
 		}
-		return eq(field, url), nil
+		// As written, or an absolute URL under the server's base URL (which is not the
+		// one this client uses), kept apart from the Type/id it stands for.
+		return bson.D{{Key: "$or", Value: bson.A{eq(field, url), eq(spField(name, "a"), url)}}}, nil
 	case r.Type != "":
 		return local(field, r.Type+"/"+r.ID, o.base), nil
 	default:
-		return eq(spField(name, "i"), r.ID), nil
+		// A bare id where several types are allowed: a reference of any type with that
+		// id, found by "Type/id" for the parameter's target types and by the id for others.
+		types := p.Def.BareIDTypes()
+		keys := make(bson.A, len(types))
+		for i, t := range types {
+			keys[i] = t + "/" + r.ID
+		}
+		return bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: keys}}}},
+			eq(spField(name, "i"), r.ID),
+		}}}, nil
 	}
 }
 
@@ -360,35 +455,33 @@ func rangeCond(prefix search.Prefix, loF, hiF, vF string, L, H any) (cond bson.D
 	return nil, false
 }
 
-// calendarKey returns the key CalendarKeys gives a stored range equal to [L, H), when
-// [L, H) is exactly one UTC calendar year, month, day, minute or second.
-func calendarKey(L, H time.Time) (string, bool) {
-	keys := search.CalendarKeys(L, H)
-	if len(keys) == 0 {
-		return "", false
+// calendarConds returns the conditions on the calendar keys field (Values.D, the smallest
+// UTC year, month or day holding each stored value) that hold for the values within
+// [L, H), when [L, H) lies within one UTC year: the key of the smallest unit holding
+// [L, H), or the key of a unit within it. exact reports whether [L, H) is that unit
+// itself, when they hold for exactly those values; otherwise they only narrow.
+func calendarConds(field string, L, H time.Time) (alts []bson.D, exact bool) {
+	k := search.CalendarKey(L, H)
+	if k == "" {
+		return nil, false
 	}
-	k := keys[len(keys)-1]
-	var lo, hi time.Time
+	alts = []bson.D{eq(field, k)}
+	lo := L.UTC()
+	var hi time.Time
 	switch k[0] {
 	case 'Y':
-		lo = time.Date(L.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		lo = time.Date(lo.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 		hi = lo.AddDate(1, 0, 0)
+		alts = append(alts, prefixRegex(field, "M"+k[1:]+"-"), prefixRegex(field, "D"+k[1:]+"-"))
 	case 'M':
-		lo = time.Date(L.Year(), L.Month(), 1, 0, 0, 0, 0, time.UTC)
+		lo = time.Date(lo.Year(), lo.Month(), 1, 0, 0, 0, 0, time.UTC)
 		hi = lo.AddDate(0, 1, 0)
-	case 'D':
-		lo = time.Date(L.Year(), L.Month(), L.Day(), 0, 0, 0, 0, time.UTC)
-		hi = lo.AddDate(0, 0, 1)
-	case 'm':
-		lo = L.Truncate(time.Minute)
-		hi = lo.Add(time.Minute)
-	case 's':
-		lo = L.Truncate(time.Second)
-		hi = lo.Add(time.Second)
+		alts = append(alts, prefixRegex(field, "D"+k[1:]+"-"))
 	default:
-		return "", false
+		lo = time.Date(lo.Year(), lo.Month(), lo.Day(), 0, 0, 0, 0, time.UTC)
+		hi = lo.AddDate(0, 0, 1)
 	}
-	return k, lo.Equal(L) && hi.Equal(H)
+	return alts, lo.Equal(L) && hi.Equal(H)
 }
 
 func apTolerance[T time.Time | float64](now, L, H T, dist func(a, b T) float64) float64 {
@@ -399,13 +492,86 @@ func apTolerance[T time.Time | float64](now, L, H T, dist func(a, b T) float64) 
 	return tol
 }
 
-func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
-	L, H := d.Low, d.High
-	prefix := d.Prefix
-	if prefix == search.PrefixAp {
+// dateRange is the range [L, H) a date search value compares with: the range it covers,
+// widened for ap.
+func dateRange(d search.Date, o compileOptions) (L, H time.Time) {
+	L, H = d.Low, d.High
+	if d.Prefix == search.PrefixAp {
 		tol := time.Duration(apTolerance(o.now, L, H, func(a, b time.Time) float64 { return float64(a.Sub(b)) }))
 		L, H = L.Add(-tol), H.Add(tol)
 	}
+	return L, H
+}
+
+// compileInstant compiles a date value onto field, a stored instant in milliseconds (as
+// BSON dates are) that stands for the range [t, t+1ms). With one value every prefix is one
+// range on field, and exact: the bounds are rounded to whole milliseconds here, in the
+// direction that keeps each comparison exact (BSON would round them down).
+func compileInstant(field string, d search.Date, o compileOptions) bson.D {
+	L, H := dateRange(d, o)
+	floor, ceil := floorMs, ceilMs
+	last := func(t time.Time) time.Time { return floor(t.Add(-time.Millisecond)) } // t+1ms <= x is t <= last(x)
+	cmp := func(ops ...bson.E) bson.D { return bson.D{{Key: field, Value: bson.D(ops)}} }
+	switch d.Prefix {
+	case search.PrefixGt: // hi > H
+		return cmp(bson.E{Key: "$gt", Value: last(H)})
+	case search.PrefixLt: // lo < L
+		return cmp(bson.E{Key: "$lt", Value: ceil(L)})
+	case search.PrefixGe: // hi > L
+		return cmp(bson.E{Key: "$gt", Value: last(L)})
+	case search.PrefixLe: // lo < H
+		return cmp(bson.E{Key: "$lt", Value: ceil(H)})
+	case search.PrefixSa: // lo >= H
+		return cmp(bson.E{Key: "$gte", Value: ceil(H)})
+	case search.PrefixEb: // hi <= L
+		return cmp(bson.E{Key: "$lte", Value: last(L)})
+	case search.PrefixAp: // lo < H and hi > L
+		return cmp(bson.E{Key: "$gt", Value: last(L)}, bson.E{Key: "$lt", Value: ceil(H)})
+	}
+	within := cmp(bson.E{Key: "$gte", Value: ceil(L)}, bson.E{Key: "$lte", Value: last(H)}) // L <= lo, hi <= H
+	if d.Prefix == search.PrefixNe {
+		return bson.D{{Key: "$nor", Value: bson.A{within}}}
+	}
+	return within
+}
+
+// floorMs and ceilMs round an instant down and up to a whole millisecond, as stored (BSON
+// rounds down).
+func floorMs(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+func ceilMs(t time.Time) time.Time {
+	if f := floorMs(t); f.Before(t) {
+		return f.Add(time.Millisecond)
+	}
+	return t
+}
+
+// compileSingleDate compiles a date value of a parameter of which a resource has at most
+// one value: every prefix is then a condition on one stored range [lo, hi), and exact.
+// eq, ne and ap compare the stored bounds (whole milliseconds) with the value's exact
+// bounds, as a check in Go would; the other prefixes are as for several values.
+func compileSingleDate(name string, d search.Date, o compileOptions) bson.D {
+	L, H := dateRange(d, o)
+	loF, hiF := spField(name, "lo"), spField(name, "hi")
+	cmp := func(f string, ops ...bson.E) bson.E { return bson.E{Key: f, Value: bson.D(ops)} }
+	// lo >= L and hi <= H, with lo <= hi <= H made explicit to bound lo in an index.
+	within := bson.D{cmp(loF, bson.E{Key: "$gte", Value: ceilMs(L)}, bson.E{Key: "$lte", Value: floorMs(H)}),
+		cmp(hiF, bson.E{Key: "$lte", Value: floorMs(H)})}
+	switch d.Prefix {
+	case search.PrefixEq:
+		return within
+	case search.PrefixNe:
+		return bson.D{{Key: "$nor", Value: bson.A{within}}}
+	case search.PrefixAp: // lo < H and hi > L
+		return bson.D{cmp(loF, bson.E{Key: "$lt", Value: ceilMs(H)}), cmp(hiF, bson.E{Key: "$gt", Value: floorMs(L)})}
+	}
+	cond, _ := rangeCond(d.Prefix, loF, hiF, spField(name, "v"), L, H)
+	return cond
+}
+
+func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, check) {
+	L, H := dateRange(d, o)
+	prefix := d.Prefix
 	less := func(a, b time.Time) bool { return a.Before(b) }
 	eval := func(ix search.Index) bool {
 		vals := ix[name]
@@ -438,17 +604,29 @@ func compileDate(name string, d search.Date, o compileOptions) (bson.D, bool, ch
 		}
 		return false
 	}
+	cond, needsCheck := rangeCond(prefix, spField(name, "lo"), spField(name, "hi"), spField(name, "v"), L, H)
 	if prefix == search.PrefixEq || prefix == search.PrefixNe {
-		if key, ok := calendarKey(L, H); ok {
-			c := eq(spField(name, "d"), key)
-			if prefix == search.PrefixNe {
-				c = bson.D{{Key: "$nor", Value: bson.A{c}}}
-			}
-			return c, true, eval
+		alts, exact := calendarConds(spField(name, "d"), L, H)
+		switch {
+		case exact && prefix == search.PrefixNe:
+			return bson.D{{Key: "$nor", Value: toA(alts)}}, true, eval
+		case exact:
+			return orConds(alts), true, eval
+		case alts != nil && prefix == search.PrefixEq:
+			// Within a unit: the unit's values, narrowed by range and decided in Go.
+			return append(orConds(alts), cond...), false, eval
 		}
 	}
-	cond, needsCheck := rangeCond(prefix, spField(name, "lo"), spField(name, "hi"), spField(name, "v"), L, H)
 	return cond, !needsCheck, eval
+}
+
+// toA makes documents the elements of an array.
+func toA(ds []bson.D) bson.A {
+	a := make(bson.A, len(ds))
+	for i, d := range ds {
+		a[i] = d
+	}
+	return a
 }
 
 // compileNumber compiles number and quantity values. Quantities are always checked in Go
@@ -591,7 +769,7 @@ func tokenKey(t search.Token) string {
 	return t.System + "|" + t.Code
 }
 
-func compileComposite(p *search.Param, name string, v search.Composite) (bson.D, bool, check, error) {
+func compileComposite(p *search.Param, name string, v search.Composite, o compileOptions) (bson.D, bool, check, error) {
 	if len(v.Components) != 2 {
 		return nil, false, nil, unsupported(p, "composites of %d parts are not supported", len(v.Components))
 	}
@@ -638,8 +816,54 @@ func compileComposite(p *search.Param, name string, v search.Composite) (bson.D,
 			}
 			return false
 		}, nil
+	case search.Number:
+		// linkId$number (item-answer-number): narrowed to the resources with a value of the
+		// first part, decided on that part's values in Go.
+		n := second
+		L, H := numberRange(n.Prefix, n.Number)
+		if n.Prefix == search.PrefixAp {
+			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
+			L, H = L-tol, H+tol
+		}
+		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, n.Prefix == search.PrefixNe, func(e search.Element) bool {
+			return quantityMatch(n.Prefix, e, L, H)
+		}), nil
+	case search.Date:
+		// linkId$date (item-answer-date), as linkId$number.
+		d := second
+		L, H := dateRange(d, o)
+		less := func(a, b time.Time) bool { return a.Before(b) }
+		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, d.Prefix == search.PrefixNe, func(e search.Element) bool {
+			return !e.Lo.IsZero() && rangeMatch(d.Prefix, e.Lo, e.Hi, L, H, less)
+		}), nil
 	}
 	return nil, false, nil, unsupported(p, "unsupported composite value")
+}
+
+// elementCheck is the Go check of a composite whose second part is decided on the values
+// kept whole (Values.V): some value of the first part's key k1 matches. For ne
+// (anyNot), every value of k1 must match, as for the other parameters no value may equal.
+func elementCheck(name, k1 string, anyNot bool, match func(search.Element) bool) check {
+	return func(ix search.Index) bool {
+		vals := ix[name]
+		if vals == nil {
+			return false
+		}
+		found := false
+		for _, e := range vals.V {
+			if !slices.Contains(e.K, k1) {
+				continue
+			}
+			if anyNot && !match(e) {
+				return false
+			}
+			if !anyNot && match(e) {
+				return true
+			}
+			found = true
+		}
+		return anyNot && found
+	}
 }
 
 // sortFields returns the stored field of each sort key, with _id added as the final
@@ -653,14 +877,11 @@ func sortFields(c *search.Criteria) []sortField {
 		if k.Descending {
 			dir = -1
 		}
-		f := spField(k.Param.Name, "o")
-		switch k.Param.Name {
-		case "_id":
-			f = "_id"
-		case "_lastUpdated":
-			f = "ts"
+		f, ok := documentFields[k.Param.Name]
+		if !ok {
+			f = spField(k.Param.Name, k.Param.SortKey())
 		}
-		out = append(out, sortField{field: f, dir: dir})
+		out = append(out, sortField{field: f, dir: dir, param: k.Param})
 		if f == "_id" {
 			return out
 		}
@@ -672,6 +893,7 @@ func sortFields(c *search.Criteria) []sortField {
 type sortField struct {
 	field string
 	dir   int
+	param *search.Definition // nil for the final _id
 }
 
 func sortDoc(fields []sortField, reverse bool) bson.D {

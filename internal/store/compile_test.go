@@ -51,6 +51,7 @@ func TestCompileGolden(t *testing.T) {
 		{"token-no-system", "QuestionnaireResponse", "identifier=|42"},
 		{"token-system-any", "QuestionnaireResponse", "identifier=urn:x|"},
 		{"token-not", "QuestionnaireResponse", "status:not=completed,amended"},
+		{"token-plain-code-system", "QuestionnaireResponse", "status=|completed,http://hl7.org/fhir/questionnaire-answers-status|amended"},
 		{"token-text", "CarePlan", "category:text=heart"},
 		{"token-of-type", "QuestionnaireResponse", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|123"},
 		{"token-missing", "CarePlan", "category:missing=true"},
@@ -58,6 +59,13 @@ func TestCompileGolden(t *testing.T) {
 		{"id", "CarePlan", "_id=a,b"},
 		{"date-day", "QuestionnaireResponse", "authored=2024-05-03"},
 		{"date-year-ne", "QuestionnaireResponse", "authored=ne2024"},
+		{"date-month", "QuestionnaireResponse", "authored=2024-05"},
+		{"date-minute-ne", "QuestionnaireResponse", "authored=ne2024-05-03T10:15Z"},
+		{"date-several-day", "CarePlan", "activity-date=2024-05-03"},
+		{"date-several-month", "CarePlan", "activity-date=2024-05"},
+		{"date-several-year-ne", "CarePlan", "activity-date=ne2024"},
+		{"date-several-minute", "CarePlan", "activity-date=2024-05-03T10:15Z"},
+		{"date-several-minute-ne", "CarePlan", "activity-date=ne2024-05-03T10:15Z"},
 		{"date-fraction", "QuestionnaireResponse", "authored=2024-05-03T10:00:00.5Z"},
 		{"date-gt", "QuestionnaireResponse", "authored=gt2024-05"},
 		{"date-range", "QuestionnaireResponse", "authored=ge2024-01-01&authored=lt2025-01-01"},
@@ -65,9 +73,14 @@ func TestCompileGolden(t *testing.T) {
 		{"date-ap", "QuestionnaireResponse", "authored=ap2025-01-01"},
 		{"date-period-eq-zone", "CarePlan", "date=2024-05-03T10:00:00%2B02:00"},
 		{"lastupdated", "CarePlan", "_lastUpdated=gt2024-05-03T10:00:00Z"},
+		{"lastupdated-day-or", "CarePlan", "_lastUpdated=2024-05-03,lt2024"},
+		{"lastupdated-ne-fraction", "CarePlan", "_lastUpdated=ne2024-05-03T10:00:00.1234Z"},
+		{"lastupdated-missing", "CarePlan", "_lastUpdated:missing=true"},
+		{"id-not-system", "CarePlan", "_id:not=a,|b,urn:x|c"},
 		{"reference-typed", "QuestionnaireResponse", "subject=Patient/p1"},
 		{"reference-bare-single-target", "QuestionnaireResponse", "patient=p1"},
 		{"reference-bare-any", "QuestionnaireResponse", "subject=p1"},
+		{"reference-bare-several-targets", "QuestionnaireResponse", "author=p1"},
 		{"reference-type-modifier", "QuestionnaireResponse", "subject:Patient=p1"},
 		{"reference-absolute-here", "QuestionnaireResponse", "subject=https://fhir.example.org/fhir/Patient/p1"},
 		{"reference-absolute-elsewhere", "QuestionnaireResponse", "subject=https://other.example.org/Patient/p1"},
@@ -80,9 +93,14 @@ func TestCompileGolden(t *testing.T) {
 		{"quantity", "Questionnaire", "context-quantity=gt18|http://unitsofmeasure.org|a"},
 		{"composite-token", "Questionnaire", "context-type-value=focus$http://snomed.info/sct|49601007"},
 		{"composite-quantity", "Questionnaire", "context-type-quantity=age$ge18"},
+		{"item-answer", "QuestionnaireResponse", "item-answer=overall.1$1,2"},
+		{"item-answer-system", "QuestionnaireResponse", "item-answer=overall.1$https://fhir.patient-involvement.example/CodeSystem/likert-5|1"},
+		{"item-answer-number", "QuestionnaireResponse", "item-answer-number=44261-6$ge15"},
+		{"item-answer-date", "QuestionnaireResponse", "item-answer-date=visit$2026-03"},
 		{"sort-desc", "QuestionnaireResponse", "_sort=-authored"},
 		{"sort-multi", "CarePlan", "_sort=status,-date"},
 		{"sort-lastupdated", "CarePlan", "_sort=-_lastUpdated"},
+		{"sort-reference", "QuestionnaireResponse", "_sort=-subject,questionnaire"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,10 +180,23 @@ func sampleValues(d *search.Definition, m search.Modifier) []string {
 		}
 		return []string{"x1", target + "/x1", "https://fhir.example.org/fhir/" + target + "/x1", "https://else.org/" + target + "/x1"}
 	case search.TypeComposite:
-		if d.Components[1].Def.Type == search.TypeQuantity {
+		switch d.Components[1].Def.Type {
+		case search.TypeQuantity:
 			return []string{"a$ge18", "s|a$5.4|http://unitsofmeasure.org|a", "a$ne5"}
+		case search.TypeNumber:
+			var out []string
+			for _, p := range search.AllPrefixes {
+				out = append(out, "a$"+string(p)+"5.4")
+			}
+			return append(out, "a$1,2")
+		case search.TypeDate:
+			var out []string
+			for _, p := range search.AllPrefixes {
+				out = append(out, "a$"+string(p)+"2024-05", "a$"+string(p)+"2024-05-03T10:00:00Z")
+			}
+			return out
 		}
-		return []string{"a$b", "s|a$s|b", "a$s|"}
+		return []string{"a$b", "s|a$s|b", "a$s|", "a$b,c"}
 	}
 	return nil
 }

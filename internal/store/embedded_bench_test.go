@@ -79,7 +79,7 @@ func benchDatabase(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	rs, patient := generatedResponses(b, size)
+	rs, patient := benchResponses(b, size)
 	if _, err := st.InsertNew(ctx, rs); err != nil {
 		b.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func benchDatabase(b *testing.B, size int) {
 	}
 	b.Run("search-patient/raw-driver", func(b *testing.B) {
 		timed(b, func(i int) {
-			c, err := coll.Find(ctx, bson.D{{Key: "del", Value: false}, {Key: "sp.patient.r", Value: patient}})
+			c, err := coll.Find(ctx, bson.D{{Key: "del", Value: false}, {Key: store.SearchField("patient", "r"), Value: patient}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -225,9 +225,9 @@ func timed(b *testing.B, op func(i int)) {
 	}
 }
 
-// generatedResponses returns size generated QuestionnaireResponses as first versions, ready
+// benchResponses returns size generated QuestionnaireResponses as first versions, ready
 // to be inserted, and the reference of the first one's patient.
-func generatedResponses(b *testing.B, size int) ([]*fhir.Resource, string) {
+func benchResponses(b *testing.B, size int) ([]*fhir.Resource, string) {
 	b.Helper()
 	var buf bytes.Buffer
 	if _, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: size/3 + 10, Seed: 11}); err != nil {

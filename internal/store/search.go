@@ -16,8 +16,8 @@ var _ search.Searcher = (*Store)(nil)
 // searchDoc is a current document read by a search: the stored version plus its search
 // values, which checks in Go, sort keys and includes need.
 type searchDoc struct {
-	Doc document     `bson:",inline"`
-	SP  search.Index `bson:"sp,omitempty"`
+	Doc document    `bson:",inline"`
+	SP  storedIndex `bson:"sp,omitempty"`
 }
 
 // ID is the resource id.
@@ -139,7 +139,7 @@ func (s *Store) collect(ctx context.Context, typ string, filter, sort bson.D, ch
 		if err := cur.Decode(&d); err != nil {
 			return nil, false, s.wrap(err, "read %s", typ)
 		}
-		if !passes(checks, d.SP) {
+		if !passes(checks, search.Index(d.SP)) {
 			continue
 		}
 		if limit >= 0 && len(out) == limit {
@@ -182,7 +182,7 @@ func (s *Store) count(ctx context.Context, typ string, q *compiled) (int64, erro
 		if err := cur.Decode(&d); err != nil {
 			return 0, s.wrap(err, "count %s", typ)
 		}
-		if passes(q.checks, d.SP) {
+		if passes(q.checks, search.Index(d.SP)) {
 			n++
 		}
 	}
@@ -202,10 +202,9 @@ func sortValues(fields []sortField, d *searchDoc) []any {
 		case "ts":
 			out = append(out, d.Doc.TS.UTC())
 		default:
-			name := f.field[len("sp.") : len(f.field)-len(".o")]
 			var v any
-			if vals := d.SP[name]; vals != nil {
-				v = normaliseSortValue(vals.O)
+			if vals := d.SP[f.param.Name]; vals != nil {
+				v = normaliseSortValue(vals.SortValue(f.param))
 			}
 			out = append(out, v)
 		}

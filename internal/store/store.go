@@ -42,7 +42,23 @@ type Store struct {
 
 	keyMu sync.Mutex
 	key   []byte // signs page cursors; see pagingKey
+
+	// deriver computes again, when search values are extracted again, the values a content
+	// checker computed when a version was written (see DeriveWith).
+	deriver Deriver
 }
+
+// Deriver computes the values a content checker derives from a resource's content (the
+// scores of a QuestionnaireResponse), for a version stored earlier.
+type Deriver interface {
+	// Derive returns the values derived from the decoded resource of type typ; nil when
+	// there are none or they cannot be computed now.
+	Derive(ctx context.Context, typ string, tree map[string]any) []fhir.Derived
+}
+
+// DeriveWith has Reindex compute derived values again with d. Call it before Reindex: the
+// store and the rules that compute the values need each other.
+func (s *Store) DeriveWith(d Deriver) { s.deriver = d }
 
 // Options tune a Store.
 type Options struct {
@@ -267,7 +283,7 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
-	return append(d, bson.E{Key: "sp", Value: ix}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
+	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
 }
 
 // zone names the settings search values are extracted with: the time zone and the base
@@ -282,9 +298,10 @@ func (s *Store) zone() string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 3
+const indexVersion = 5
 
-// index extracts a resource's search values. The id and lastUpdated are the server's.
+// index extracts a resource's search values. The id and lastUpdated are the server's,
+// and stored once, as the document's _id and ts.
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	tree := r.Tree
 	if tree == nil {
@@ -301,10 +318,11 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	if ix == nil {
 		ix = search.Index{}
 	}
-	ix["_id"] = &search.Values{C: []string{r.ID}, O: r.ID}
-	ts := r.LastUpdated.UTC()
-	ix["_lastUpdated"] = &search.Values{Lo: []time.Time{ts}, Hi: []time.Time{ts.Add(time.Millisecond)},
-		D: search.CalendarKeys(ts, ts.Add(time.Millisecond)), O: ts}
+	// Values computed from the content (scores), searched beside those the body holds.
+	search.AddDerived(ix, r.Derived)
+	// Searches on them read the document's _id and ts (see documentFields).
+	delete(ix, "_id")
+	delete(ix, "_lastUpdated")
 	return ix, nil
 }
 
@@ -580,7 +598,7 @@ func (s *Store) Indexes() []Index {
 			if d.Type == search.TypeComposite || d.Name == "_id" || d.Name == "_lastUpdated" {
 				continue // composites do not sort; _id and _lastUpdated sort on _id and ts
 			}
-			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, "o"), Value: 1}, {Key: "_id", Value: 1}}})
+			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, d.SortKey()), Value: 1}, {Key: "_id", Value: 1}}})
 		}
 	}
 	return out
@@ -589,6 +607,7 @@ func (s *Store) Indexes() []Index {
 // EnsureIndexes creates every declared index that does not exist yet. Indexes are created
 // one at a time: the embedded database drops the connection on a createIndexes that names
 // several indexes of which some exist already, as they do on every start after the first.
+// On MongoDB it first drops the indexes on search values that are no longer declared.
 //
 // The embedded database gets neither the wildcard index (it cannot hold one: every insert
 // then fails) nor the indexes on search values: it uses no index for any query but by _id,
@@ -598,6 +617,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	embedded, err := s.isEmbedded(ctx)
 	if err != nil {
 		return err
+	}
+	if !embedded {
+		if err := s.dropStaleSearchIndexes(ctx); err != nil {
+			return err
+		}
 	}
 	for _, ix := range s.Indexes() {
 		if embedded && ix.onSearchValues() {
@@ -733,6 +757,16 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	mu := s.lock(r.Type, r.ID)
 	mu.Lock()
 	defer mu.Unlock()
+	if s.deriver != nil {
+		// What was computed from the content when the version was written (scores) is
+		// computed again: it is not kept apart from the search values.
+		dec := json.NewDecoder(bytes.NewReader(r.Raw))
+		dec.UseNumber()
+		if err := dec.Decode(&r.Tree); err != nil {
+			return fmt.Errorf("decode %s/%s to index it: %w", r.Type, r.ID, err)
+		}
+		r.Derived = s.deriver.Derive(ctx, r.Type, r.Tree)
+	}
 	ix, err := s.index(r)
 	if err != nil {
 		return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
@@ -741,7 +775,7 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	if cmp == nil {
 		cmp = []string{}
 	}
-	set := bson.D{{Key: "$set", Value: bson.D{{Key: "sp", Value: ix}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}}}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "sp", Value: storedIndex(ix)}, {Key: "spv", Value: indexVersion}, {Key: "spz", Value: s.zone()}, {Key: "cmp", Value: cmp}}}}
 	filter := bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}}
 	if s.idFiltersOnly {
 		// Under the lock: check the version, then write by _id (see replaceVersion).

@@ -19,6 +19,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
@@ -94,6 +95,10 @@ type typeExamples struct {
 	query url.Values
 	// source says where the example comes from: a fixture, or the server's own code.
 	source string
+	// invalid is what $validate answers for a broken copy of the fixture, made by the
+	// server's checks (nil when none is shown), with its summary.
+	invalid        *fhir.OperationOutcome
+	invalidSummary string
 }
 
 // searchParam is a search parameter as the CapabilityStatement lists it.
@@ -115,6 +120,9 @@ func newExamples(reg *fhir.Registry, fixtures fs.FS) (*examples, error) {
 			return nil, err
 		}
 		ex.byType[t.Name] = te
+	}
+	if err := invalidExamples(ex.byType, fixtures); err != nil {
+		return nil, err
 	}
 	if err := ex.askServer(reg); err != nil {
 		return nil, err
@@ -245,6 +253,9 @@ func capabilityResources(caps json.RawMessage) (map[string]map[string]bool, map[
 					Code string `json:"code"`
 				} `json:"interaction"`
 				SearchParam []searchParam `json:"searchParam"`
+				Operation   []struct {
+					Name string `json:"name"`
+				} `json:"operation"`
 			} `json:"resource"`
 		} `json:"rest"`
 	}
@@ -257,6 +268,9 @@ func capabilityResources(caps json.RawMessage) (map[string]map[string]bool, map[
 		interactions[r.Type] = map[string]bool{}
 		for _, i := range r.Interaction {
 			interactions[r.Type][i.Code] = true
+		}
+		for _, op := range r.Operation {
+			interactions[r.Type][op.Name] = true
 		}
 		params[r.Type] = r.SearchParam
 	}
@@ -411,10 +425,26 @@ func (t *typeExamples) deleted() *fhir.OperationOutcome {
 	})
 }
 
+// valid is the OperationOutcome of $validate when the resource has no issues.
+func (t *typeExamples) valid() *fhir.OperationOutcome {
+	return fhir.NewOperationOutcome(fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational, Diagnostics: api.NoIssues})
+}
+
+// validateParameters is the example body of $validate as a Parameters resource: the
+// fixture (with its id for an instance) and the mode.
+func (t *typeExamples) validateParameters(instance bool) json.RawMessage {
+	res, mode := t.create, "create"
+	if instance {
+		res, mode = t.update, "update"
+	}
+	return json.RawMessage(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":` + string(res) +
+		`},{"name":"mode","valueCode":"` + mode + `"}]}`)
+}
+
 // errorOutcome is the OperationOutcome the server's error writer sends with status, with
 // diagnostics as the message. A 500 shows only the generic text clients see.
 func errorOutcome(status int, diagnostics string) (*fhir.OperationOutcome, error) {
-	for k := fhir.KindInternal; k <= fhir.KindTooManyMatches; k++ {
+	for k := fhir.KindInternal; k <= fhir.KindUnprocessable; k++ {
 		if k.Status() != status {
 			continue
 		}
@@ -469,4 +499,56 @@ func withoutFields(data []byte, drop ...string) (json.RawMessage, error) {
 		return nil, err
 	}
 	return compact.Bytes(), nil
+}
+
+// invalidExamples make what $validate answers for broken copies of two fixtures, with the
+// server's own checks: a PHQ-9 response whose total does not add up, and a Questionnaire
+// with a linkId used twice.
+func invalidExamples(byType map[string]*typeExamples, fixtures fs.FS) error {
+	read := func(name string) (map[string]any, error) {
+		data, err := fs.ReadFile(fixtures, name)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var tree map[string]any
+		return tree, dec.Decode(&tree)
+	}
+	q, err := read("Questionnaire/phq-9.json")
+	if err != nil {
+		return err
+	}
+	checker, issues := questionnaire.Compile(q)
+	if len(issues) > 0 {
+		return fmt.Errorf("the PHQ-9 fixture does not compile: %v", issues)
+	}
+	qr, err := read("QuestionnaireResponse/" + exampleFixtures["QuestionnaireResponse"] + ".json")
+	if err != nil {
+		return err
+	}
+	items, _ := qr["item"].([]any)
+	last, _ := items[len(items)-1].(map[string]any)
+	last["answer"] = []any{map[string]any{"valueInteger": json.Number("12")}}
+	res := checker.Check(context.Background(), qr)
+	if len(res.Issues) == 0 {
+		return fmt.Errorf("a PHQ-9 response with a wrong total has no issues")
+	}
+	if te := byType["QuestionnaireResponse"]; te != nil {
+		te.invalid, te.invalidSummary = fhir.NewOperationOutcome(res.Issues...), "The fixture with its total score changed to 12"
+	}
+	nps, err := read("Questionnaire/" + exampleFixtures["Questionnaire"] + ".json")
+	if err != nil {
+		return err
+	}
+	qitems, _ := nps["item"].([]any)
+	second, _ := qitems[1].(map[string]any)
+	first, _ := qitems[0].(map[string]any)
+	second["linkId"] = first["linkId"]
+	if _, issues := questionnaire.Compile(nps); len(issues) == 0 {
+		return fmt.Errorf("a Questionnaire with a duplicate linkId has no issues")
+	} else if te := byType["Questionnaire"]; te != nil {
+		te.invalid, te.invalidSummary = fhir.NewOperationOutcome(issues...), "The fixture with its second item given the linkId of the first"
+	}
+	return nil
 }

@@ -54,6 +54,8 @@ var operationAccess = map[string]struct {
 	"update.conditional": {auth.ActionConditionalUpdate, "; also `c` when nothing matches and the body is created"},
 	"delete":             {auth.ActionDelete, ""},
 	"delete.conditional": {auth.ActionConditionalDelete, ""},
+	"validate":           {auth.ActionRead, "; nothing is stored"},
+	"validate.instance":  {auth.ActionRead, "; nothing is stored"},
 }
 
 // typeNotes add to the description of a type's tag.
@@ -339,12 +341,22 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 			}
 			name, summary, example := typ+"Create", "A new "+typ+" (a fixture without id)", te.create
 			switch code {
-			case string(fhir.InteractionUpdate):
+			case string(fhir.InteractionUpdate), "validate.instance":
 				name, summary, example = typ+"Update", "A "+typ+" with the id of the URL (a fixture)", te.update
 			case string(fhir.InteractionUpdate) + ".conditional":
 				name, summary = typ+"ConditionalUpdate", "A "+typ+" without id, to write where the criteria select (a fixture)"
 			}
-			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + typ}, ex.ref(name, summary, example))
+			examples := ex.ref(name, summary, example)
+			if interaction == "validate" {
+				pname, psummary := typ+"ValidateParameters", "The same "+typ+" in a Parameters resource, with mode create"
+				if variant == "instance" {
+					pname, psummary = typ+"ValidateUpdateParameters", "The same "+typ+" in a Parameters resource, with mode update"
+				}
+				for k, v := range ex.ref(pname, psummary, te.validateParameters(variant == "instance")) {
+					examples[k] = v
+				}
+			}
+			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + typ}, examples)
 		}
 		for status, r := range object(op, "responses") {
 			r := r.(map[string]any)
@@ -406,6 +418,13 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 		example = ex.ref(typ+"TypeHistory", "A page of the history of all "+typ+" resources", te.history(false))
 	case ref == schemaRefPrefix+"CapabilityStatement":
 		example = ex.ref("CapabilityStatement", "The CapabilityStatement of this server", ex.capabilities)
+	case ref == schemaRefPrefix+"OperationOutcome" && n < 300 && code == "validate":
+		example = ex.ref(typ+"Valid", "The fixture has no issues", te.valid())
+		if te.invalid != nil {
+			for k, v := range ex.ref(typ+"Invalid", te.invalidSummary, te.invalid) {
+				example[k] = v
+			}
+		}
 	case ref == schemaRefPrefix+"OperationOutcome" && n < 300:
 		example = ex.ref(typ+"Deleted", "A delete answered with Prefer: return=OperationOutcome", te.deleted())
 	case ref == schemaRefPrefix+"OperationOutcome":

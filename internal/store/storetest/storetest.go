@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -89,4 +90,14 @@ func NewDatabase(tb testing.TB) *mongo.Database {
 	db := client.Database("test_" + hex.EncodeToString(b[:]))
 	tb.Cleanup(func() { _ = db.Drop(context.Background()) })
 	return db
+}
+
+// SQLiteFile returns the path of the SQLite file in which the embedded database keeps db
+// (FerretDB keeps one file per database under its data directory), or "" when the tests run
+// on MongoDB (MONGODB_URI). Tests may open it read-only to measure what is stored.
+func SQLiteFile(db *mongo.Database) string {
+	if dataDir == "" {
+		return ""
+	}
+	return filepath.Join(dataDir, "ferretdb", db.Name()+".sqlite")
 }

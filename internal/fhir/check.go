@@ -1,0 +1,100 @@
+package fhir
+
+import (
+	"context"
+)
+
+// ContentChecker judges what a resource says against other resources the server holds,
+// beyond its FHIR R4 definition: a QuestionnaireResponse against its Questionnaire, a
+// Questionnaire against the other versions of its url. The Service asks it before every
+// create and update, and for $validate, after the body passed ParseBody.
+type ContentChecker interface {
+	// Check judges one write. It returns the issues that do not stop the write (warnings
+	// and information, reported with a successful write) and an error that refuses it: a
+	// KindUnprocessable *Error listing every broken rule, or KindConflict when the write
+	// would contradict what is stored (two Questionnaires with one url and version). It
+	// never fails for what the client sent with another kind; a database failure is
+	// returned as it came.
+	Check(ctx context.Context, w *ContentWrite) (*ContentReport, error)
+	// Written tells the checker that r was written (or deleted), so that what it derived
+	// from the versions r replaces is forgotten.
+	Written(r *Resource)
+}
+
+// ContentWrite is a write a ContentChecker judges.
+type ContentWrite struct {
+	// Type is the resource type.
+	Type string
+	// ID is the id the resource is written under; "" for a create, whose id is drawn later.
+	ID string
+	// Tree is the decoded body (objects as map[string]any, numbers as json.Number). The
+	// checker must not change it.
+	Tree map[string]any
+	// Prev is the version the write replaces, nil when there is none (or it was deleted).
+	Prev *Resource
+	// DryRun is set for $validate: nothing will be written.
+	DryRun bool
+}
+
+// ContentReport is what a ContentChecker found in a write it lets happen.
+type ContentReport struct {
+	// Issues are warnings and information for the client.
+	Issues []Issue
+	// Derived are values computed from the content (scores), stored beside the resource
+	// for search; the body itself is never changed.
+	Derived []Derived
+	// Done, when not nil, is called once the write is over, whether it happened or not.
+	Done func()
+}
+
+// Derived is one value a ContentChecker computed from a resource's content, stored with
+// the version it was computed from so that searches find it.
+type Derived struct {
+	// Param is the search parameter that finds it (item-answer-number).
+	Param string
+	// Key scopes the value within the parameter (a Questionnaire item's linkId).
+	Key string
+	// Number is the computed number.
+	Number float64
+}
+
+// WithContentChecker returns a ServiceOption that has every create, update and $validate
+// judged by c.
+func WithContentChecker(c ContentChecker) ServiceOption {
+	return func(s *Service) { s.checker = c }
+}
+
+// ServiceOption configures a Service.
+type ServiceOption func(*Service)
+
+// check asks the content checker, if any, about a write.
+func (s *Service) check(ctx context.Context, w *ContentWrite) (*ContentReport, error) {
+	if s.checker == nil {
+		return &ContentReport{}, nil
+	}
+	if w.Prev != nil && w.Prev.Deleted {
+		w.Prev = nil
+	}
+	rep, err := s.checker.Check(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	if rep == nil {
+		rep = &ContentReport{}
+	}
+	return rep, nil
+}
+
+// written tells the content checker, if any, that r was written.
+func (s *Service) written(r *Resource) {
+	if s.checker != nil && r != nil {
+		s.checker.Written(r)
+	}
+}
+
+func (r *ContentReport) done() {
+	if r != nil && r.Done != nil {
+		r.Done()
+		r.Done = nil
+	}
+}

@@ -1,0 +1,350 @@
+package questionnaire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// Mode says what the Questionnaire rules do with the problems they find.
+type Mode string
+
+// The modes (FHIR_QR_VALIDATION).
+const (
+	// ModeStrict refuses a write that breaks a rule: 422, or 409 for the rules about other
+	// stored resources. The default.
+	ModeStrict Mode = "strict"
+	// ModeWarn stores the write and reports every problem as a warning.
+	ModeWarn Mode = "warn"
+	// ModeOff checks nothing.
+	ModeOff Mode = "off"
+)
+
+// ParseMode reads a mode name; "" is ModeStrict.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeStrict:
+		return ModeStrict, nil
+	case ModeWarn, ModeOff:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("%q is not a Questionnaire validation mode: use strict, warn or off", s)
+}
+
+// Options configure Rules.
+type Options struct {
+	// Mode is strict (the default), warn or off.
+	Mode Mode
+	// ResolveTTL bounds how long the versions stored under a url are trusted without asking
+	// the database again (see NewResolver): 0 for the embedded database, whose only client
+	// this process is; a few seconds when several servers share a MongoDB database.
+	ResolveTTL time.Duration
+	// Logger records checks that failed unexpectedly; nil discards.
+	Logger *slog.Logger
+}
+
+// Rules is the fhir.ContentChecker of Questionnaires and QuestionnaireResponses: a response
+// is checked against the Questionnaire its questionnaire element names, and a Questionnaire
+// for its own integrity, the uniqueness of its url and version, and, when it is active and
+// answered, the stability of its items.
+type Rules struct {
+	mode     Mode
+	searcher search.Searcher
+	resolver *Resolver
+	log      *slog.Logger
+	// qmu serialises the checks and writes of Questionnaires in this process, so that two
+	// writes of one url and version cannot both pass the uniqueness check.
+	qmu sync.Mutex
+}
+
+var _ fhir.ContentChecker = (*Rules)(nil)
+
+// New returns the rules, resolving Questionnaires with searcher.
+func New(searcher search.Searcher, opts Options) (*Rules, error) {
+	if searcher == nil {
+		return nil, errors.New("questionnaire: New needs a searcher")
+	}
+	mode, err := ParseMode(string(opts.Mode))
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Rules{mode: mode, searcher: searcher, resolver: NewResolver(searcher, opts.ResolveTTL), log: log}, nil
+}
+
+// Mode returns the rules' mode.
+func (r *Rules) Mode() Mode { return r.mode }
+
+// Resolver returns the resolver the rules use.
+func (r *Rules) Resolver() *Resolver { return r.resolver }
+
+// Check implements fhir.ContentChecker.
+func (r *Rules) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.ContentReport, error) {
+	if r.mode == ModeOff {
+		return nil, nil
+	}
+	switch w.Type {
+	case "QuestionnaireResponse":
+		return r.checkResponse(ctx, w)
+	case "Questionnaire":
+		return r.checkQuestionnaire(ctx, w)
+	}
+	return nil, nil
+}
+
+// Written implements fhir.ContentChecker: a Questionnaire written drops what the resolver
+// cached of it.
+func (r *Rules) Written(res *fhir.Resource) {
+	if res.Type == "Questionnaire" {
+		r.resolver.Invalidate(res)
+	}
+}
+
+// verdict turns the issues found into the report or the refusal the mode asks for: in
+// strict mode any error refuses the write with kind (every issue, warnings included, in the
+// OperationOutcome); in warn mode errors become warnings.
+func (r *Rules) verdict(kind fhir.Kind, issues []fhir.Issue, derived []fhir.Derived) (*fhir.ContentReport, error) {
+	failed := false
+	for i := range issues {
+		if issues[i].Severity == fhir.SeverityError || issues[i].Severity == fhir.SeverityFatal {
+			if r.mode == ModeWarn {
+				issues[i].Severity = fhir.SeverityWarning
+				continue
+			}
+			failed = true
+		}
+	}
+	if failed {
+		return nil, &fhir.Error{Kind: kind, Issues: issues}
+	}
+	return &fhir.ContentReport{Issues: issues, Derived: derived}, nil
+}
+
+// checkResponse checks a QuestionnaireResponse against its Questionnaire.
+func (r *Rules) checkResponse(ctx context.Context, w *fhir.ContentWrite) (*fhir.ContentReport, error) {
+	canonical := str(w.Tree, "questionnaire")
+	if canonical == "" {
+		return nil, nil
+	}
+	var c *Checker
+	if strings.HasPrefix(canonical, "#") {
+		if c = containedChecker(w.Tree, canonical[1:]); c == nil {
+			return r.verdict(fhir.KindUnprocessable, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.IssueNotFound,
+				Expression:  []string{"QuestionnaireResponse.questionnaire"},
+				Diagnostics: fmt.Sprintf("The questionnaire %s names a contained Questionnaire, but the response contains none with id %q", canonical, canonical[1:])}}, nil)
+		}
+	} else {
+		res, err := r.resolver.Resolve(ctx, canonical)
+		if err != nil {
+			return nil, err
+		}
+		if res.Checker == nil {
+			return &fhir.ContentReport{Issues: []fhir.Issue{unresolved(canonical, res)}}, nil
+		}
+		c = res.Checker
+	}
+	result := c.Check(ctx, w.Tree)
+	return r.verdict(fhir.KindUnprocessable, result.Issues, result.Derived)
+}
+
+// Derive implements store.Deriver: the values the rules compute from a stored response
+// (ordinal values of its answers, its scores), against the Questionnaire it names as it is
+// stored now. A response whose Questionnaire is not found has none.
+func (r *Rules) Derive(ctx context.Context, typ string, tree map[string]any) []fhir.Derived {
+	if r.mode == ModeOff || typ != "QuestionnaireResponse" {
+		return nil
+	}
+	c, err := r.checkerFor(ctx, tree)
+	if err != nil || c == nil {
+		return nil
+	}
+	return c.Check(ctx, tree).Derived
+}
+
+// checkerFor returns the Checker of the Questionnaire a response names: contained ("#id")
+// or stored; nil when there is none.
+func (r *Rules) checkerFor(ctx context.Context, tree map[string]any) (*Checker, error) {
+	canonical := str(tree, "questionnaire")
+	switch {
+	case canonical == "":
+		return nil, nil
+	case strings.HasPrefix(canonical, "#"):
+		return containedChecker(tree, canonical[1:]), nil
+	}
+	res, err := r.resolver.Resolve(ctx, canonical)
+	if err != nil {
+		return nil, err
+	}
+	return res.Checker, nil
+}
+
+// containedChecker compiles the Questionnaire with the id that the response contains, nil
+// when it contains none. Its "#id" references (answerValueSet) name the response's other
+// contained resources: a contained resource contains none of its own.
+func containedChecker(tree map[string]any, id string) *Checker {
+	for _, res := range objects(tree, "contained") {
+		if str(res, "resourceType") == "Questionnaire" && str(res, "id") == id {
+			q := make(map[string]any, len(res)+1)
+			for k, v := range res {
+				q[k] = v
+			}
+			q["contained"] = tree["contained"]
+			c, _ := Compile(q)
+			return c
+		}
+	}
+	return nil
+}
+
+// unresolved is the warning of a response stored without its Questionnaire.
+func unresolved(canonical string, res *Resolution) fhir.Issue {
+	is := fhir.Issue{Severity: fhir.SeverityWarning, Code: fhir.IssueNotFound, Expression: []string{"QuestionnaireResponse.questionnaire"}}
+	switch {
+	case len(res.Ambiguous) > 0:
+		is.Diagnostics = fmt.Sprintf("Questionnaire %s is stored more than once (Questionnaire/%s): the response is stored without being checked against it",
+			canonical, strings.Join(res.Ambiguous, ", Questionnaire/"))
+	case len(res.Versions) > 0:
+		is.Diagnostics = fmt.Sprintf("Questionnaire %s is not stored on this server (it has version %s of that url): the response is stored without being checked against it",
+			canonical, strings.Join(res.Versions, ", "))
+	default:
+		is.Diagnostics = fmt.Sprintf("Questionnaire %s is not stored on this server: the response is stored without being checked against it", canonical)
+	}
+	return is
+}
+
+// checkQuestionnaire checks a Questionnaire being written: its integrity (422 when broken),
+// that no other stored Questionnaire has its url and version, and that an active version
+// with responses keeps its items (409 when not).
+func (r *Rules) checkQuestionnaire(ctx context.Context, w *fhir.ContentWrite) (*fhir.ContentReport, error) {
+	c, issues := Compile(w.Tree)
+	if c.URL == "" || hasErrors(issues) && r.mode == ModeStrict {
+		return r.verdict(fhir.KindUnprocessable, issues, nil)
+	}
+	release := func() {}
+	if !w.DryRun {
+		r.qmu.Lock()
+		release = r.qmu.Unlock
+	}
+	conflicts, err := r.conflicts(ctx, c, w)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	rep, err := r.verdict(fhir.KindConflict, append(issues, conflicts...), nil)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	rep.Done = release
+	return rep, nil
+}
+
+func hasErrors(issues []fhir.Issue) bool {
+	for _, is := range issues {
+		if is.Severity == fhir.SeverityError || is.Severity == fhir.SeverityFatal {
+			return true
+		}
+	}
+	return false
+}
+
+// conflicts finds what a Questionnaire write contradicts among the stored resources.
+func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite) ([]fhir.Issue, error) {
+	var out []fhir.Issue
+	others, err := FindByURL(ctx, r.searcher, c.URL)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		if o.ID == w.ID {
+			continue
+		}
+		tree, err := decodeTree(o.Raw)
+		if err != nil {
+			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
+		}
+		if str(tree, "url") == c.URL && str(tree, "version") == c.Version {
+			what := "version " + c.Version
+			if c.Version == "" {
+				what = "no version"
+			}
+			out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.version"},
+				Diagnostics: fmt.Sprintf("Questionnaire/%s already has url %s and %s: two Questionnaires cannot share a url and version (responses name them by url|version); give this one another version, or update Questionnaire/%s",
+					o.ID, c.URL, what, o.ID)})
+		}
+	}
+	if w.Prev == nil {
+		return out, nil
+	}
+	prev, err := decodeTree(w.Prev.Raw)
+	if err != nil {
+		return nil, fhir.Wrap(err, "decode Questionnaire/%s", w.Prev.ID)
+	}
+	if str(prev, "status") != "active" || str(prev, "url") != c.URL || str(prev, "version") != c.Version || sameItems(prev["item"], w.Tree["item"]) {
+		return out, nil
+	}
+	answered, err := r.answered(ctx, c.Canonical())
+	if err != nil {
+		return nil, err
+	}
+	if answered != "" {
+		out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
+			Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
+				c.Canonical(), answered, nextVersion(c.Version))})
+	}
+	return out, nil
+}
+
+// answered returns the id of a response that names canonical, "" when there is none.
+func (r *Rules) answered(ctx context.Context, canonical string) (string, error) {
+	u, v, _ := strings.Cut(canonical, "|")
+	one := 1
+	crit := &search.Criteria{Type: "QuestionnaireResponse", Count: &one, Params: []search.Param{{
+		Def: search.Lookup("QuestionnaireResponse", "questionnaire"), Values: []search.Value{search.Reference{URL: u, Version: v}},
+	}}}
+	res, err := r.searcher.Search(ctx, &search.Request{Criteria: crit})
+	if err != nil {
+		return "", err
+	}
+	if len(res.Matches) == 0 {
+		return "", nil
+	}
+	return res.Matches[0].ID, nil
+}
+
+// sameItems compares two item trees as JSON values.
+func sameItems(a, b any) bool {
+	if reflect.DeepEqual(a, b) {
+		return true
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
+
+// nextVersion suggests the version after v: the last number part incremented.
+func nextVersion(v string) string {
+	parts := strings.Split(v, ".")
+	last := parts[len(parts)-1]
+	n := 0
+	if _, err := fmt.Sscanf(last, "%d", &n); err != nil || fmt.Sprint(n) != last {
+		if v == "" {
+			return "2"
+		}
+		return v + ".1"
+	}
+	parts[len(parts)-1] = fmt.Sprint(n + 1)
+	return strings.Join(parts, ".")
+}
