@@ -56,7 +56,7 @@ func (s *Service) Validate(ctx context.Context, typ, id string, data []byte, mod
 		}
 		return nil, nil
 	}
-	body, err := ParseBody(data, typ)
+	body, err := s.parse(data, typ)
 	if err != nil {
 		return issuesOf(err)
 	}

@@ -460,6 +460,11 @@ func parseReference(d *Definition, m Modifier, targetType, raw string) (Value, e
 		if !validID(r.ID) {
 			return nil, badValue("%q is not a resource id", r.ID)
 		}
+		// A relative reference's version is written Type/id/_history/version: it must be
+		// a version id, or the canonical form would not read back (found by FuzzParse).
+		if r.Version != "" && !validID(r.Version) {
+			return nil, badValue("%q is not a version id", r.Version)
+		}
 	}
 	if r.Type != "" && !d.targets(r.Type) {
 		return nil, badValue("%s cannot refer to %s (allowed: %s)", d.Name, r.Type, strings.Join(d.Targets, ", "))
