@@ -131,12 +131,12 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 		largest = max(largest, e.WALSize("soak"))
 	}
 	// Some 30 MB of log frames were written. While writes go on, a checkpoint finishes only
-	// when no reader holds an older snapshot, so the log passes the limit; once writes
-	// pause it is truncated.
-	if largest > 16*limit {
+	// when no reader holds an older snapshot, so the log passes the limit (further on a
+	// loaded machine); once writes pause it is truncated.
+	if largest > 24*limit {
 		t.Errorf("the write-ahead log reached %d bytes with a limit of %d", largest, limit)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for e.WALSize("soak") > limit && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
