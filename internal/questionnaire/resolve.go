@@ -89,9 +89,9 @@ func (r *Resolver) Resolve(ctx context.Context, canonical string) (*Resolution, 
 			switch {
 			case len(best) == 0:
 				best = []*Checker{c}
-			case compareVersions(c.Version, best[0].Version) > 0:
+			case fhir.CompareVersions(c.Version, best[0].Version) > 0:
 				best = []*Checker{c}
-			case compareVersions(c.Version, best[0].Version) == 0:
+			case fhir.CompareVersions(c.Version, best[0].Version) == 0:
 				best = append(best, c)
 			}
 		}
@@ -242,26 +242,4 @@ func decodeTree(raw []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return tree, nil
-}
-
-// compareVersions orders two versions as _include resolves the newest: part by dotted part,
-// numerically where both parts are numbers ("1.10" > "1.9"), as text otherwise.
-func compareVersions(a, b string) int {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		na, ea := strconv.ParseInt(pa[i], 10, 64)
-		nb, eb := strconv.ParseInt(pb[i], 10, 64)
-		switch {
-		case ea == nil && eb == nil:
-			if na != nb {
-				if na < nb {
-					return -1
-				}
-				return 1
-			}
-		case pa[i] != pb[i]:
-			return strings.Compare(pa[i], pb[i])
-		}
-	}
-	return len(pa) - len(pb)
 }

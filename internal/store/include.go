@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -432,32 +431,10 @@ func firstValue(v *search.Values) string {
 
 // newerVersion reports whether version a (of document da) is newer than b (of db).
 func newerVersion(a, b string, da, db *searchDoc) bool {
-	if c := compareVersions(a, b); c != 0 {
+	if c := fhir.CompareVersions(a, b); c != 0 {
 		return c > 0
 	}
 	return da.Doc.TS.After(db.Doc.TS)
-}
-
-// compareVersions compares dotted versions part by part, numerically where both parts are
-// numbers ("1.10" > "1.9"), as text otherwise.
-func compareVersions(a, b string) int {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		na, ea := strconv.ParseInt(pa[i], 10, 64)
-		nb, eb := strconv.ParseInt(pb[i], 10, 64)
-		switch {
-		case ea == nil && eb == nil:
-			if na != nb {
-				if na < nb {
-					return -1
-				}
-				return 1
-			}
-		case pa[i] != pb[i]:
-			return strings.Compare(pa[i], pb[i])
-		}
-	}
-	return len(pa) - len(pb)
 }
 
 func dedupe(list []string) []string {
