@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -111,31 +110,24 @@ func seedDataDir(b testing.TB, dir string, size int) {
 	if err := st.EnsureIndexes(ctx); err != nil {
 		b.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if _, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: size/3 + 10, Seed: 5}); err != nil {
+	lines, err := generate.Responses(fixtures.FS(), size, 5)
+	if err != nil {
 		b.Fatal(err)
 	}
-	var rs []*fhir.Resource
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	rs := make([]*fhir.Resource, len(lines))
 	now := time.Now()
-	for sc.Scan() && len(rs) < size {
-		var head struct{ ResourceType, ID string }
-		if err := json.Unmarshal(sc.Bytes(), &head); err != nil {
+	for i, line := range lines {
+		var head struct{ ID string }
+		if err := json.Unmarshal(line, &head); err != nil {
 			b.Fatal(err)
 		}
-		if head.ResourceType != "QuestionnaireResponse" {
-			continue
-		}
-		body, err := fhir.ParseBody(sc.Bytes(), head.ResourceType)
+		body, err := fhir.ParseBody(line, "QuestionnaireResponse")
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := body.Version(head.ID, 1, now, http.MethodPut)
-		if err != nil {
+		if rs[i], err = body.Version(head.ID, 1, now, http.MethodPut); err != nil {
 			b.Fatal(err)
 		}
-		rs = append(rs, r)
 	}
 	t0 := time.Now()
 	if _, err := st.InsertNew(ctx, rs); err != nil {

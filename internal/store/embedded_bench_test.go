@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,10 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/patient-involvement/fhir-server/api"
-	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
-	"github.com/patient-involvement/fhir-server/internal/generate"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
@@ -229,44 +226,30 @@ func timed(b *testing.B, op func(i int)) {
 // to be inserted, and the reference of the first one's patient.
 func benchResponses(b *testing.B, size int) ([]*fhir.Resource, string) {
 	b.Helper()
-	var buf bytes.Buffer
-	if _, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: size/3 + 10, Seed: 11}); err != nil {
-		b.Fatal(err)
-	}
-	var out []*fhir.Resource
-	patient := ""
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	lines := generatedResponses(b, size)
+	out := make([]*fhir.Resource, len(lines))
 	now := time.Now()
-	for sc.Scan() && len(out) < size {
+	patient := ""
+	for i, line := range lines {
 		var head struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
-			Subject      struct {
+			ID      string `json:"id"`
+			Subject struct {
 				Reference string `json:"reference"`
 			} `json:"subject"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &head); err != nil {
+		if err := json.Unmarshal(line, &head); err != nil {
 			b.Fatal(err)
-		}
-		if head.ResourceType != "QuestionnaireResponse" {
-			continue
 		}
 		if patient == "" {
 			patient = head.Subject.Reference
 		}
-		body, err := fhir.ParseBody(sc.Bytes(), head.ResourceType)
+		body, err := fhir.ParseBody(line, "QuestionnaireResponse")
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := body.Version(head.ID, 1, now, http.MethodPut)
-		if err != nil {
+		if out[i], err = body.Version(head.ID, 1, now, http.MethodPut); err != nil {
 			b.Fatal(err)
 		}
-		out = append(out, r)
-	}
-	if len(out) < size {
-		b.Fatalf("generated %d responses, want %d", len(out), size)
 	}
 	return out, patient
 }

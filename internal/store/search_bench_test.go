@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"github.com/patient-involvement/fhir-server/api"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
-	"github.com/patient-involvement/fhir-server/internal/generate"
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 )
@@ -142,36 +139,17 @@ func BenchmarkSearch(b *testing.B) {
 func seed(b *testing.B, svc *fhir.Service, size int) (ids []string, patient, questionnaire string) {
 	b.Helper()
 	ctx := context.Background()
-	var buf bytes.Buffer
-	if _, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: size/3 + 10, Seed: 7}); err != nil {
+	lines := generatedResponses(b, size)
+	var head struct {
+		Questionnaire string `json:"questionnaire"`
+		Subject       struct {
+			Reference string `json:"reference"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(lines[0], &head); err != nil {
 		b.Fatal(err)
 	}
-	var lines [][]byte
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() && len(lines) < size {
-		line := append([]byte(nil), sc.Bytes()...)
-		var head struct {
-			ResourceType  string `json:"resourceType"`
-			Questionnaire string `json:"questionnaire"`
-			Subject       struct {
-				Reference string `json:"reference"`
-			} `json:"subject"`
-		}
-		if err := json.Unmarshal(line, &head); err != nil {
-			b.Fatal(err)
-		}
-		if head.ResourceType != "QuestionnaireResponse" {
-			continue
-		}
-		if patient == "" {
-			patient, questionnaire = head.Subject.Reference, head.Questionnaire
-		}
-		lines = append(lines, line)
-	}
-	if len(lines) < size {
-		b.Fatalf("generated %d responses, want %d", len(lines), size)
-	}
+	patient, questionnaire = head.Subject.Reference, head.Questionnaire
 	names, err := fs.Glob(fixtures.FS(), "Questionnaire/*.json")
 	if err != nil || len(names) == 0 {
 		b.Fatalf("fixture questionnaires: %v", err)

@@ -1,8 +1,6 @@
 package store_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -60,22 +58,11 @@ func TestStoredSize(t *testing.T) {
 }
 
 // generatedResponses returns the first n QuestionnaireResponses fhir-server generate writes.
-func generatedResponses(t *testing.T, n int) [][]byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if _, err := generate.Write(&buf, fixtures.FS(), generate.Options{Patients: n/3 + 10, Seed: 7}); err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() && len(out) < n {
-		if bytes.Contains(sc.Bytes(), []byte(`"resourceType":"QuestionnaireResponse"`)) {
-			out = append(out, append([]byte(nil), sc.Bytes()...))
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("generated %d responses, want %d", len(out), n)
+func generatedResponses(tb testing.TB, n int) [][]byte {
+	tb.Helper()
+	out, err := generate.Responses(fixtures.FS(), n, 7)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
