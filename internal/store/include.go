@@ -301,22 +301,16 @@ func targetsType(d *search.Definition, typ string) bool {
 // at most limit of them (more reports that there were more); none when the request may not
 // include that type.
 func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ string, filter bson.D, limit int) (docs []searchDoc, more bool, err error) {
-	compartment := req.Compartment
-	if req.MayInclude != nil {
-		ok, c := req.MayInclude(typ)
-		if !ok {
-			return nil, false, nil
-		}
-		compartment = c
+	compartment, ok := includeCompartment(req, typ)
+	if !ok {
+		return nil, false, nil
 	}
 	if limit <= 0 {
 		return nil, true, nil
 	}
 	if compartment != "" {
-		if p, ok := search.CompartmentParams[typ]; ok {
-			// In an $and: the filter may test the same field (a _revinclude on subject).
-			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: spField(p, "r"), Value: compartment}}}}}
-		}
+		// In an $and: the filter may test the same field (a _revinclude on subject).
+		filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: spField(search.CompartmentParams[typ], "r"), Value: compartment}}}}}
 	}
 	filter = append(bson.D{{Key: "del", Value: false}}, filter...)
 	cur, err := s.current(typ).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)+1))
@@ -332,6 +326,24 @@ func (s *Store) findIncluded(ctx context.Context, req *search.Request, typ strin
 	return docs, false, nil
 }
 
+// includeCompartment is the patient compartment resources of typ included by req must be in
+// ("" for no limit, and for types outside every patient compartment), and whether req may
+// include typ at all.
+func includeCompartment(req *search.Request, typ string) (string, bool) {
+	compartment := req.Compartment
+	if req.MayInclude != nil {
+		ok, c := req.MayInclude(typ)
+		if !ok {
+			return "", false
+		}
+		compartment = c
+	}
+	if _, ok := search.CompartmentParams[typ]; !ok {
+		compartment = ""
+	}
+	return compartment, true
+}
+
 // findIncludedByID reads the live resources of typ with the given ids, within the request's
 // compartment, in id order, at most limit of them (more reports that there were more); none
 // when the request may not include that type.
@@ -339,16 +351,9 @@ func (s *Store) findIncludedByID(ctx context.Context, req *search.Request, typ s
 	if !s.idFiltersOnly {
 		return s.findIncluded(ctx, req, typ, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, limit)
 	}
-	compartment := req.Compartment
-	if req.MayInclude != nil {
-		ok, c := req.MayInclude(typ)
-		if !ok {
-			return nil, false, nil
-		}
-		compartment = c
-	}
-	if _, ok := search.CompartmentParams[typ]; !ok {
-		compartment = "" // a type outside every patient compartment
+	compartment, ok := includeCompartment(req, typ)
+	if !ok {
+		return nil, false, nil
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids)

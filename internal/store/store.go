@@ -450,17 +450,11 @@ func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, d
 	}
 	// Under the lock nothing in this process writes the resource, and nothing else writes
 	// the database: reading the version and then replacing by _id is exact.
-	var held struct {
-		VID int64 `bson:"vid"`
-	}
-	err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "vid", Value: 1}})).Decode(&held)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return fhir.ErrVersionConflict
-	}
+	holds, err := s.holdsVersion(ctx, typ, id, vid)
 	if err != nil {
 		return err
 	}
-	if held.VID != vid {
+	if !holds {
 		return fhir.ErrVersionConflict
 	}
 	res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
@@ -471,6 +465,22 @@ func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, d
 		return fhir.ErrVersionConflict
 	}
 	return nil
+}
+
+// holdsVersion reports whether the current document of typ/id exists and is version vid,
+// reading only its version number by _id.
+func (s *Store) holdsVersion(ctx context.Context, typ, id string, vid int64) (bool, error) {
+	var held struct {
+		VID int64 `bson:"vid"`
+	}
+	err := s.current(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "vid", Value: 1}})).Decode(&held)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return held.VID == vid, nil
 }
 
 // moveHistory sets the compartments of versions 1…upTo of typ/id in the history.
@@ -689,8 +699,7 @@ func (s *Store) Reindex(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		st = reindexState{ID: st.ID, Version: indexVersion, Zone: s.zone()}
-		st.ID = reindexStateID(t.Name)
+		st = reindexState{ID: reindexStateID(t.Name), Version: indexVersion, Zone: s.zone()}
 		if _, err := settings.ReplaceOne(ctx, bson.D{{Key: "_id", Value: st.ID}}, st, options.Replace().SetUpsert(true)); err != nil {
 			return fmt.Errorf("record how %s search values were extracted: %w", t.Name, err)
 		}
@@ -779,15 +788,12 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	filter := bson.D{{Key: "_id", Value: r.ID}, {Key: "vid", Value: r.VersionID}}
 	if s.idFiltersOnly {
 		// Under the lock: check the version, then write by _id (see replaceVersion).
-		var held struct {
-			VID int64 `bson:"vid"`
-		}
-		err := s.current(r.Type).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, options.FindOne().SetProjection(bson.D{{Key: "vid", Value: 1}})).Decode(&held)
-		if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && held.VID != r.VersionID) {
-			return nil // written since: the new version has current values
-		}
+		holds, err := s.holdsVersion(ctx, r.Type, r.ID, r.VersionID)
 		if err != nil {
 			return fmt.Errorf("index %s/%s: %w", r.Type, r.ID, err)
+		}
+		if !holds {
+			return nil // written since: the new version has current values
 		}
 		filter = bson.D{{Key: "_id", Value: r.ID}}
 	}

@@ -147,6 +147,16 @@ var creating = map[string]bool{
 // goes on; a dropped database or collection is forgotten.
 func (f *sqliteFiles) monitor() *event.CommandMonitor {
 	var pending sync.Map // request id → database name
+	// indexNew indexes the new collections of the database a pending command ran on.
+	indexNew := func(ctx context.Context, requestID int64) {
+		database, ok := pending.LoadAndDelete(requestID)
+		if !ok {
+			return
+		}
+		if err := f.ensureIDIndexes(ctx, database.(string)); err != nil {
+			f.logger.Error("embedded database: could not index _id of a new collection; lookups by id will scan it", "database", database, "err", err)
+		}
+	}
 	return &event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			switch {
@@ -166,21 +176,11 @@ func (f *sqliteFiles) monitor() *event.CommandMonitor {
 			}
 		},
 		Succeeded: func(ctx context.Context, e *event.CommandSucceededEvent) {
-			database, ok := pending.LoadAndDelete(e.RequestID)
-			if !ok {
-				return
-			}
-			if err := f.ensureIDIndexes(context.WithoutCancel(ctx), database.(string)); err != nil {
-				f.logger.Error("embedded database: could not index _id of a new collection; lookups by id will scan it", "database", database, "err", err)
-			}
+			indexNew(context.WithoutCancel(ctx), e.RequestID)
 		},
-		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
-			if database, ok := pending.LoadAndDelete(e.RequestID); ok {
-				// A failed insert can still have created the collection.
-				if err := f.ensureIDIndexes(context.Background(), database.(string)); err != nil {
-					f.logger.Error("embedded database: could not index _id of a new collection", "database", database, "err", err)
-				}
-			}
+		// A failed insert can still have created the collection.
+		Failed: func(ctx context.Context, e *event.CommandFailedEvent) {
+			indexNew(context.WithoutCancel(ctx), e.RequestID)
 		},
 	}
 }
@@ -200,27 +200,35 @@ func (f *sqliteFiles) forget(database, coll string) {
 	}
 }
 
-// count counts the documents of a collection without decoding them (SQLite counts the
-// entries of the _id lookup index).
-func (f *sqliteFiles) count(ctx context.Context, database, coll string) (int64, error) {
+// withTable runs fn on an open connection to database's file with the table of collection,
+// and reports whether there was one (no file, or no such collection: false, and fn is not run).
+func (f *sqliteFiles) withTable(ctx context.Context, database, collection string, fn func(db *sql.DB, table string) error) (bool, error) {
 	db, err := f.open(database)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
 	defer db.Close()
 	colls, err := tables(ctx, db)
+	if isMissingFile(err) {
+		return false, nil
+	}
 	if err != nil {
-		if isMissingFile(err) {
-			return 0, nil
-		}
-		return 0, err
+		return false, err
 	}
-	table, ok := colls[coll]
+	table, ok := colls[collection]
 	if !ok {
-		return 0, nil
+		return false, nil
 	}
+	return true, fn(db, table)
+}
+
+// count counts the documents of a collection without decoding them (SQLite counts the
+// entries of the _id lookup index).
+func (f *sqliteFiles) count(ctx context.Context, database, coll string) (int64, error) {
 	var n int64
-	err = db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n)
+	_, err := f.withTable(ctx, database, coll, func(db *sql.DB, table string) error {
+		return db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n)
+	})
 	return n, err
 }
 
@@ -288,35 +296,28 @@ func (f *sqliteFiles) checkpoints(ctx context.Context, interval time.Duration, l
 // args) on the table of database.collection; "{table}" in statement stands for the table.
 // It lets tests see which index a lookup uses.
 func (e *Server) QueryPlan(ctx context.Context, database, collection, statement string, args ...any) (string, error) {
-	db, err := e.files.open(database)
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	colls, err := tables(ctx, db)
-	if err != nil {
-		return "", err
-	}
-	table, ok := colls[collection]
-	if !ok {
-		return "", fmt.Errorf("no collection %s.%s", database, collection)
-	}
-	q := "EXPLAIN QUERY PLAN " + strings.ReplaceAll(statement, "{table}", fmt.Sprintf("%q", table))
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
 	var lines []string
-	for rows.Next() {
-		var id, parent, notUsed int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
-			return "", err
+	found, err := e.files.withTable(ctx, database, collection, func(db *sql.DB, table string) error {
+		q := "EXPLAIN QUERY PLAN " + strings.ReplaceAll(statement, "{table}", fmt.Sprintf("%q", table))
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		lines = append(lines, detail)
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, notUsed int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+				return err
+			}
+			lines = append(lines, detail)
+		}
+		return rows.Err()
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("no collection %s.%s", database, collection)
 	}
-	return strings.Join(lines, "\n"), rows.Err()
+	return strings.Join(lines, "\n"), err
 }
 
 // IDExpression is the expression FerretDB looks documents up by, for QueryPlan statements.
