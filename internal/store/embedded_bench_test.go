@@ -34,18 +34,7 @@ import (
 // report their median ("p50-ms"). The data set is inserted as stored documents, in bulk.
 // It runs on the embedded database, or on MongoDB when MONGODB_URI is set.
 func BenchmarkDatabase(b *testing.B) {
-	sizes := []int{1000, 10000}
-	if env := os.Getenv("DATABASE_BENCH_SIZES"); env != "" {
-		sizes = nil
-		for _, f := range strings.Split(env, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				b.Fatalf("DATABASE_BENCH_SIZES: %v", err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	for _, size := range sizes {
+	for _, size := range benchSizes(b, "DATABASE_BENCH_SIZES", 1000, 10000) {
 		b.Run("QR="+strconv.Itoa(size), func(b *testing.B) {
 			benchDatabase(b, size)
 		})
@@ -195,6 +184,24 @@ func benchDatabase(b *testing.B, size int) {
 			}
 		})
 	})
+}
+
+// benchSizes returns the data set sizes a benchmark runs at: the comma-separated list in the
+// environment variable env, or defaults.
+func benchSizes(b *testing.B, env string, defaults ...int) []int {
+	v := os.Getenv(env)
+	if v == "" {
+		return defaults
+	}
+	var sizes []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			b.Fatalf("%s: %v", env, err)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 // rawDoc decodes a stored document into its fields, _id first.

@@ -11,7 +11,6 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"io/fs"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,18 +63,7 @@ func BenchmarkSearchParseCompile(b *testing.B) {
 // id on the same database as the baseline. SEARCH_BENCH_SIZES overrides the sizes
 // ("1000,10000"). It runs on the embedded database, or on MongoDB when MONGODB_URI is set.
 func BenchmarkSearch(b *testing.B) {
-	sizes := []int{1000, 10000}
-	if env := os.Getenv("SEARCH_BENCH_SIZES"); env != "" {
-		sizes = nil
-		for _, f := range strings.Split(env, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				b.Fatalf("SEARCH_BENCH_SIZES: %v", err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	for _, size := range sizes {
+	for _, size := range benchSizes(b, "SEARCH_BENCH_SIZES", 1000, 10000) {
 		b.Run("QR="+strconv.Itoa(size), func(b *testing.B) {
 			st, svc, _ := newSearchStoreDB(b)
 			ids, patient, questionnaire := seed(b, svc, size)
