@@ -1,9 +1,6 @@
 package api_test
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -11,32 +8,10 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/audit"
 )
 
-// get sends a GET with the given Host and headers and returns the response, body read.
+// getAs sends a GET with the given Host and headers and returns the response, body read.
 func (s *testServer) getAs(path, host string, headers ...string) *response {
 	s.t.Helper()
 	return s.send("GET", path, host, nil, headers...)
-}
-
-func (s *testServer) send(method, path, host string, body []byte, headers ...string) *response {
-	s.t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Host = host
-	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
 // TestLinksComeFromTrustedPlaces: with a base URL every link, Location and fullUrl comes

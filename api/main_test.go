@@ -89,6 +89,13 @@ func (r *response) json(t testing.TB) map[string]any {
 // do sends a request; headers come in pairs of name, value.
 func (s *testServer) do(method, path string, body []byte, headers ...string) *response {
 	s.t.Helper()
+	return s.send(method, path, "", body, headers...)
+}
+
+// send is do with the request's Host header set to host ("" leaves the server's own). path
+// is a path on the server or a whole URL.
+func (s *testServer) send(method, path, host string, body []byte, headers ...string) *response {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -100,6 +107,9 @@ func (s *testServer) do(method, path string, body []byte, headers ...string) *re
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
