@@ -9,11 +9,11 @@
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { execFileSync, spawn } from "node:child_process";
 import { createServer as createHTTPServer } from "node:http";
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { freePort, stopServer } from "./process.mjs";
 
 const [binary] = process.argv.slice(2);
 if (!binary) {
@@ -38,14 +38,7 @@ async function cleanup() {
   clearTimeout(watchdog);
   if (browser) await browser.close().catch(() => {});
   for (const p of pages) p.close();
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    const exited = await Promise.race([
-      new Promise((r) => server.once("exit", () => r(true))),
-      new Promise((r) => setTimeout(() => r(false), 40_000)),
-    ]);
-    if (!exited) server.kill("SIGKILL");
-  }
+  await stopServer(server);
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(profileDir, { recursive: true, force: true });
 }
@@ -58,17 +51,6 @@ async function fail(err) {
 }
 process.on("SIGINT", () => fail(new Error("interrupted")));
 process.on("SIGTERM", () => fail(new Error("terminated")));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const l = createServer();
-    l.once("error", reject);
-    l.listen(0, "127.0.0.1", () => {
-      const { port } = l.address();
-      l.close(() => resolve(port));
-    });
-  });
-}
 
 // serverEnv is the environment of the server and of the token command: the data directory,
 // the allowed app origin, and nothing that would change the auth mode or the base URL.

@@ -10,11 +10,11 @@
 // Usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { execFileSync, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { freePort, stopServer } from "./process.mjs";
 
 const [binary, fixturePath, shotDir] = process.argv.slice(2);
 if (!binary || !fixturePath || !shotDir) {
@@ -37,14 +37,7 @@ async function cleanup() {
   cleaned = true;
   clearTimeout(watchdog);
   if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    const exited = await Promise.race([
-      new Promise((r) => server.once("exit", () => r(true))),
-      new Promise((r) => setTimeout(() => r(false), 40_000)),
-    ]);
-    if (!exited) server.kill("SIGKILL");
-  }
+  await stopServer(server);
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(profileDir, { recursive: true, force: true });
 }
@@ -56,18 +49,6 @@ async function fail(err) {
 }
 process.on("SIGINT", () => fail(new Error("interrupted")));
 process.on("SIGTERM", () => fail(new Error("terminated")));
-
-// freePort asks the kernel for a free loopback port.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const l = createServer();
-    l.once("error", reject);
-    l.listen(0, "127.0.0.1", () => {
-      const { port } = l.address();
-      l.close(() => resolve(port));
-    });
-  });
-}
 
 // serverEnv is the environment of the server and of the token command: the data directory
 // and nothing that would change the auth mode, its issuer or its audience.
