@@ -236,6 +236,9 @@ func (p *patient) responses(sv survey) []*questionnaireResponse {
 	d := p.d
 	var plan []planned
 	expUnit := func() *unit {
+		if p.lang == "da" && d.chance(0.006) {
+			return pick(d, smallUnits)
+		}
 		if len(p.track.surveyUnits) > 1 && d.chance(0.3) {
 			return p.track.surveyUnits[1+d.IntN(len(p.track.surveyUnits)-1)]
 		}
@@ -300,6 +303,7 @@ func (p *patient) respond(q *questionnaire, pl planned, measurement, n int) *que
 	qr := &questionnaireResponse{
 		ResourceType: "QuestionnaireResponse", ID: id, Meta: generatedTag, Language: p.lang,
 		Identifier:    identifier{System: base + "/sid/response-id", Value: strings.ToUpper(id)},
+		Extension:     []refExtension{pl.unit.careUnit()},
 		Questionnaire: q.canonical(), Status: "completed", Subject: p.ref(),
 		Encounter: reference{
 			Reference: fmt.Sprintf("Encounter/%s-e%02d", p.id, pl.visit+1),
@@ -309,7 +313,10 @@ func (p *patient) respond(q *questionnaire, pl planned, measurement, n int) *que
 		Author:   p.ref(), Source: p.ref(),
 	}
 
-	a := &answerer{d: d, p: p, mood: p.mood + d.normal(0, 0.35), answers: map[string][]value{}, budget: -1, respondent: "self"}
+	// Units differ, and change over the year (month 0 is December 2025).
+	months := float64((date.Year()-2025)*12 + int(date.Month()) - 12)
+	mood := p.mood + pl.unit.quality + pl.unit.trend*months + d.normal(0, 0.35)
+	a := &answerer{d: d, p: p, mood: mood, answers: map[string][]value{}, budget: -1, respondent: "self"}
 	switch {
 	case p.proxy != nil && d.chance(0.7):
 		a.respondent = "proxy"

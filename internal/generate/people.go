@@ -17,6 +17,23 @@ type unit struct {
 	lang       string // da or sv
 	nurses     []staff
 	doctor     staff
+	// id is the unit's identifier: a SOR code in Denmark, an HSA id in Sweden (made up).
+	id identifier
+	// quality shifts the experience its patients report (0 average, below 0 worse), and
+	// trend changes it by so much a month over the year, so that units differ and move.
+	quality, trend float64
+}
+
+// The identifier systems of care units: the Danish SOR (Sundhedsvæsenets
+// Organisationsregister) and the Swedish HSA (Hälso- och sjukvårdens adressregister).
+const (
+	systemSOR = "urn:oid:1.2.208.176.1.1"
+	systemHSA = "urn:oid:1.2.752.29.4.19"
+)
+
+// careUnit is the care-unit extension of a response answered about u.
+func (u *unit) careUnit() refExtension {
+	return refExtension{URL: base + "/StructureDefinition/care-unit", ValueReference: &unitReference{Identifier: u.id, Display: u.name}}
 }
 
 func (u *unit) org() reference {
@@ -26,32 +43,43 @@ func (u *unit) org() reference {
 var (
 	unitHeart = &unit{slug: "nordby-hjerte", name: "Hjerteambulatoriet, Nordby Sygehus", lang: "da",
 		nurses: []staff{{"gen-prac-birgitte-holm", "Birgitte Holm", "hjertesygeplejerske"}, {"gen-prac-lene-friis", "Lene Friis", "hjertesygeplejerske"}},
-		doctor: staff{"gen-prac-soren-bech", "Søren Bech", "overlæge, kardiologi"}}
+		doctor: staff{"gen-prac-soren-bech", "Søren Bech", "overlæge, kardiologi"}, id: identifier{systemSOR, "100000001001"}, quality: 0.25, trend: 0.01}
 	unitDiabetes = &unit{slug: "nordby-diabetes", name: "Diabetesambulatoriet, Nordby Sygehus", lang: "da",
 		nurses: []staff{{"gen-prac-camilla-dahl", "Camilla Dahl", "diabetessygeplejerske"}, {"gen-prac-trine-mortensen", "Trine Mortensen", "diabetessygeplejerske"}},
-		doctor: staff{"gen-prac-henrik-lund", "Henrik Lund", "overlæge, endokrinologi"}}
+		doctor: staff{"gen-prac-henrik-lund", "Henrik Lund", "overlæge, endokrinologi"}, id: identifier{systemSOR, "100000001002"}, quality: 0.1, trend: 0.03}
 	unitPsych = &unit{slug: "aastrup-psyk", name: "Psykiatrisk Ambulatorium, Åstrup", lang: "da",
 		nurses: []staff{{"gen-prac-louise-thomsen", "Louise Thomsen", "sygeplejerske, psykiatri"}, {"gen-prac-jonas-kristensen", "Jonas Kristensen", "psykolog"}},
-		doctor: staff{"gen-prac-marianne-olsen", "Marianne Olsen", "overlæge, psykiatri"}}
+		doctor: staff{"gen-prac-marianne-olsen", "Marianne Olsen", "overlæge, psykiatri"}, id: identifier{systemSOR, "100000002001"}, quality: -0.15, trend: 0.02}
 	unitOrtho = &unit{slug: "nordby-ortopaed", name: "Ortopædkirurgisk Ambulatorium, Nordby Sygehus", lang: "da",
 		nurses: []staff{{"gen-prac-rikke-schmidt", "Rikke Schmidt", "sygeplejerske, ortopædi"}, {"gen-prac-mikkel-andersen", "Mikkel Andersen", "fysioterapeut"}},
-		doctor: staff{"gen-prac-peter-molgaard", "Peter Mølgaard", "overlæge, ortopædkirurgi"}}
+		doctor: staff{"gen-prac-peter-molgaard", "Peter Mølgaard", "overlæge, ortopædkirurgi"}, id: identifier{systemSOR, "100000001003"}, quality: -0.35, trend: 0.04}
 	unitEye = &unit{slug: "vestkyst-oeje", name: "Øjenambulatoriet, Vestkyst Sygehus", lang: "da",
 		nurses: []staff{{"gen-prac-signe-bjerre", "Signe Bjerre", "sygeplejerske, øjenambulatoriet"}},
-		doctor: staff{"gen-prac-anne-marie-krogh", "Anne-Marie Krogh", "overlæge, oftalmologi"}}
+		doctor: staff{"gen-prac-anne-marie-krogh", "Anne-Marie Krogh", "overlæge, oftalmologi"}, id: identifier{systemSOR, "100000003001"}, quality: 0.35, trend: -0.02}
 	unitHomeCare = &unit{slug: "nordby-hjemmesygepleje", name: "Hjemmesygeplejen, Nordby Kommune", lang: "da",
 		nurses: []staff{{"gen-prac-dorthe-kjeldsen", "Dorthe Kjeldsen", "hjemmesygeplejerske"}, {"gen-prac-ulla-vestergaard", "Ulla Vestergaard", "hjemmesygeplejerske"}},
-		doctor: staff{"gen-prac-niels-bruun", "Niels Bruun", "praktiserende læge"}}
+		doctor: staff{"gen-prac-niels-bruun", "Niels Bruun", "praktiserende læge"}, id: identifier{systemSOR, "100000004001"}, quality: 0, trend: 0}
 	unitBjorkdalen = &unit{slug: "vc-bjorkdalen", name: "Vårdcentralen Björkdalen", lang: "sv",
 		nurses: []staff{{"gen-prac-helena-sjoberg", "Helena Sjöberg", "distriktssköterska"}, {"gen-prac-johan-ek", "Johan Ek", "distriktssköterska"}},
-		doctor: staff{"gen-prac-per-lundgren", "Per Lundgren", "specialist i allmänmedicin"}}
+		doctor: staff{"gen-prac-per-lundgren", "Per Lundgren", "specialist i allmänmedicin"}, id: identifier{systemHSA, "SE0000000000-VCBJ"}, quality: 0.05, trend: 0.01}
 	unitSjostaden = &unit{slug: "vc-sjostaden", name: "Vårdcentralen Sjöstaden", lang: "sv",
 		nurses: []staff{{"gen-prac-malin-fransson", "Malin Fransson", "distriktssköterska"}, {"gen-prac-sara-bergstrom", "Sara Bergström", "diabetessjuksköterska"}},
-		doctor: staff{"gen-prac-olof-sandberg", "Olof Sandberg", "specialist i allmänmedicin"}}
+		doctor: staff{"gen-prac-olof-sandberg", "Olof Sandberg", "specialist i allmänmedicin"}, id: identifier{systemHSA, "SE0000000000-VCSJ"}, quality: -0.2, trend: 0.03}
 	unitKidney = &unit{slug: "alvby-njur", name: "Njurmottagningen, Länssjukhuset Älvby", lang: "sv",
 		nurses: []staff{{"gen-prac-ebba-lindberg", "Ebba Lindberg", "njursjuksköterska"}, {"gen-prac-linnea-hakansson", "Linnea Håkansson", "njursjuksköterska"}},
-		doctor: staff{"gen-prac-gunnar-wallin", "Gunnar Wallin", "överläkare, njurmedicin"}}
+		doctor: staff{"gen-prac-gunnar-wallin", "Gunnar Wallin", "överläkare, njurmedicin"}, id: identifier{systemHSA, "SE0000000000-NJAL"}, quality: 0.2, trend: 0}
+	// Two small clinics where few patients answer the experience survey: in a quarter they
+	// usually have fewer responses than a report may publish.
+	unitPain = &unit{slug: "nordby-smerte", name: "Smerteklinikken, Nordby Sygehus", lang: "da",
+		nurses: []staff{{"gen-prac-kirsten-vang", "Kirsten Vang", "sygeplejerske, smerteklinik"}},
+		doctor: staff{"gen-prac-ole-riis", "Ole Riis", "overlæge, anæstesiologi"}, id: identifier{systemSOR, "100000001004"}, quality: -0.5, trend: 0.02}
+	unitHearing = &unit{slug: "vestkyst-hoere", name: "Høreklinikken, Vestkyst Sygehus", lang: "da",
+		nurses: []staff{{"gen-prac-bente-lauridsen", "Bente Lauridsen", "audiologiassistent"}},
+		doctor: staff{"gen-prac-karsten-hviid", "Karsten Hviid", "overlæge, audiologi"}, id: identifier{systemSOR, "100000003002"}, quality: 0.4, trend: 0}
 )
+
+// smallUnits are the small clinics a Danish experience survey is now and then about.
+var smallUnits = []*unit{unitPain, unitHearing}
 
 // track is what a patient is followed for: the care unit, the surveys they get and the
 // shared care plan they usually have.

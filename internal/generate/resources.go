@@ -32,19 +32,32 @@ type meta struct {
 var generatedTag = meta{Tag: []coding{{System: base + "/CodeSystem/data-origin", Code: "generated", Display: "Generated example data"}}}
 
 type questionnaireResponse struct {
-	ResourceType  string      `json:"resourceType"`
-	ID            string      `json:"id"`
-	Meta          meta        `json:"meta"`
-	Language      string      `json:"language"`
-	Identifier    identifier  `json:"identifier"`
-	Questionnaire string      `json:"questionnaire"`
-	Status        string      `json:"status"`
-	Subject       reference   `json:"subject"`
-	Encounter     reference   `json:"encounter"`
-	Authored      string      `json:"authored"`
-	Author        reference   `json:"author"`
-	Source        reference   `json:"source"`
-	Item          []*respItem `json:"item,omitempty"`
+	ResourceType  string         `json:"resourceType"`
+	ID            string         `json:"id"`
+	Meta          meta           `json:"meta"`
+	Language      string         `json:"language"`
+	Extension     []refExtension `json:"extension,omitempty"`
+	Identifier    identifier     `json:"identifier"`
+	Questionnaire string         `json:"questionnaire"`
+	Status        string         `json:"status"`
+	Subject       reference      `json:"subject"`
+	Encounter     reference      `json:"encounter"`
+	Authored      string         `json:"authored"`
+	Author        reference      `json:"author"`
+	Source        reference      `json:"source"`
+	Item          []*respItem    `json:"item,omitempty"`
+}
+
+// refExtension is an extension with a Reference value (the care unit).
+type refExtension struct {
+	URL            string         `json:"url"`
+	ValueReference *unitReference `json:"valueReference,omitempty"`
+}
+
+// unitReference is a logical reference to a care unit: its identifier and name.
+type unitReference struct {
+	Identifier identifier `json:"identifier"`
+	Display    string     `json:"display"`
 }
 
 type respItem struct {

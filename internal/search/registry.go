@@ -278,7 +278,7 @@ var auditEvent = func() []*Definition {
 var registry = func() map[string]map[string]*Definition {
 	r := map[string]map[string]*Definition{}
 	for typ, defs := range map[string][]*Definition{
-		"QuestionnaireResponse": append(questionnaireResponse, answerDefinitions...),
+		"QuestionnaireResponse": append(append(questionnaireResponse, answerDefinitions...), careUnitDefinition),
 		"CarePlan":              carePlan,
 		"Questionnaire":         questionnaire,
 		"AuditEvent":            auditEvent,

@@ -12,7 +12,9 @@ func TestRegistryHasEveryParameter(t *testing.T) {
 		"QuestionnaireResponse": {"author", "authored", "based-on", "encounter", "identifier", "part-of",
 			"patient", "questionnaire", "source", "status", "subject",
 			// defined by this server (answers.go)
-			"item-answer", "item-answer-date", "item-answer-number"},
+			"item-answer", "item-answer-date", "item-answer-number",
+			// defined by this server (careunit.go)
+			"care-unit"},
 		"CarePlan": {"activity-code", "activity-date", "activity-reference", "based-on", "care-team", "category",
 			"condition", "date", "encounter", "goal", "identifier", "instantiates-canonical", "instantiates-uri",
 			"intent", "part-of", "patient", "performer", "replaces", "status", "subject"},

@@ -298,7 +298,7 @@ func (s *Store) zone() string {
 
 // indexVersion numbers the way search values are extracted. Documents indexed by an older
 // version are indexed again when the store starts (see Reindex).
-const indexVersion = 5
+const indexVersion = 6
 
 // index extracts a resource's search values. The id and lastUpdated are the server's,
 // and stored once, as the document's _id and ts.
