@@ -24,7 +24,24 @@ const formatKey = "fhir.format"
 // negotiate picks the response media type from _format or Accept and rejects requests whose
 // body is not JSON. It runs before every FHIR handler.
 func negotiate(c *gin.Context) {
+	if isReportPath(c.Request.URL.Path) {
+		// A report also comes as CSV and HTML; its errors are FHIR JSON.
+		media, err := reportMedia(c.Query("_format"), c.GetHeader("Accept"))
+		c.Set(formatKey, mediaFHIRJSON)
+		if err != nil {
+			writeError(c, err)
+			c.Abort()
+			return
+		}
+		if media == mediaJSON {
+			c.Set(formatKey, mediaJSON)
+		}
+		c.Set(reportMediaKey, media)
+	}
 	media, err := responseMedia(c.Query("_format"), c.GetHeader("Accept"))
+	if isReportPath(c.Request.URL.Path) {
+		media, err = c.GetString(formatKey), nil
+	}
 	if err != nil {
 		c.Set(formatKey, mediaFHIRJSON)
 		writeError(c, err)

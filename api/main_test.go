@@ -14,6 +14,7 @@ import (
 	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/report"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
@@ -55,7 +56,11 @@ func newTestServerOn(t testing.TB, so store.Options, opts ...serverOption) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier}
+	reports, err := report.New(st, st, st, report.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Reports: reports}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -35,7 +35,10 @@ func (r route) authorizes() fhir.Interaction {
 }
 
 // operationDefinitions are the canonical OperationDefinitions of the operations served.
-var operationDefinitions = map[string]string{"validate": validateOperation}
+var operationDefinitions = map[string]string{"validate": validateOperation, "report": reportOperation}
+
+// typeOnlyOperations are the operations served on one type alone.
+var typeOnlyOperations = map[string]string{"report": "Questionnaire"}
 
 func (s *Server) fhirRoutes() []route {
 	return []route{
@@ -53,6 +56,9 @@ func (s *Server) fhirRoutes() []route {
 		{method: http.MethodGet, path: "/:type/:id/_history", handler: s.instanceHistory, interaction: fhir.InteractionHistoryInstance},
 		{method: http.MethodGet, path: "/:type/:id/_history/:vid", handler: s.vread, interaction: fhir.InteractionVRead},
 		{method: http.MethodPost, path: "/:type/:id/$validate", handler: s.validateInstance, operation: "validate"},
+		{method: http.MethodGet, path: "/:type/$report", handler: s.report, operation: "report"},
+		{method: http.MethodPost, path: "/:type/$report", handler: s.reportPost, operation: "report"},
+		{method: http.MethodGet, path: "/:type/:id/$report", handler: s.reportInstance, operation: "report"},
 	}
 }
 
@@ -89,6 +95,9 @@ func (s *Server) typeOperations(t *fhir.ResourceType) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, r := range s.routes {
+		if only, ok := typeOnlyOperations[r.operation]; ok && only != t.Name {
+			continue
+		}
 		if r.operation != "" && !seen[r.operation] {
 			seen[r.operation] = true
 			out = append(out, r.operation)

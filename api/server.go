@@ -16,6 +16,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
+	"github.com/patient-involvement/fhir-server/internal/report"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
@@ -79,6 +80,8 @@ type Options struct {
 	// it the answer is 429 with Retry-After. 0: no limit.
 	RateLimit float64
 	RateBurst int
+	// Reports makes the patient-experience reports of $report; nil serves none.
+	Reports *report.Service
 	// SearchTimeout bounds each search and history page, its includes and its count; past it
 	// the answer is 503 with Retry-After. 0: no bound beyond the database's own.
 	SearchTimeout time.Duration

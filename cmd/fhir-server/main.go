@@ -28,6 +28,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/loader"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
+	"github.com/patient-involvement/fhir-server/internal/report"
 )
 
 // auditJournalDir is the audit journal's directory in the data directory.
@@ -148,6 +149,15 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if reg != nil {
 		reg.WatchAudit(auditor)
 	}
+	// Reports read the responses' stored search values straight from the store.
+	source, ok := searcher.(report.Source)
+	if !ok {
+		return errors.New("the store cannot read responses for reports")
+	}
+	reports, err := report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(api.Options{
 		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version, Location: cfg.Location,
@@ -155,7 +165,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		CORS:         api.CORSOptions{Origins: cfg.CORSOrigins, Credentials: cfg.CORSCredentials},
 		AllowedHosts: cfg.AllowedHosts, TrustedProxies: cfg.TrustedProxies,
 		MaxInFlight: cfg.MaxInFlight, MaxLargeBodies: cfg.MaxLargeBodies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		SearchTimeout: cfg.SearchTimeout,
+		SearchTimeout: cfg.SearchTimeout, Reports: reports,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
 			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,

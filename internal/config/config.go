@@ -58,6 +58,9 @@ type Config struct {
 	// (FHIR_MAX_INCLUDED, --max-included); a page that would include more includes that
 	// many and says so in an OperationOutcome entry (incomplete). Default 1000.
 	MaxIncluded int
+	// ReportMinCount is the default and smallest min-count of $report: no report publishes a
+	// count below it (FHIR_REPORT_MIN_COUNT, --report-min-count). Default 5.
+	ReportMinCount int
 	// DBTimeout bounds each database operation of a request that sets no deadline of its own
 	// (FHIR_DB_TIMEOUT, --db-timeout). Default 10s.
 	DBTimeout time.Duration
@@ -263,6 +266,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.IntVar(&c.RateBurst, "rate-burst", int(num("FHIR_RATE_BURST", 1000)), "requests a caller may make at once above the rate limit (FHIR_RATE_BURST)")
 	fs.DurationVar(&c.SearchTimeout, "search-timeout", dur("FHIR_SEARCH_TIMEOUT", 10*time.Second), "longest a search page may take before it answers 503 (FHIR_SEARCH_TIMEOUT)")
 	fs.IntVar(&c.MaxIncluded, "max-included", int(num("FHIR_MAX_INCLUDED", 1000)), "most resources _include and _revinclude add to one page (FHIR_MAX_INCLUDED)")
+	fs.IntVar(&c.ReportMinCount, "report-min-count", int(num("FHIR_REPORT_MIN_COUNT", 5)), "smallest count a report publishes, and the default min-count of $report (FHIR_REPORT_MIN_COUNT)")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", dur("FHIR_DB_TIMEOUT", 10*time.Second), "longest one database operation may take (FHIR_DB_TIMEOUT)")
 	fs.DurationVar(&c.DBSelectionTimeout, "db-selection-timeout", dur("FHIR_DB_SELECTION_TIMEOUT", 1500*time.Millisecond), "longest a request waits to reach the database before it answers 503 (FHIR_DB_SELECTION_TIMEOUT)")
 	fs.StringVar(&c.TimeZone, "timezone", str("FHIR_TIMEZONE", "UTC"), "time zone of dates and times given without one, e.g. Europe/Copenhagen (FHIR_TIMEZONE)")
@@ -328,7 +332,7 @@ func (c *Config) validate() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}} {
+	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}, {"report min count", c.ReportMinCount}} {
 		if n.v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.name, n.v))
 		}

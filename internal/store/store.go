@@ -611,7 +611,7 @@ func (s *Store) Indexes() []Index {
 			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, d.SortKey()), Value: 1}, {Key: "_id", Value: 1}}})
 		}
 	}
-	return out
+	return append(out, reportIndex())
 }
 
 // EnsureIndexes creates every declared index that does not exist yet. Indexes are created

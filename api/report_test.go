@@ -1,0 +1,166 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/patient-involvement/fhir-server/internal/fhir"
+)
+
+const lupURL = "https://fhir.patient-involvement.example/Questionnaire/lup-outpatient"
+
+// lupResponse is a response to LUP 2.0 at unit with overall.1 answered code and
+// welcome.1 answered welcome.
+func lupResponse(unit, authored string, overall, welcome int, comment string) string {
+	item := fmt.Sprintf(`[{"linkId":"welcome","item":[{"linkId":"welcome.1","answer":[{"valueCoding":{"system":"https://fhir.patient-involvement.example/CodeSystem/likert-5","code":"%d"}}]}]},`+
+		`{"linkId":"overall","item":[{"linkId":"overall.1","answer":[{"valueCoding":{"system":"https://fhir.patient-involvement.example/CodeSystem/likert-5","code":"%d"}}]}`, welcome, overall)
+	if comment != "" {
+		item += fmt.Sprintf(`,{"linkId":"overall.positive","answer":[{"valueString":%q}]}`, comment)
+	}
+	item += `]}]`
+	return fmt.Sprintf(`{"resourceType":"QuestionnaireResponse","extension":[{"url":"https://fhir.patient-involvement.example/StructureDefinition/care-unit","valueReference":{"identifier":{"system":"urn:oid:1.2.208.176.1.1","value":%q},"display":"Unit %s"}}],`+
+		`"questionnaire":"%s|2.0","status":"completed","subject":{"reference":"Patient/p1"},"authored":%q,"item":%s}`, unit, unit, lupURL, authored, item)
+}
+
+// reportServer stores LUP 1.0 and 2.0 and, in March 2026, units A (6 responses), B (5), C (3)
+// and D (7); in February 2026 unit A has 5 more.
+func reportServer(t *testing.T) *testServer {
+	t.Helper()
+	s := newTestServer(t)
+	for _, f := range []string{"lup-outpatient-v1.json", "lup-outpatient-v2.json"} {
+		raw, err := os.ReadFile("../fixtures/Questionnaire/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", f, r.status, r.body)
+		}
+	}
+	units := map[string][]int{"A": {5, 5, 4, 4, 3, 1}, "B": {5, 5, 5, 5, 5}, "C": {1, 1, 1}, "D": {2, 2, 3, 3, 3, 4, 5}}
+	for unit, answers := range units {
+		for i, a := range answers {
+			comment := ""
+			if i == 0 {
+				comment = "Good care at unit " + unit
+			}
+			s.mustCreate("QuestionnaireResponse", lupResponse(unit, fmt.Sprintf("2026-03-%02dT10:00:00+01:00", i+2), a, 4, comment))
+		}
+	}
+	for _, a := range []int{3, 3, 3, 2, 1} {
+		s.mustCreate("QuestionnaireResponse", lupResponse("A", "2026-02-10T10:00:00+01:00", a, 4, ""))
+	}
+	return s
+}
+
+const march = "&periodStart=2026-03-01&periodEnd=2026-04-01"
+
+func TestReport(t *testing.T) {
+	s := reportServer(t)
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?url="+lupURL+"|2.0"+march+"&compare=previous&comments=true", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var tree map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		t.Fatal(err)
+	}
+	if err := fhir.ValidateTree("MeasureReport", tree); err != nil {
+		t.Fatalf("not a valid R4 MeasureReport: %v", err)
+	}
+	if tree["type"] != "summary" || fmt.Sprint(tree["period"]) != "map[end:2026-03-31 start:2026-03-01]" {
+		t.Errorf("type %v, period %v", tree["type"], tree["period"])
+	}
+
+	r = s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&url="+lupURL+"|2.0"+march+"&compare=previous", nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rows[0], ","); got != "questionnaire,version,period_start,period_end,stratum,linkId,answer,count,n,percent,mean,suppressed" {
+		t.Errorf("header %s", got)
+	}
+	find := func(period, stratum, link, answer string) []string {
+		for _, row := range rows[1:] {
+			if row[2] == period && row[4] == stratum && row[5] == link && row[6] == answer {
+				return row[7:]
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name, period, stratum, link, answer, want string
+	}{
+		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8; mean 72/21,
+		// positive 11/21
+		{"overall n and mean", "2026-03-01", "all", "overall.1", "", "[ 21 52.4 3.43 false]"},
+		{"overall count of 5", "2026-03-01", "all", "overall.1", "5", "[8 21 38.1  false]"},
+		// 3 of 21 is 14 %, and no other count of 21 rounds to 14 %: withheld
+		{"overall count below 5 withheld", "2026-03-01", "all", "overall.1", "4", "[ 21   true]"},
+		// A: 5,5,4,4,3,1: mean 22/6, positive 4/6
+		{"unit A mean", "2026-03-01", "Unit A", "overall.1", "", "[ 6 66.7 3.67 false]"},
+		// 1 of 6 is 17 %, which only a count of 1 rounds to: withheld
+		{"unit A count 1 of 6 withheld", "2026-03-01", "Unit A", "overall.1", "1", "[ 6   true]"},
+		// C has 3 responses: suppressed, and B (5, the next smallest) with it
+		{"unit C suppressed", "2026-03-01", "Unit C", "overall.1", "", "[    true]"},
+		{"unit B suppressed with C", "2026-03-01", "Unit B", "overall.1", "", "[    true]"},
+		{"unit D published", "2026-03-01", "Unit D", "overall.1", "", "[ 7 28.6 3.14 false]"},
+		// dimension: welcome has one item, all 4
+		{"dimension score", "2026-03-01", "all", "welcome", "", "[ 21  4 false]"},
+		// February: A has 5: 3,3,3,2,1 mean 12/5
+		{"previous period unit A", "2026-02-01", "Unit A", "overall.1", "", "[ 5 0.0 2.4 false]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := fmt.Sprint(find(c.period, c.stratum, c.link, c.answer)); got != c.want {
+				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+
+	r = s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=html&lang=da&comments=true&url="+lupURL+march, nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("html: %d %s", r.status, r.body)
+	}
+	for _, want := range []string{"<svg", "Alle", "Good care at unit A", "Unit D"} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+	if bytes.Contains(r.body, []byte("Good care at unit C")) {
+		t.Error("the page shows a comment of a suppressed unit")
+	}
+}
+
+func TestReportRefusals(t *testing.T) {
+	s := reportServer(t)
+	for _, c := range []struct {
+		name, path string
+		status     int
+		want       string
+	}{
+		{"no period", "/fhir/Questionnaire/$report?url=" + lupURL, 400, "needs a period"},
+		{"unknown parameter", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&unit=A", 400, "has no parameter unit"},
+		{"min-count below the server's", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&min-count=3", 422, "below this server's minimum"},
+		{"unknown questionnaire", "/fhir/Questionnaire/$report?url=https://example.org/q" + march, 404, "No Questionnaire"},
+		{"other type", "/fhir/CarePlan/$report?url=" + lupURL + march, 404, "Questionnaire only"},
+		{"bad language", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&lang=fr", 400, "lang"},
+		{"bad format", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&_format=xml", 406, "not served"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			outcome(t, s.do(http.MethodGet, c.path, nil), c.status, c.want)
+		})
+	}
+}
