@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
 
@@ -161,6 +162,77 @@ func TestReportRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			outcome(t, s.do(http.MethodGet, c.path, nil), c.status, c.want)
+		})
+	}
+}
+
+func TestReportAuthorization(t *testing.T) {
+	s := newAuthServer(t)
+	admin := s.mint(auth.TokenOptions{Scope: "system/*.*"})
+	raw, err := os.ReadFile("../fixtures/Questionnaire/lup-outpatient-v2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw, "Authorization", "Bearer "+admin); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	path := "/fhir/Questionnaire/$report?url=" + lupURL + march
+	for _, c := range []struct {
+		name, scope, patient string
+		status               int
+		want                 string
+	}{
+		{"patient token", "patient/*.rs", "p1", 403, "patient/ scopes never get reports"},
+		{"user token that may read Questionnaires only", "user/Questionnaire.rs", "", 403, "user/QuestionnaireResponse.s"},
+		{"user token that may search responses", "user/Questionnaire.r user/QuestionnaireResponse.s", "", 200, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok := s.mint(auth.TokenOptions{Scope: c.scope, Patient: c.patient})
+			r := s.do(http.MethodGet, path, nil, "Authorization", "Bearer "+tok)
+			if c.status != 200 {
+				outcome(t, r, c.status, c.want)
+				return
+			}
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+		})
+	}
+	if r := s.do(http.MethodGet, path, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("without a token: %d", r.status)
+	}
+}
+
+func TestReportVersions(t *testing.T) {
+	s := reportServer(t)
+	// 1.0 has overall.1 with the same options as 2.0: merged with version=*, so the
+	// responses of both count in one item.
+	v1 := strings.ReplaceAll(lupResponse("A", "2026-03-20T10:00:00+01:00", 5, 4, ""), "|2.0", "|1.0")
+	s.mustCreate("QuestionnaireResponse", v1)
+	for _, c := range []struct {
+		name, query, version, n string
+	}{
+		{"one version", "&url=" + lupURL + "|2.0", "2.0", "21"},
+		{"every version merged", "&url=" + lupURL + "&version=*", "1.0+2.0", "22"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv"+march+c.query, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows[1:] {
+				if row[4] == "all" && row[5] == "overall.1" && row[6] == "" {
+					if row[1] != c.version || row[8] != c.n {
+						t.Errorf("version %s n %s, want %s and %s", row[1], row[8], c.version, c.n)
+					}
+					return
+				}
+			}
+			t.Error("no overall.1 row")
 		})
 	}
 }
