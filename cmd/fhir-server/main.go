@@ -67,15 +67,18 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 		return runToken(args, env, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args, env, stdout, stderr)
+	case "report":
+		return runReport(ctx, args, env, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: fhir-server [serve] [flags]   (fhir-server serve -h lists the flags)")
 		fmt.Fprintln(stdout, "       fhir-server load [flags] PATH…   load FHIR JSON, Bundles and NDJSON (load -h)")
 		fmt.Fprintln(stdout, "       fhir-server generate [flags]     write example responses and care plans as NDJSON (generate -h)")
 		fmt.Fprintln(stdout, "       fhir-server token --scope S …    print a dev mode access token (token -h)")
 		fmt.Fprintln(stdout, "       fhir-server healthcheck          exit 0 when the server at FHIR_ADDR (--addr) is ready")
+		fmt.Fprintln(stdout, "       fhir-server report --url Q --period 2026-Q1 [--format html|csv|json]   write a patient-experience report (report -h)")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, load, generate, token, healthcheck, help)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, load, generate, token, healthcheck, report, help)", cmd)
 	}
 }
 

@@ -87,14 +87,14 @@ func (r *Report) WriteHTML(w io.Writer, loc *time.Location) error {
 	}
 	pg := htmlPage{
 		Lang: lang, Title: r.Title, W: wd, Compare: r.Compare,
-		Period:    formatDate(r.Start, loc) + " – " + formatDate(r.End.Add(-time.Nanosecond), loc),
+		Period:    periodText(r.Start, r.End, loc),
 		Versions:  describeVersions(r.Versions),
 		Statuses:  strings.Join(r.Statuses, ", "),
 		Generated: r.Generated.In(loc).Format("2006-01-02 15:04"),
 		MinNote:   fmt.Sprintf(wd["minNote"], r.MinCount),
 	}
 	if r.Compare {
-		pg.PrevPeriod = formatDate(r.PrevStart, loc) + " – " + formatDate(r.PrevEnd.Add(-time.Nanosecond), loc)
+		pg.PrevPeriod = periodText(r.PrevStart, r.PrevEnd, loc)
 	}
 	labels := make([]string, len(r.Strata))
 	for k, s := range r.Strata {
@@ -109,6 +109,9 @@ func (r *Report) WriteHTML(w io.Writer, loc *time.Location) error {
 		pg.Overview = append(pg.Overview, row)
 	}
 	for i, it := range r.Items {
+		if r.Strata[0].Items[i].rawN == 0 && it.kind() != kindText {
+			continue // nobody answered it in the period: nothing to show
+		}
 		hi := htmlItem{LinkID: it.LinkID, Text: it.Text(r.Lang), Depth: it.Depth, Group: it.kind() == kindGroup, Text_: it.kind() == kindText, Numbers: it.kind() == kindNumber}
 		if hi.Text_ {
 			if !r.Comments {
@@ -189,6 +192,13 @@ func (r *Report) htmlRow(i int, s *Stratum, label string, wd map[string]string) 
 		}
 	}
 	return row
+}
+
+// periodText writes [start, end) for people: its first and last day when both are
+// midnights in loc, else its instants.
+func periodText(start, end time.Time, loc *time.Location) string {
+	p := fhirPeriod(start, end, loc)
+	return p["start"].(string) + " – " + p["end"].(string)
 }
 
 func opt(v *float64, f func(float64) string) string {

@@ -173,6 +173,7 @@ func (l *Layout) dimensions(s *Stratum) {
 				k++
 			}
 			f.N = max(f.N, cf.N)
+			f.rawN = max(f.rawN, cf.rawN)
 		}
 		f.Mean = nil
 		if k > 0 {
