@@ -280,6 +280,7 @@ func (s *Server) home(c *gin.Context) {
 <p>FHIR base URL: <code>`+htmlEscape(base)+`</code></p>
 <ul>
 <li><a href="`+docsPath+`">API documentation</a> (Swagger UI: try every interaction from the browser)</li>
+<li><a href="`+reportsPath+`">Patient-experience reports</a> (per care unit and period, printable, with charts)</li>
 <li><a href="/fhir/metadata">CapabilityStatement</a> (<code>GET /fhir/metadata</code>)</li>
 <li>OpenAPI 3.1 description: <a href="`+openAPIJSONPath+`">`+openAPIJSONPath+`</a> and <a href="`+openAPIYAMLPath+`">`+openAPIYAMLPath+`</a></li>
 <li>Health: <a href="/healthz">/healthz</a> (process up) and <a href="/readyz">/readyz</a> (database answers)</li>

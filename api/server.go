@@ -162,6 +162,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.registerDocs(); err != nil {
 		return nil, err
 	}
+	s.registerReportsPage()
 	return s, nil
 }
 

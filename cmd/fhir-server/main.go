@@ -196,6 +196,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	log.Info("FHIR server listening", "addr", ln.Addr().String(), "base_url", base, "auth", string(verifier.Mode()))
 	fmt.Fprintf(stdout, "FHIR R4 server ready at %s (try: curl %s/metadata; API docs at %s/docs)\n", base, base, strings.TrimSuffix(base, "/fhir"))
+	if cfg.Demo {
+		fmt.Fprintf(stdout, "Patient-experience reports of the demo data: open %s/reports and paste the token below\n", strings.TrimSuffix(base, "/fhir"))
+	}
 	if k := verifier.DevKey(); k != nil {
 		banner, err := auth.DevBanner(k, base, auth.TokenOptions{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
 		if err != nil {

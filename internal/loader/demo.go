@@ -1,15 +1,25 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
 
 	"github.com/patient-involvement/fhir-server/fixtures"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/generate"
 	"github.com/patient-involvement/fhir-server/internal/search"
+)
+
+// Demo's generated data: enough patients for a year of experience surveys with most care
+// units above a report's minimum count in a quarter, and a few small ones below it.
+const (
+	demoPatients = 150
+	demoSeed     = 2026
 )
 
 // Demo loads the fixtures embedded in the binary through svc (with searcher for conditional
@@ -30,6 +40,14 @@ func Demo(ctx context.Context, svc *fhir.Service, searcher search.Searcher, log 
 	if err != nil {
 		return false, fmt.Errorf("demo data: %w", err)
 	}
+	// Generated responses and care plans besides the fixtures, so that the reports have
+	// units to compare (see internal/generate).
+	var gen bytes.Buffer
+	if _, err := generate.Write(&gen, fixtures.FS(), generate.Options{Patients: demoPatients, Seed: demoSeed}); err != nil {
+		return false, fmt.Errorf("demo data: generate: %w", err)
+	}
+	inputs = append(inputs, Input{Name: "generated.ndjson", Size: int64(gen.Len()), NDJSON: true,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(gen.Bytes())), nil }})
 	// Questionnaires go last: their presence is what marks the demo data as loaded, so a
 	// first start that is interrupted is completed by the next one.
 	sort.SliceStable(inputs, func(i, j int) bool {

@@ -22,6 +22,12 @@ var chartPalette = []color.RGBA{
 
 var chartGrey = color.RGBA{0xa0, 0xa0, 0xa0, 0xff}
 
+// categoryPalette colours the options of an item without ordinal values.
+var categoryPalette = []color.RGBA{
+	{0x1f, 0x77, 0xb4, 0xff}, {0xff, 0x7f, 0x0e, 0xff}, {0x94, 0x67, 0xbd, 0xff}, {0x17, 0xbe, 0xcf, 0xff},
+	{0x8c, 0x56, 0x4b, 0xff}, {0xe3, 0x77, 0xc2, 0xff}, {0xbc, 0xbd, 0x22, 0xff}, {0x7f, 0x7f, 0x7f, 0xff},
+}
+
 // chartSVG draws an item's answer distribution as horizontal stacked bars, one per stratum
 // shown (the overall first), each option's share in percent, and returns the SVG element.
 // Suppressed strata get an empty bar; a withheld option count its rounded share, or nothing.
@@ -76,8 +82,8 @@ func (r *Report) chartSVG(i int, strata []*Stratum, labels []string) (string, er
 }
 
 // optionColors are the colours of an item's options in its chart and legend: by rank of
-// ordinal value from red to green, grey for options without one; a boolean's true green and
-// false red.
+// ordinal value from red to green, grey for options without one (don't know); distinct
+// colours when no option has one; a boolean's true green and false red.
 func (it *Item) optionColors() []color.RGBA {
 	out := make([]color.RGBA, len(it.Options))
 	if it.kind() == kindBoolean {
@@ -88,6 +94,12 @@ func (it *Item) optionColors() []color.RGBA {
 		if o.Ordinal != nil {
 			ordinals++
 		}
+	}
+	if ordinals == 0 {
+		for oi := range out {
+			out[oi] = categoryPalette[oi%len(categoryPalette)]
+		}
+		return out
 	}
 	rank := 0
 	for oi, o := range it.Options {
