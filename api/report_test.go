@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -200,6 +202,100 @@ func TestReportAuthorization(t *testing.T) {
 	}
 	if r := s.do(http.MethodGet, path, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", r.status)
+	}
+	// Each report is in the audit trail, with the parameters it was made with.
+	if err := s.audit.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := s.do(http.MethodGet, "/fhir/AuditEvent?subtype=operation&_count=100", nil, "Authorization", "Bearer "+admin)
+	if r.status != http.StatusOK {
+		t.Fatalf("audit search: %d %s", r.status, r.body)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource struct {
+				Entity []struct {
+					Query string `json:"query"`
+				} `json:"entity"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(r.body, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	var queries []string
+	for _, e := range bundle.Entry {
+		for _, en := range e.Resource.Entity {
+			if q, err := base64.StdEncoding.DecodeString(en.Query); err == nil && len(q) > 0 {
+				queries = append(queries, string(q))
+			}
+		}
+	}
+	if got := strings.Join(queries, "\n"); strings.Count(got, "periodStart=2026-03-01") != 1 || !strings.Contains(got, "stratifier=care-unit") {
+		t.Errorf("the audit trail has these report queries, want the one report made, with its parameters:\n%s", got)
+	}
+}
+
+func TestReportStratifiersAndPost(t *testing.T) {
+	s := reportServer(t)
+	csvRows := func(r *response) [][]string {
+		t.Helper()
+		if r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	strata := func(rows [][]string) string {
+		seen := map[string]bool{}
+		var out []string
+		for _, row := range rows[1:] {
+			if !seen[row[4]] {
+				seen[row[4]] = true
+				out = append(out, row[4])
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ name, query, want string }{
+		{"none: the overall alone", "&stratifier=none", "all"},
+		{"FHIRPath on the response", "&stratifier=" + url.QueryEscape("QuestionnaireResponse.status"), "all,completed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows := csvRows(s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&url="+lupURL+march+c.query, nil))
+			if got := strata(rows); got != c.want {
+				t.Errorf("strata %s, want %s", got, c.want)
+			}
+		})
+	}
+	outcome(t, s.do(http.MethodGet, "/fhir/Questionnaire/$report?url="+lupURL+march+"&stratifier="+url.QueryEscape("QuestionnaireResponse.item.where("), nil),
+		http.StatusBadRequest, "neither care-unit, none nor a FHIRPath expression")
+
+	body := `{"resourceType":"Parameters","parameter":[{"name":"url","valueUri":"` + lupURL + `|2.0"},` +
+		`{"name":"periodStart","valueDate":"2026-03-01"},{"name":"periodEnd","valueDate":"2026-04-01"},{"name":"stratifier","valueString":"none"}]}`
+	rows := csvRows(s.do(http.MethodPost, "/fhir/Questionnaire/$report?_format=csv", []byte(body), "Content-Type", "application/fhir+json"))
+	if got := strata(rows); got != "all" {
+		t.Errorf("POST strata %s, want all", got)
+	}
+	outcome(t, s.do(http.MethodPost, "/fhir/Questionnaire/$report", []byte(`{"resourceType":"Patient"}`), "Content-Type", "application/fhir+json"),
+		http.StatusBadRequest, "takes a Parameters resource")
+	// By id: the Questionnaire stored under lup-outpatient-v2 when the server made its id.
+	id := ""
+	if r := s.do(http.MethodGet, "/fhir/Questionnaire?url="+lupURL+"&version=2.0", nil); r.status == http.StatusOK {
+		entries, _ := r.json(t)["entry"].([]any)
+		if len(entries) == 1 {
+			id, _ = entries[0].(map[string]any)["resource"].(map[string]any)["id"].(string)
+		}
+	}
+	if id == "" {
+		t.Fatal("LUP 2.0 not found by search")
+	}
+	rows = csvRows(s.do(http.MethodGet, "/fhir/Questionnaire/"+id+"/$report?_format=csv"+march, nil))
+	if rows[1][1] != "2.0" {
+		t.Errorf("by id: version %s, want 2.0", rows[1][1])
 	}
 }
 

@@ -123,8 +123,8 @@ func (l *Layout) raw(s *stratumAcc) *Stratum {
 				m := acc.ordSum / float64(acc.ordN)
 				f.Mean = &m
 			}
-			if total > 0 && it.hasPositive() {
-				sp := float64(f.positives) / float64(total)
+			if base := it.positiveBase(acc.counts); base > 0 && it.hasPositive() {
+				sp := float64(f.positives) / float64(base)
 				f.SharePositive = &sp
 			}
 		case kindNumber:
@@ -196,12 +196,24 @@ func (l *Layout) significance(all *Stratum, strata []*Stratum) {
 			if s.Suppressed || f.Suppressed || f.SharePositive == nil {
 				continue
 			}
-			n1 := answered(f)
-			n2 := answered(total) - n1
+			n1 := it.positiveBase(f.counts)
+			n2 := it.positiveBase(total.counts) - n1
 			x1, x2 := f.positives, total.positives-f.positives
 			f.Significance = twoProportion(x1, n1, x2, n2)
 		}
 	}
+}
+
+// positiveBase is the number of answers share positive is a share of: those with an
+// ordinal value on an ordinal scale (a "don't know" is no opinion), else all.
+func (it *Item) positiveBase(counts []int) int {
+	n := 0
+	for oi, c := range counts {
+		if !it.ordinal || it.Options[oi].Ordinal != nil {
+			n += c
+		}
+	}
+	return n
 }
 
 // answered is the number of answers an item's distribution holds.
