@@ -130,4 +130,3 @@ func version(b *testing.B, raw []byte, typ string, now time.Time) *fhir.Resource
 	}
 	return r
 }
-
