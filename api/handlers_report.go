@@ -129,25 +129,23 @@ func (s *Server) report(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	media := c.GetString(reportMediaKey)
+	format := map[string]string{mediaCSV: report.FormatCSV, mediaHTML: report.FormatHTML}[media]
+	if format == "" {
+		format = report.FormatJSON
+	}
 	var buf bytes.Buffer
-	switch c.GetString(reportMediaKey) {
-	case mediaCSV:
-		if err := rep.WriteCSV(&buf, loc); err != nil {
-			return fhir.Wrap(err, "write the report as CSV")
-		}
+	if err := rep.Write(&buf, format, loc); err != nil {
+		return fhir.Wrap(err, "write the report as %s", format)
+	}
+	switch format {
+	case report.FormatCSV:
 		c.Header("Content-Disposition", `attachment; filename="report.csv"`)
 		c.Data(http.StatusOK, mediaCSV+"; charset=utf-8; header=present", buf.Bytes())
-	case mediaHTML:
-		if err := rep.WriteHTML(&buf, loc); err != nil {
-			return fhir.Wrap(err, "write the report as HTML")
-		}
+	case report.FormatHTML:
 		c.Data(http.StatusOK, mediaHTML+"; charset=utf-8", buf.Bytes())
 	default:
-		body, err := rep.MeasureReport(loc)
-		if err != nil {
-			return fhir.Wrap(err, "write the MeasureReport")
-		}
-		writeJSON(c, http.StatusOK, body)
+		writeJSON(c, http.StatusOK, buf.Bytes())
 	}
 	return nil
 }

@@ -115,6 +115,9 @@ func requestCost(ep endpoint) int {
 	case fhir.InteractionSearchType, fhir.InteractionHistoryType:
 		return searchCost
 	}
+	if ep.name == "report" {
+		return searchCost // a report reads through the responses as a search does
+	}
 	return 1
 }
 

@@ -182,15 +182,6 @@ func localReport(ctx context.Context, cfg *config.Config, format string, q url.V
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	var buf bytes.Buffer
-	switch format {
-	case "csv":
-		err = rep.WriteCSV(&buf, rs.Location())
-	case "json":
-		var b []byte
-		b, err = rep.MeasureReport(rs.Location())
-		buf.Write(b)
-	default:
-		err = rep.WriteHTML(&buf, rs.Location())
-	}
+	err = rep.Write(&buf, format, rs.Location())
 	return buf.Bytes(), err
 }

@@ -48,14 +48,14 @@ type htmlPage struct {
 }
 
 type htmlItem struct {
-	LinkID, Text string
-	Depth        int
-	Group, Text_ bool
-	Chart        template.HTML
-	Legend       []htmlLegend
-	Rows         []htmlRow
-	Comments     []htmlComments
-	Numbers      bool
+	LinkID, Text  string
+	Depth         int
+	Group, IsText bool
+	Chart         template.HTML
+	Legend        []htmlLegend
+	Rows          []htmlRow
+	Comments      []htmlComments
+	Numbers       bool
 }
 
 type htmlLegend struct{ Label, Color string }
@@ -112,8 +112,8 @@ func (r *Report) WriteHTML(w io.Writer, loc *time.Location) error {
 		if r.Strata[0].Items[i].rawN == 0 && it.kind() != kindText {
 			continue // nobody answered it in the period: nothing to show
 		}
-		hi := htmlItem{LinkID: it.LinkID, Text: it.Text(r.Lang), Depth: it.Depth, Group: it.kind() == kindGroup, Text_: it.kind() == kindText, Numbers: it.kind() == kindNumber}
-		if hi.Text_ {
+		hi := htmlItem{LinkID: it.LinkID, Text: it.Text(r.Lang), Depth: it.Depth, Group: it.kind() == kindGroup, IsText: it.kind() == kindText, Numbers: it.kind() == kindNumber}
+		if hi.IsText {
 			if !r.Comments {
 				continue
 			}
@@ -261,7 +261,7 @@ blockquote { margin: 2px 0 2px 12px; font-size: 9.5pt; }
 <table><thead><tr><th>{{$.W.unit}}</th><th>{{$.W.n}}</th><th>{{$.W.mean}}</th>{{if $.Compare}}<th>{{$.W.previous}}</th><th>{{$.W.diff}}</th>{{end}}<th></th></tr></thead><tbody>
 {{range .Rows}}<tr{{if .Suppressed}} class="suppressed"{{end}}><td>{{.Label}}</td><td>{{.N}}</td><td>{{.Mean}}</td>{{if $.Compare}}<td>{{.Prev}}</td><td>{{.Diff}}</td>{{end}}<td>{{.Note}}</td></tr>
 {{end}}</tbody></table>
-{{else if .Text_}}<h2>{{.Text}}</h2>
+{{else if .IsText}}<h2>{{.Text}}</h2>
 {{range .Comments}}<h3 class="note">{{.Label}}</h3>{{range .List}}<blockquote>“{{.}}”</blockquote>{{end}}{{else}}<p class="note">{{$.W.noComments}}</p>{{end}}
 {{else}}<h2>{{.Text}}</h2>
 {{if .Chart}}<div class="chart">{{.Chart}}</div>
