@@ -197,3 +197,25 @@ func (s *Server) reportPost(c *gin.Context) error { return s.report(c) }
 //	@Security		BearerAuth
 //	@Router			/fhir/Questionnaire/{id}/$report [get]
 func (s *Server) reportInstance(c *gin.Context) error { return s.report(c) }
+
+// reportInstancePost serves POST /fhir/Questionnaire/{id}/$report.
+//
+//	@Summary		Patient-experience report of one stored Questionnaire, parameters in a Parameters resource
+//	@Description	As GET /fhir/Questionnaire/{id}/$report, with each parameter a Parameters.parameter of the same name and a primitive value[x], sent as application/fhir+json (see POST /fhir/Questionnaire/$report).
+//	@ID				report.instance.post
+//	@Param			id				path		string	true	"Logical id of the Questionnaire"	example(lup-outpatient-v2)
+//	@Tags			Questionnaire
+//	@Produce		application/fhir+json,text/csv,text/html
+//	@Param			_format			query		string	false	"json (MeasureReport), csv or html; overrides Accept"	Enums(json,csv,html)
+//	@Param			X-Request-Id	header		string	false	"Id for this request, echoed in the response and the server log; the server makes one when absent or malformed"
+//	@Success		200				{object}	Resource	"A MeasureReport (or the CSV or HTML form)"
+//	@Failure		400				{object}	fhir.OperationOutcome	"A parameter that is unknown, repeated or malformed, or no period"
+//	@Failure		401				{object}	fhir.OperationOutcome	"No valid bearer token"
+//	@Failure		403				{object}	fhir.OperationOutcome	"The token may not search every QuestionnaireResponse (patient/ scopes never may)"
+//	@Failure		404				{object}	fhir.OperationOutcome	"No such Questionnaire"
+//	@Failure		422				{object}	fhir.OperationOutcome	"min-count below the server's, or a stratifier that fails on a response"
+//	@Failure		503				{object}	fhir.OperationOutcome	"The database is unreachable or busy (with Retry-After)"
+//	@Header			all				{string}	X-Request-Id	"The request id: the client's X-Request-Id or one made by the server"
+//	@Security		BearerAuth
+//	@Router			/fhir/Questionnaire/{id}/$report [post]
+func (s *Server) reportInstancePost(c *gin.Context) error { return s.report(c) }

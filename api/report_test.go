@@ -297,6 +297,12 @@ func TestReportStratifiersAndPost(t *testing.T) {
 	if rows[1][1] != "2.0" {
 		t.Errorf("by id: version %s, want 2.0", rows[1][1])
 	}
+	byID := `{"resourceType":"Parameters","parameter":[{"name":"periodStart","valueDate":"2026-03-01"},` +
+		`{"name":"periodEnd","valueDate":"2026-04-01"},{"name":"stratifier","valueString":"none"}]}`
+	rows = csvRows(s.do(http.MethodPost, "/fhir/Questionnaire/"+id+"/$report?_format=csv", []byte(byID), "Content-Type", "application/fhir+json"))
+	if rows[1][1] != "2.0" || strata(rows) != "all" {
+		t.Errorf("POST by id: version %s, strata %s, want 2.0 and all", rows[1][1], strata(rows))
+	}
 }
 
 func TestReportVersions(t *testing.T) {

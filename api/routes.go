@@ -59,6 +59,7 @@ func (s *Server) fhirRoutes() []route {
 		{method: http.MethodGet, path: "/:type/$report", handler: s.report, operation: "report"},
 		{method: http.MethodPost, path: "/:type/$report", handler: s.reportPost, operation: "report"},
 		{method: http.MethodGet, path: "/:type/:id/$report", handler: s.reportInstance, operation: "report"},
+		{method: http.MethodPost, path: "/:type/:id/$report", handler: s.reportInstancePost, operation: "report"},
 	}
 }
 
