@@ -346,6 +346,9 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		if err := guard(ctx, prev, next); err != nil {
 			return nil, err
 		}
+		if err := s.checkPatientWrite(ctx, prev, next); err != nil {
+			return nil, err
+		}
 		err = s.store.Put(ctx, next, prev)
 		if errors.Is(err, ErrVersionConflict) {
 			if ifMatch != nil {
