@@ -46,6 +46,8 @@ type Store struct {
 	// deriver computes again, when search values are extracted again, the values a content
 	// checker computed when a version was written (see DeriveWith).
 	deriver Deriver
+	// observer is told of every version before it is written (see ObserveWrites).
+	observer WriteObserver
 }
 
 // Deriver computes the values a content checker derives from a resource's content (the
@@ -258,7 +260,7 @@ func (d *document) resource(typ string) *fhir.Resource {
 
 // currentDoc is the stored current version: the version and, for a live resource, its
 // search values.
-func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
+func (s *Store) currentDoc(r *fhir.Resource) (bson.D, search.Index, error) {
 	d := bson.D{
 		{Key: "_id", Value: r.ID},
 		{Key: "vid", Value: r.VersionID},
@@ -273,17 +275,17 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 		if len(r.Compartments) > 0 {
 			d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 		}
-		return d, nil
+		return d, nil, nil
 	}
 	ix, err := s.index(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Compartments = search.Compartments(r.Type, ix)
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
-	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
+	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), ix, nil
 }
 
 // zone names the settings search values are extracted with: the time zone and the base
@@ -388,13 +390,22 @@ func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.R
 }
 
 // Put implements fhir.Store.
-func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
+func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) (err error) {
 	mu := s.lock(next.Type, next.ID)
 	mu.Lock()
 	defer mu.Unlock()
-	doc, err := s.currentDoc(next)
+	doc, ix, err := s.currentDoc(next)
 	if err != nil {
 		return err
+	}
+	if s.observer != nil {
+		// Told before anything is written, under the resource's lock: what the observer
+		// records for the write is durable before the write can be.
+		written, err := s.observer.BeforeWrite(ctx, next, ix)
+		if err != nil {
+			return err
+		}
+		defer func() { written(err) }()
 	}
 	if prev == nil {
 		_, err := s.current(next.Type).InsertOne(ctx, doc)
@@ -517,7 +528,7 @@ func (s *Store) InsertNew(ctx context.Context, rs []*fhir.Resource) (existing []
 	byType := map[string][]any{}
 	ids := map[string][]string{}
 	for _, r := range rs {
-		doc, err := s.currentDoc(r)
+		doc, _, err := s.currentDoc(r)
 		if err != nil {
 			return nil, err
 		}
