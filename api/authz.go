@@ -146,7 +146,7 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 			a.compartment = "Patient/" + p.Patient
 		}
 		c.Set(accessKey, a)
-		ctx := fhir.WithWriteGuard(c.Request.Context(), s.writeGuard(a, typ))
+		ctx := fhir.WithWriteGuard(auth.WithPrincipal(c.Request.Context(), p), s.writeGuard(a, typ))
 		if a.compartment != "" {
 			// What a patient may change of a resource it may write (a shared care plan).
 			ctx = fhir.WithPatientWriter(ctx, p.Patient)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
+	"github.com/patient-involvement/fhir-server/internal/subscription"
 )
 
 const loadUsage = `usage: fhir-server load [flags] PATH…
@@ -72,7 +74,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
+		svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
 		if err != nil {
 			return err
 		}
@@ -103,7 +105,7 @@ const questionnaireTTL = 5 * time.Second
 //
 // With reindex, search values extracted by an older version or with other settings are
 // extracted again in the background (see store.Reindex); closing waits for it to stop.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics, reindex bool) (*fhir.Service, search.Searcher, func(), error) {
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics, reindex bool) (*fhir.Service, search.Searcher, *subscription.Manager, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -116,7 +118,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	if uri == "" {
 		lock, err := datadir.Acquire(cfg.DataDir, command)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		closers = append(closers, func() {
 			if err := lock.Release(); err != nil {
@@ -126,7 +128,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		emb, err = embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
 			closeAll()
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		closers = append(closers, func() {
 			if err := emb.Close(); err != nil {
@@ -146,7 +148,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	client, err := store.Connect(ctx, uri, store.ConnectOptions{Timeout: cfg.DBTimeout, SelectionTimeout: cfg.DBSelectionTimeout}, monitors...)
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
@@ -163,7 +165,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	}
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// Responses are checked against their Questionnaire. On the embedded database this
 	// process is the only client, so what the rules cache of the stored Questionnaires is
@@ -176,7 +178,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	rules, err := questionnaire.New(st, questionnaire.Options{Mode: questionnaire.Mode(cfg.QRValidation), ResolveTTL: ttl, Logger: log})
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// Scores computed from responses are searched beside their answers: extracting search
 	// values again computes them again.
@@ -193,13 +195,33 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		}()
 		closers = append(closers, func() { cancel(); <-stopped })
 	}
-	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
+	// Subscriptions: served by the server command alone (a load writes in bulk and
+	// notifies nothing). The outbox lives beside the embedded database and the audit journal.
+	var subs *subscription.Manager
+	checker := fhir.ContentChecker(rules)
+	if command == "serve" {
+		subs, err = subscription.New(subscription.Options{
+			Dir: filepath.Join(cfg.DataDir, subscriptionDir), Store: st, Compile: st.Matcher,
+			AllowedHosts: cfg.SubscriptionAllowedHosts, RetryFor: cfg.SubscriptionRetryFor,
+			RetryMax: cfg.SubscriptionRetryMax, Timeout: cfg.SubscriptionTimeout, Logger: log, Metrics: m,
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, nil, err
+		}
+		st.ObserveWrites(subs)
+		checker = fhir.ContentCheckers(rules, subs)
+	}
+	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(checker), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return svc, st, closeAll, nil
+	return svc, st, subs, closeAll, nil
 }
+
+// subscriptionDir is the subscription outbox's directory in the data directory.
+const subscriptionDir = "subscriptions"
 
 // scanAdvice is the number of stored resources of one type above which a search on the
 // embedded database, which reads every stored resource of the type, takes more than about

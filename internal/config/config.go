@@ -123,6 +123,20 @@ type Config struct {
 	// BaseURL is empty (FHIR_ALLOWED_HOSTS, --allowed-hosts, comma separated). Requests for
 	// another host are refused. Default: localhost, 127.0.0.1 and ::1.
 	AllowedHosts []string
+	// SubscriptionAllowedHosts are the hosts (host or host:port) Subscription endpoints may
+	// reach over http and on private, loopback or link-local addresses
+	// (FHIR_SUBSCRIPTION_ALLOWED_HOSTS, --subscription-allowed-hosts, comma separated), e.g.
+	// 127.0.0.1:9999 for a local receiver. Default none: https to public addresses only.
+	SubscriptionAllowedHosts []string
+	// SubscriptionRetryFor is how long a notification is retried before its subscription
+	// turns to error (FHIR_SUBSCRIPTION_RETRY_FOR, --subscription-retry-for). Default 24h.
+	SubscriptionRetryFor time.Duration
+	// SubscriptionRetryMax is the longest pause between two attempts
+	// (FHIR_SUBSCRIPTION_RETRY_MAX, --subscription-retry-max). Default 10m.
+	SubscriptionRetryMax time.Duration
+	// SubscriptionTimeout bounds each request to an endpoint (FHIR_SUBSCRIPTION_TIMEOUT,
+	// --subscription-timeout). Default 10s.
+	SubscriptionTimeout time.Duration
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose X-Forwarded-For,
 	// X-Forwarded-Proto and X-Forwarded-Host headers are believed (FHIR_TRUSTED_PROXIES,
 	// --trusted-proxies, comma separated). Default none: the headers are ignored.
@@ -284,7 +298,11 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.SMART.ManagementURL, "smart-management-url", str("FHIR_SMART_MANAGEMENT_URL", ""), "app management page advertised for SMART (FHIR_SMART_MANAGEMENT_URL)")
 	fs.StringVar(&c.SMART.IntrospectionURL, "smart-introspection-url", str("FHIR_SMART_INTROSPECTION_URL", ""), "token introspection endpoint advertised for SMART (FHIR_SMART_INTROSPECTION_URL)")
 	fs.StringVar(&c.SMART.RevocationURL, "smart-revocation-url", str("FHIR_SMART_REVOCATION_URL", ""), "token revocation endpoint advertised for SMART (FHIR_SMART_REVOCATION_URL)")
-	var corsOrigins, allowedHosts, trustedProxies string
+	var corsOrigins, allowedHosts, trustedProxies, subscriptionHosts string
+	fs.StringVar(&subscriptionHosts, "subscription-allowed-hosts", str("FHIR_SUBSCRIPTION_ALLOWED_HOSTS", ""), "hosts (host or host:port) Subscription endpoints may reach over http and on private addresses, comma separated; default none (FHIR_SUBSCRIPTION_ALLOWED_HOSTS)")
+	fs.DurationVar(&c.SubscriptionRetryFor, "subscription-retry-for", dur("FHIR_SUBSCRIPTION_RETRY_FOR", 24*time.Hour), "how long a notification is retried before its Subscription turns to error (FHIR_SUBSCRIPTION_RETRY_FOR)")
+	fs.DurationVar(&c.SubscriptionRetryMax, "subscription-retry-max", dur("FHIR_SUBSCRIPTION_RETRY_MAX", 10*time.Minute), "longest pause between two attempts of a notification (FHIR_SUBSCRIPTION_RETRY_MAX)")
+	fs.DurationVar(&c.SubscriptionTimeout, "subscription-timeout", dur("FHIR_SUBSCRIPTION_TIMEOUT", 10*time.Second), "longest one request to a Subscription endpoint may take (FHIR_SUBSCRIPTION_TIMEOUT)")
 	fs.StringVar(&corsOrigins, "cors-origins", str("FHIR_CORS_ORIGINS", ""), `browser origins allowed to call the API, comma separated, "*" for any, "none" for none; default "*" in dev mode, else none (FHIR_CORS_ORIGINS)`)
 	fs.BoolVar(&c.CORSCredentials, "cors-credentials", boolean("FHIR_CORS_CREDENTIALS", false), `let browsers send cookies cross-origin; not with origin "*" (FHIR_CORS_CREDENTIALS)`)
 	fs.StringVar(&allowedHosts, "allowed-hosts", str("FHIR_ALLOWED_HOSTS", ""), "Host names links may be derived from without a base URL, comma separated; default localhost, 127.0.0.1, ::1 (FHIR_ALLOWED_HOSTS)")
@@ -301,6 +319,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 		c.MongoURI = str("MONGODB_URI", "")
 	}
 	c.CORSOrigins, c.AllowedHosts, c.TrustedProxies = list(corsOrigins), list(allowedHosts), list(trustedProxies)
+	c.SubscriptionAllowedHosts = list(subscriptionHosts)
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -54,11 +54,11 @@ var DefaultInteractions = []Interaction{
 var AuditInteractions = []Interaction{InteractionRead, InteractionSearchType}
 
 // DefaultRegistry serves the patient-involvement resources: Questionnaire,
-// QuestionnaireResponse and CarePlan, and the AuditEvents the server records of every
-// access to them.
+// QuestionnaireResponse and CarePlan, the Subscriptions that notify a care team of them,
+// and the AuditEvents the server records of every access to them.
 func DefaultRegistry() *Registry {
 	var types []*ResourceType
-	for _, n := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan"} {
+	for _, n := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan", "Subscription"} {
 		types = append(types, &ResourceType{
 			Name: n, Profile: "http://hl7.org/fhir/StructureDefinition/" + n, Interactions: DefaultInteractions,
 		})

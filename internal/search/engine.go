@@ -47,6 +47,10 @@ type Result struct {
 	Next, Prev string
 }
 
+// Match reports whether a version being written, with the search values extracted for it,
+// is one that some criteria find (internal/store compiles them), without a query.
+type Match func(r *fhir.Resource, ix Index) bool
+
 // Searcher runs searches. internal/store implements it over MongoDB.
 type Searcher interface {
 	Search(ctx context.Context, req *Request) (*Result, error)

@@ -13,15 +13,11 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
-// Match reports whether a version being written, with the search values extracted for it,
-// is one that criteria find. It is the database's own filter and checks, compiled once,
-// decided in memory on those values: no query per write.
-type Match func(r *fhir.Resource, ix search.Index) bool
-
-// Matcher compiles criteria (their parameters; result parameters are ignored) into a Match
-// that decides exactly as a search would, on the version as it is written. Deleted
+// Matcher compiles criteria (their parameters; result parameters are ignored) into a
+// search.Match: the database's own filter and checks, compiled once and decided in memory
+// on the values extracted for a write, deciding exactly as a search would, on the version as it is written. Deleted
 // versions never match. It returns the errors a search on the criteria would.
-func (s *Store) Matcher(c *search.Criteria) (Match, error) {
+func (s *Store) Matcher(c *search.Criteria) (search.Match, error) {
 	comp, err := compileCriteria(c, "", compileOptions{base: s.extract.BaseURL, now: time.Now()})
 	if err != nil {
 		return nil, err

@@ -106,4 +106,4 @@ func TestMatcherDecidesAsSearch(t *testing.T) {
 	}
 }
 
-var _ store.Match = nil
+var _ func(*search.Criteria) (search.Match, error) = (*store.Store)(nil).Matcher
