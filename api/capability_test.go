@@ -59,7 +59,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			}
 		}
 	}
-	if fmt.Sprint(types) != "[AuditEvent CarePlan Questionnaire QuestionnaireResponse]" {
+	if fmt.Sprint(types) != "[AuditEvent CarePlan Questionnaire QuestionnaireResponse Subscription]" {
 		t.Errorf("types %v", types)
 	}
 }
