@@ -22,16 +22,21 @@ func (s *Store) Matcher(c *search.Criteria) (search.Match, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(r *fhir.Resource, ix search.Index) bool {
+	return func(cand *search.Candidate) bool {
+		r := cand.Resource
 		if r.Deleted || r.Type != c.Type {
 			return false
 		}
-		doc := memDoc{r: r, ix: ix}
+		doc, ok := cand.Memo.(memDoc)
+		if !ok {
+			doc = newMemDoc(r, cand.Index)
+			cand.Memo = doc
+		}
 		if !doc.matches(comp.filter) {
 			return false
 		}
 		for _, chk := range comp.checks {
-			if !chk(ix) {
+			if !chk(cand.Index) {
 				return false
 			}
 		}
@@ -39,51 +44,37 @@ func (s *Store) Matcher(c *search.Criteria) (search.Match, error) {
 	}, nil
 }
 
-// memDoc is a stored current document as a filter sees it, without building it: the
-// document fields a filter names (_id, ts, del) and the search values (sp.param:field).
-type memDoc struct {
-	r  *fhir.Resource
-	ix search.Index
-}
+// memDoc is a stored current document as a filter sees it, made once per version however
+// many filters are decided on it: each field a filter may name (_id, ts, del, and the
+// search values as sp.param:field) with its values, an array field's elements or the one
+// value.
+type memDoc map[string][]any
 
-// values returns the values of a field: an array field's elements, or the one value.
-func (d memDoc) values(field string) []any {
-	switch field {
-	case "_id":
-		return []any{d.r.ID}
-	case "ts":
-		return []any{d.r.LastUpdated}
-	case "del":
-		return []any{d.r.Deleted}
-	}
-	rest, ok := strings.CutPrefix(field, "sp.")
-	if !ok {
-		return nil
-	}
-	name, f, ok := strings.Cut(rest, fieldSep)
-	v := d.ix[name]
-	if !ok || v == nil {
-		return nil
-	}
-	rv := reflect.ValueOf(v).Elem()
-	for _, sf := range storedFields[rv.Type()] {
-		if sf.name != f {
+func newMemDoc(r *fhir.Resource, ix search.Index) memDoc {
+	d := memDoc{"_id": {r.ID}, "ts": {r.LastUpdated}, "del": {r.Deleted}}
+	for name, v := range ix {
+		if v == nil {
 			continue
 		}
-		fv := rv.Field(sf.index)
-		if isEmptyValue(fv) {
-			return nil
+		rv := reflect.ValueOf(v).Elem()
+		for _, sf := range storedFields[rv.Type()] {
+			fv := rv.Field(sf.index)
+			if isEmptyValue(fv) {
+				continue
+			}
+			key := "sp." + name + fieldSep + sf.name
+			if fv.Kind() != reflect.Slice {
+				d[key] = []any{fv.Interface()}
+				continue
+			}
+			vals := make([]any, fv.Len())
+			for i := range vals {
+				vals[i] = fv.Index(i).Interface()
+			}
+			d[key] = vals
 		}
-		if fv.Kind() != reflect.Slice {
-			return []any{fv.Interface()}
-		}
-		out := make([]any, fv.Len())
-		for i := range out {
-			out[i] = fv.Index(i).Interface()
-		}
-		return out
 	}
-	return nil
+	return d
 }
 
 // matches evaluates a filter as MongoDB does, for the operators compiled filters use.
@@ -120,7 +111,7 @@ func (d memDoc) holds(e bson.E) bool {
 		}
 		return true
 	}
-	vals := d.values(e.Key)
+	vals := d[e.Key]
 	if ops, ok := e.Value.(bson.D); ok && len(ops) > 0 && strings.HasPrefix(ops[0].Key, "$") {
 		// Each operator holds for some element, not necessarily the same one.
 		for _, op := range ops {

@@ -87,7 +87,7 @@ func TestMatcherDecidesAsSearch(t *testing.T) {
 			}
 			var got []string
 			for key, r := range kept.vers {
-				if strings.HasPrefix(key, tc.typ+"/") && m(r, kept.ixs[key]) {
+				if strings.HasPrefix(key, tc.typ+"/") && m(&search.Candidate{Resource: r, Index: kept.ixs[key]}) {
 					got = append(got, r.ID)
 				}
 			}

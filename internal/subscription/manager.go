@@ -374,9 +374,10 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 	var recs []record
 	var entries []*entry
 	var subs []*sub
+	cand := &search.Candidate{Resource: next, Index: ix}
 	m.mu.Lock()
 	for _, s := range m.subs {
-		if s.status == StatusOff || s.match == nil || s.gone || !s.match(next, ix) {
+		if s.status == StatusOff || s.match == nil || s.gone || !s.match(cand) {
 			continue
 		}
 		if hash == "" {
