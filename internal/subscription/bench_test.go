@@ -105,7 +105,7 @@ func BenchmarkCreateWithSubscriptions(b *testing.B) {
 				}
 			}
 			time.Sleep(200 * time.Millisecond) // the handshakes
-			for range 20 { // warm up
+			for range 20 {                     // warm up
 				if _, err := svc.Create(ctx, "QuestionnaireResponse", []byte(benchResponse)); err != nil {
 					b.Fatal(err)
 				}
