@@ -52,6 +52,8 @@ var operationAccess = map[string]struct {
 	"create":             {auth.ActionCreate, "; with If-None-Exist also `s`"},
 	"update":             {auth.ActionUpdate, "; also `c` when the update creates the resource"},
 	"update.conditional": {auth.ActionConditionalUpdate, "; also `c` when nothing matches and the body is created"},
+	"patch":              {auth.ActionUpdate, ""},
+	"patch.conditional":  {auth.ActionConditionalUpdate, ""},
 	"delete":             {auth.ActionDelete, ""},
 	"delete.conditional": {auth.ActionConditionalDelete, ""},
 	"validate":           {auth.ActionRead, "; nothing is stored"},
