@@ -40,6 +40,7 @@ var operationDefinitions = map[string]string{"validate": validateOperation}
 func (s *Server) fhirRoutes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/metadata", handler: s.capabilities, system: "capabilities"},
+		{method: http.MethodPost, path: "", handler: s.bundle, system: "transaction"},
 		{method: http.MethodGet, path: "/:type", handler: s.search, interaction: fhir.InteractionSearchType},
 		{method: http.MethodPost, path: "/:type/_search", handler: s.searchPost, interaction: fhir.InteractionSearchType},
 		{method: http.MethodPost, path: "/:type/$validate", handler: s.validateType, operation: "validate"},

@@ -323,3 +323,20 @@ func (s *Service) Patch(ctx context.Context, criteria *search.Criteria, scope Sc
 	}
 	return nil, tooMany("patch", criteria)
 }
+
+// Resolve returns the one typ that criteria match, for a conditional reference in a
+// transaction (Bundle "QuestionnaireResponse?identifier=…"): no match is a
+// fhir.KindNotFound error, more a fhir.KindTooManyMatches error.
+func (s *Service) Resolve(ctx context.Context, criteria *search.Criteria, scope Scope) (*fhir.Resource, error) {
+	matches, err := s.match(ctx, criteria, scope, 2)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fhir.Errorf(fhir.KindNotFound, "The conditional reference %s?%s matches no resource", criteria.Type, criteria.Encode())
+	case 1:
+		return matches[0], nil
+	}
+	return nil, fhir.Errorf(fhir.KindTooManyMatches, "The conditional reference %s?%s matches more than one resource; make its criteria select one", criteria.Type, criteria.Encode())
+}
