@@ -99,7 +99,7 @@ func actionFor(c *gin.Context, in fhir.Interaction) (auth.Action, bool) {
 			return auth.ActionConditionalCreate, true
 		}
 		return auth.ActionCreate, true
-	case fhir.InteractionUpdate:
+	case fhir.InteractionUpdate, fhir.InteractionPatch:
 		if conditional {
 			return auth.ActionConditionalUpdate, true
 		}
@@ -158,7 +158,7 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 
 func isWrite(in fhir.Interaction) bool {
 	switch in {
-	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionDelete:
+	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionPatch, fhir.InteractionDelete:
 		return true
 	}
 	return false

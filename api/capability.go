@@ -138,6 +138,10 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	for _, r := range s.routes {
 		if r.system != "" && r.system != "capabilities" {
 			rest.Interaction = append(rest.Interaction, CapabilityInteraction{Code: r.system})
+			if r.system == "transaction" {
+				// POST /fhir serves both kinds of Bundle.
+				rest.Interaction = append(rest.Interaction, CapabilityInteraction{Code: "batch"})
+			}
 		}
 	}
 	return &CapabilityStatement{

@@ -32,7 +32,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			codes = append(codes, i.(map[string]any)["code"].(string))
 		}
 		sort.Strings(codes)
-		want := "[create delete history-instance history-type read search-type update vread]"
+		want := "[create delete history-instance history-type patch read search-type update vread]"
 		if typ == "AuditEvent" {
 			want = "[read search-type]" // written by the server alone
 		}

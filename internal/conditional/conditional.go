@@ -306,3 +306,37 @@ func withID(body []byte, id string) ([]byte, error) {
 	out.Write(rest)
 	return out.Bytes(), nil
 }
+
+// Patch patches the one typ that criteria match (see fhir.Service.Patch): no match is a
+// fhir.KindNotFound error, more matches a fhir.KindTooManyMatches error. ifMatch, when not
+// nil, is the version the patch must apply to.
+func (s *Service) Patch(ctx context.Context, criteria *search.Criteria, scope Scope, patch fhir.Patcher, ifMatch *int64) (*fhir.WriteResult, error) {
+	matches, err := s.match(ctx, criteria, scope, 2)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fhir.Errorf(fhir.KindNotFound, "Conditional patch: no %s matches %s", criteria.Type, criteria.Encode())
+	case 1:
+		return s.svc.Patch(ctx, criteria.Type, matches[0].ID, patch, ifMatch)
+	}
+	return nil, tooMany("patch", criteria)
+}
+
+// Resolve returns the one typ that criteria match, for a conditional reference in a
+// transaction (Bundle "QuestionnaireResponse?identifier=…"): no match is a
+// fhir.KindNotFound error, more a fhir.KindTooManyMatches error.
+func (s *Service) Resolve(ctx context.Context, criteria *search.Criteria, scope Scope) (*fhir.Resource, error) {
+	matches, err := s.match(ctx, criteria, scope, 2)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fhir.Errorf(fhir.KindNotFound, "The conditional reference %s?%s matches no resource", criteria.Type, criteria.Encode())
+	case 1:
+		return matches[0], nil
+	}
+	return nil, fhir.Errorf(fhir.KindTooManyMatches, "The conditional reference %s?%s matches more than one resource; make its criteria select one", criteria.Type, criteria.Encode())
+}

@@ -86,8 +86,15 @@ func (s *Service) check(ctx context.Context, w *ContentWrite) (*ContentReport, e
 	return rep, nil
 }
 
-// written tells the content checker, if any, that r was written.
-func (s *Service) written(r *Resource) {
+// written tells the content checker, if any, that r was written; in a unit of work, once
+// the unit is committed.
+func (s *Service) written(ctx context.Context, r *Resource) {
+	if u := unitOf(ctx); u != nil && r != nil {
+		u.mu.Lock()
+		u.pending = append(u.pending, r)
+		u.mu.Unlock()
+		return
+	}
 	if s.checker != nil && r != nil {
 		s.checker.Written(r)
 	}

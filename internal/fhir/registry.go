@@ -15,6 +15,8 @@ const (
 	InteractionHistoryType     Interaction = "history-type"
 	InteractionCreate          Interaction = "create"
 	InteractionSearchType      Interaction = "search-type"
+	// InteractionPatch changes part of a resource (JSON Patch or FHIRPath Patch).
+	InteractionPatch Interaction = "patch"
 	// InteractionOperation is an operation ($validate), as the audit trail names it.
 	InteractionOperation Interaction = "operation"
 )
@@ -45,7 +47,7 @@ func NewRegistry(types ...*ResourceType) *Registry {
 
 // DefaultInteractions are the interactions offered on every served type of data.
 var DefaultInteractions = []Interaction{
-	InteractionRead, InteractionVRead, InteractionUpdate, InteractionDelete,
+	InteractionRead, InteractionVRead, InteractionUpdate, InteractionPatch, InteractionDelete,
 	InteractionHistoryInstance, InteractionHistoryType, InteractionCreate, InteractionSearchType,
 }
 
