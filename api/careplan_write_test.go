@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,5 +147,74 @@ func TestPatientWritesSharedCarePlan(t *testing.T) {
 			t.Fatalf("seed: %d %s", r.status, r.body)
 		}
 		outcome(t, s.do("DELETE", "/fhir/CarePlan/shared-delete", nil, "Authorization", "Bearer "+anna), 403, "A patient may not delete a CarePlan")
+	})
+}
+
+// TestPatientWritesSharedCarePlanByPatchAndTransaction holds anna's PATCHes and transaction
+// entries to the same rules as her PUTs: what the policy allows is written, every other
+// change is refused with 403 naming the element, and a refused entry writes nothing of its
+// transaction.
+func TestPatientWritesSharedCarePlanByPatchAndTransaction(t *testing.T) {
+	s := newAuthServer(t)
+	admin := s.mint(auth.TokenOptions{Scope: "system/*.*"})
+	anna := s.mint(auth.TokenOptions{Scope: "patient/*.cruds", Patient: "anna"})
+	now := time.Now().UTC().Format(time.RFC3339)
+	note := `{"authorReference":{"reference":"Patient/anna"},"time":"` + now + `","text":"Walked 20 minutes"}`
+	jp := "application/json-patch+json"
+	cases := []struct {
+		name    string
+		patch   string
+		status  int
+		element string
+	}{
+		{"append a progress note", `[{"op":"add","path":"/activity/0/progress/-","value":` + note + `}]`, 200, ""},
+		{"status of her activity", `[{"op":"replace","path":"/activity/0/detail/status","value":"completed"}]`, 200, ""},
+		{"activity description", `[{"op":"replace","path":"/activity/1/detail/description","value":"Nothing"}]`, 403, "CarePlan.activity[1].detail.description"},
+		{"another's activity status", `[{"op":"replace","path":"/activity/1/detail/status","value":"cancelled"}]`, 403, "CarePlan.activity[1].detail.status"},
+		{"remove a contributor", `[{"op":"remove","path":"/contributor/1"}]`, 403, "CarePlan.contributor[1]"},
+		{"rewrite a progress note", `[{"op":"replace","path":"/activity/0/progress/0/text","value":"x"}]`, 403, "CarePlan.activity[0].progress[0]"},
+	}
+	for i, tc := range cases {
+		id := fmt.Sprintf("patched-%d", i)
+		body, _ := json.Marshal(sharedPlan(id))
+		if r := s.do("PUT", "/fhir/CarePlan/"+id, body, "Authorization", "Bearer "+admin); r.status != http.StatusCreated {
+			t.Fatalf("seed: %d %s", r.status, r.body)
+		}
+		t.Run("PATCH "+tc.name, func(t *testing.T) {
+			r := s.do("PATCH", "/fhir/CarePlan/"+id, []byte(tc.patch), "Content-Type", jp, "Authorization", "Bearer "+anna)
+			if tc.status == http.StatusOK {
+				if r.status != http.StatusOK || r.header.Get("ETag") != `W/"2"` {
+					t.Fatalf("%d %v %s", r.status, r.header, r.body)
+				}
+				return
+			}
+			outcome(t, r, tc.status, "A patient may not change "+tc.element)
+		})
+	}
+	t.Run("transaction", func(t *testing.T) {
+		body, _ := json.Marshal(sharedPlan("in-transaction"))
+		if r := s.do("PUT", "/fhir/CarePlan/in-transaction", body, "Authorization", "Bearer "+admin); r.status != http.StatusCreated {
+			t.Fatalf("seed: %d %s", r.status, r.body)
+		}
+		allowed := sharedPlan("in-transaction")
+		a := allowed["activity"].([]any)[0].(map[string]any)
+		var n map[string]any
+		_ = json.Unmarshal([]byte(note), &n)
+		a["progress"] = append(a["progress"].([]any), n)
+		ok, _ := json.Marshal(allowed)
+		refused := sharedPlan("in-transaction")
+		refused["activity"].([]any)[1].(map[string]any)["detail"].(map[string]any)["description"] = "Nothing"
+		bad, _ := json.Marshal(refused)
+		own := entry{resource: subjectQR("anna"), method: "POST", url: "QuestionnaireResponse"}
+		before := s.versions("QuestionnaireResponse", "Authorization", "Bearer "+admin)
+		outcome(t, s.do("POST", "/fhir", bundleOf("transaction", own, entry{resource: string(bad), method: "PUT", url: "CarePlan/in-transaction"}), "Authorization", "Bearer "+anna),
+			403, "A patient may not change CarePlan.activity[1].detail.description")
+		if after := s.versions("QuestionnaireResponse", "Authorization", "Bearer "+admin); after != before {
+			t.Errorf("a refused transaction wrote its other entry: %d responses, %d before", after, before)
+		}
+		res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction", own, entry{resource: string(ok), method: "PUT", url: "CarePlan/in-transaction"}), "Authorization", "Bearer "+anna), "transaction-response")
+		if len(res.Entry) != 2 || !strings.HasPrefix(res.Entry[1].Response.Status, "200") {
+			t.Errorf("the allowed transaction: %+v", res.Entry)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +104,7 @@ func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...stri
 	t.Helper()
 	dir := t.TempDir()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(t), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
+	st, err := store.New(storetest.NewDatabase(t), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t), JournalDir: filepath.Join(dir, "transactions")})
 	if err == nil {
 		err = st.EnsureIndexes(t.Context())
 	}
@@ -416,6 +417,30 @@ func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 		n := rc.await(t, plans, 2)[1]
 		if !strings.Contains(string(n.body), "Walked 20 minutes") || n.header.Get(subscription.HeaderEventNumber) != "1" {
 			t.Errorf("care plan notification: %v %s", n.header, n.body)
+		}
+	})
+
+	t.Run("writes in transactions, once committed", func(t *testing.T) {
+		qr := string(phq9Response(t, "bo", "LA6571-9"))
+		outcome(t, s.do("POST", "/fhir", bundleOf("transaction",
+			entry{resource: qr, method: "POST", url: "QuestionnaireResponse"},
+			entry{resource: `{"resourceType":"CarePlan","status":"bogus","intent":"plan","subject":{"reference":"Patient/bo"}}`, method: "POST", url: "CarePlan"}), h(team)...), 400, "entry 1")
+		res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction",
+			entry{resource: qr, method: "POST", url: "QuestionnaireResponse"},
+			entry{resource: qr, method: "POST", url: "QuestionnaireResponse"}), h(team)...), "transaction-response")
+		var ids []string
+		for _, e := range res.Entry {
+			var m map[string]any
+			_ = json.Unmarshal(e.Resource, &m)
+			ids = append(ids, m["id"].(string))
+		}
+		got := rc.await(t, full, 9)[7:]
+		for i, n := range got {
+			var body map[string]any
+			_ = json.Unmarshal(n.body, &body)
+			if !slices.Contains(ids, body["id"].(string)) || n.header.Get(subscription.HeaderEventNumber) != []string{"6", "7"}[i] {
+				t.Errorf("notification %s of %v, want the committed transaction's %v as events 6 and 7", n.header.Get(subscription.HeaderEventNumber), body["id"], ids)
+			}
 		}
 	})
 
