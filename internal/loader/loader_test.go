@@ -115,10 +115,10 @@ func TestLoadFixturesTwiceIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("first load: %v", err)
 			}
-			if got, want := first.Total(), (loader.Counts{Created: 49}); got != want {
+			if got, want := first.Total(), (loader.Counts{Created: 50}); got != want {
 				t.Errorf("first load: %+v, want %+v", got, want)
 			}
-			for typ, want := range map[string]int{"Questionnaire": 6, "QuestionnaireResponse": 37, "CarePlan": 6} {
+			for typ, want := range map[string]int{"Questionnaire": 6, "QuestionnaireResponse": 37, "CarePlan": 7} {
 				if c := first.Types[typ]; c == nil || c.Created != want {
 					t.Errorf("first load created %+v %s, want %d", c, typ, want)
 				}
@@ -128,7 +128,7 @@ func TestLoadFixturesTwiceIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second load: %v", err)
 			}
-			if got, want := second.Total(), (loader.Counts{Unchanged: 49}); got != want {
+			if got, want := second.Total(), (loader.Counts{Unchanged: 50}); got != want {
 				t.Errorf("second load: %+v, want %+v", got, want)
 			}
 			err = fs.WalkDir(fixtures.FS(), ".", func(p string, d fs.DirEntry, err error) error {
