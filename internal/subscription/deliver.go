@@ -150,7 +150,7 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 	if payload != "" {
 		body = r.Raw
 	}
-	status, err := m.post(endpoint, payload, headers, body, [][2]string{
+	status, err := m.post(endpoint, headers, body, [][2]string{
 		{HeaderSubscription, s.id}, {HeaderEventNumber, strconv.FormatInt(e.number, 10)},
 	})
 	ref := fmt.Sprintf("%s/%s/_history/%d", e.typ, e.id, e.vid)
@@ -208,9 +208,9 @@ func mayRead(o *Owner, r *fhir.Resource) bool {
 // must answer with a 2xx before the subscription becomes active.
 func (m *Manager) handshake(s *sub) error {
 	m.mu.RLock()
-	owner, endpoint, payload, headers := s.owner, s.endpoint, s.payload, s.headers
+	owner, endpoint, headers := s.owner, s.endpoint, s.headers
 	m.mu.RUnlock()
-	status, err := m.post(endpoint, payload, headers, nil, [][2]string{{HeaderSubscription, s.id}, {HeaderHandshake, "true"}})
+	status, err := m.post(endpoint, headers, nil, [][2]string{{HeaderSubscription, s.id}, {HeaderHandshake, "true"}})
 	m.audit(s, owner, status, "", err, "handshake")
 	if err != nil {
 		m.count("handshake-failed")
@@ -222,7 +222,7 @@ func (m *Manager) handshake(s *sub) error {
 
 // post sends one request to an endpoint and reports the answer's status; an error unless
 // it is a 2xx.
-func (m *Manager) post(endpoint, payload string, headers [][2]string, body []byte, extra [][2]string) (int, error) {
+func (m *Manager) post(endpoint string, headers [][2]string, body []byte, extra [][2]string) (int, error) {
 	u, err := m.allow.checkEndpoint(m.ctx, endpoint, false)
 	if err != nil {
 		return 0, err
@@ -256,7 +256,6 @@ func (m *Manager) post(endpoint, payload string, headers [][2]string, body []byt
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("POST %s answered %s", u.Redacted(), resp.Status)
 	}
-	_ = payload
 	return resp.StatusCode, nil
 }
 
