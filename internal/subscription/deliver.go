@@ -166,7 +166,35 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 	m.mu.Lock()
 	s.queue = removeEntry(s.queue, e)
 	m.mu.Unlock()
+	m.compact()
 	return nil
+}
+
+// compact rewrites the outbox from what the manager holds once it has grown large: the
+// creators, the notifications not delivered yet and the last event numbers. The manager's
+// lock is held throughout, so a notification recorded meanwhile (its entry queued under
+// the lock, its record appended after) is either in the state written or appended after
+// it; one in both is read once (by its sequence number).
+func (m *Manager) compact() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err := m.outbox.compact(func() []record {
+		var recs []record
+		for _, id := range sortedKeys(m.subs) {
+			s := m.subs[id]
+			if s.owner != nil {
+				recs = append(recs, record{Kind: kindOwner, Sub: id, Owner: s.owner})
+			}
+			if s.number > 0 {
+				recs = append(recs, record{Kind: kindDone, Sub: id, Number: s.number})
+			}
+			recs = append(recs, eventRecords(id, s.queue)...)
+		}
+		return recs
+	})
+	if err != nil {
+		m.log.Error("subscriptions: the outbox could not be compacted; it keeps growing", "err", err)
+	}
 }
 
 // drop removes a notification that is not to be delivered.

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/patient-involvement/fhir-server/internal/journal"
 )
@@ -65,8 +67,19 @@ type Owner struct {
 // outbox is the durable file.
 type outbox struct {
 	dir string
-	app *journal.Appender
+	// mu is held for reading by appends and for writing by a compaction, which replaces
+	// the file.
+	mu   sync.RWMutex
+	app  *journal.Appender
+	size atomic.Int64
+	// compactAt is the size past which it is compacted (compactBytes).
+	compactAt int64
 }
+
+// compactBytes is the size past which the outbox is compacted while the server runs. In a
+// compacted outbox a subscription's done record carries the last event number given, and
+// comes before the notifications still to deliver, which it therefore leaves in place.
+const compactBytes = 4 << 20
 
 // replayed is what the outbox held at start.
 type replayed struct {
@@ -97,28 +110,49 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, *replayed, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("subscriptions: open the outbox: %w", err)
 	}
-	// Rewrite what is still needed, then put it in place of the old file atomically.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("subscriptions: compact the outbox: %w", err)
-	}
-	var buf bytes.Buffer
+	var recs []record
 	for _, sub := range sortedKeys(st.owners) {
-		buf.Write(encode(record{Kind: kindOwner, Sub: sub, Owner: st.owners[sub]}))
+		recs = append(recs, record{Kind: kindOwner, Sub: sub, Owner: st.owners[sub]})
 	}
 	for _, sub := range sortedKeys(st.numbers) {
 		if n := st.numbers[sub]; n > 0 {
-			buf.Write(encode(record{Kind: kindDone, Sub: sub, Number: n}))
+			recs = append(recs, record{Kind: kindDone, Sub: sub, Number: n})
 		}
 	}
 	for _, sub := range sortedKeys(st.events) {
-		for _, e := range st.events[sub] {
-			buf.Write(encode(record{Kind: kindEvent, Sub: sub, Seq: e.seq, Type: e.typ, ID: e.id, VID: e.vid, Hash: e.hash}))
-			if e.number > 0 {
-				buf.Write(encode(record{Kind: kindNumber, Sub: sub, Seq: e.seq, Number: e.number}))
-			}
+		recs = append(recs, eventRecords(sub, st.events[sub])...)
+	}
+	o := &outbox{dir: dir, compactAt: compactBytes}
+	if err := o.rewrite(recs); err != nil {
+		return nil, nil, err
+	}
+	return o, st, nil
+}
+
+// eventRecords are the records of a subscription's notifications not yet delivered.
+func eventRecords(sub string, es []*entry) []record {
+	var recs []record
+	for _, e := range es {
+		recs = append(recs, record{Kind: kindEvent, Sub: sub, Seq: e.seq, Type: e.typ, ID: e.id, VID: e.vid, Hash: e.hash})
+		if e.number > 0 {
+			recs = append(recs, record{Kind: kindNumber, Sub: sub, Seq: e.seq, Number: e.number})
 		}
+	}
+	return recs
+}
+
+// rewrite replaces the outbox with recs, atomically (a new file renamed over the old one),
+// and appends to it from then on. The caller holds o.mu, or is alone with o.
+func (o *outbox) rewrite(recs []record) error {
+	path := filepath.Join(o.dir, outboxFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("subscriptions: compact the outbox: %w", err)
+	}
+	var buf bytes.Buffer
+	for _, r := range recs {
+		buf.Write(encode(r))
 	}
 	_, err = f.Write(buf.Bytes())
 	if err == nil {
@@ -131,16 +165,21 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, *replayed, error) {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = journal.SyncDir(dir)
+		err = journal.SyncDir(o.dir)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("subscriptions: compact the outbox: %w", err)
+		return fmt.Errorf("subscriptions: compact the outbox: %w", err)
 	}
 	af, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("subscriptions: open the outbox: %w", err)
+		return fmt.Errorf("subscriptions: open the outbox: %w", err)
 	}
-	return &outbox{dir: dir, app: journal.NewAppender(af)}, st, nil
+	if o.app != nil {
+		_ = o.app.Close()
+	}
+	o.app = journal.NewAppender(af)
+	o.size.Store(int64(buf.Len()))
+	return nil
 }
 
 // read applies the outbox's records in order. A line a crash cut short (the last one) or
@@ -163,6 +202,9 @@ func (st *replayed) read(f io.Reader, log *slog.Logger) error {
 		case kindOwner:
 			st.owners[r.Sub] = r.Owner
 		case kindEvent:
+			if bySeq[r.Seq] != nil {
+				continue // written again by a compaction that raced its first write
+			}
 			e := &entry{seq: r.Seq, typ: r.Type, id: r.ID, vid: r.VID, hash: r.Hash, settled: true}
 			bySeq[r.Seq] = e
 			st.events[r.Sub] = append(st.events[r.Sub], e)
@@ -223,10 +265,31 @@ func (o *outbox) append(rs ...record) error {
 	for i, r := range rs {
 		lines[i] = encode(r)
 	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
 	if err := o.app.Append(lines...); err != nil {
 		return fmt.Errorf("subscriptions: write the outbox: %w", err)
+	}
+	for _, l := range lines {
+		o.size.Add(int64(len(l)))
 	}
 	return nil
 }
 
-func (o *outbox) close() error { return o.app.Close() }
+// compact rewrites the outbox with what state returns (called with o.mu held), once it has
+// grown past compactBytes. The caller holds the manager's lock, which every append made
+// while it is held comes after (see Manager.compact).
+func (o *outbox) compact(state func() []record) error {
+	if o.size.Load() < o.compactAt {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rewrite(state())
+}
+
+func (o *outbox) close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.app.Close()
+}
