@@ -24,7 +24,7 @@ func TestOutboxReplaysWhatIsLeft(t *testing.T) {
 		{Kind: kindOwner, Sub: "s", Owner: &Owner{Scope: "user/*.rs"}},
 		ev(1, "a"), ev(2, "b"), ev(3, "c"), ev(4, "d"),
 		{Kind: kindNumber, Sub: "s", Seq: 1, Number: 1}, {Kind: kindDone, Sub: "s", Number: 1}, // a delivered
-		{Kind: kindDone, Sub: "s", Seq: 2}, // b dropped: its write did not happen
+		{Kind: kindDone, Sub: "s", Seq: 2},              // b dropped: its write did not happen
 		{Kind: kindNumber, Sub: "s", Seq: 3, Number: 2}, // c numbered, not delivered
 		ev(3, "c"), // c again, as a compaction that raced its first write leaves it
 	}
