@@ -444,6 +444,32 @@ func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 		}
 	})
 
+	t.Run("ended or deleted subscriptions notify nothing", func(t *testing.T) {
+		r := s.do("POST", "/fhir/Subscription", subscriptionBody("QuestionnaireResponse?subject=Patient/dora", rc.URL+"/ended", ""), h(team)...)
+		ended := r.json(t)["id"].(string)
+		r = s.do("POST", "/fhir/Subscription", subscriptionBody("QuestionnaireResponse?subject=Patient/dora", rc.URL+"/deleted", ""), h(team)...)
+		deleted := r.json(t)["id"].(string)
+		sub := awaitStatus(t, s, team, ended, "active")
+		sub["end"] = "2020-01-01T00:00:00Z"
+		body, _ := json.Marshal(sub)
+		if r := s.do("PUT", "/fhir/Subscription/"+ended, body, h(team)...); r.status != http.StatusOK {
+			t.Fatalf("end: %d %s", r.status, r.body)
+		}
+		awaitStatus(t, s, team, deleted, "active")
+		if r := s.do("DELETE", "/fhir/Subscription/"+deleted, nil, h(team)...); r.status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+		if r := s.do("POST", "/fhir/QuestionnaireResponse", phq9Response(t, "dora", "LA6568-5"), h(team)...); r.status != http.StatusCreated {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		time.Sleep(300 * time.Millisecond)
+		for _, id := range []string{ended, deleted} {
+			if got := rc.await(t, id, 1); len(got) != 1 {
+				t.Errorf("Subscription/%s notified after its end or deletion: %d requests", id, len(got))
+			}
+		}
+	})
+
 	t.Run("only what the creator may read", func(t *testing.T) {
 		narrow := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds user/CarePlan.rs"})
 		r := s.do("POST", "/fhir/Subscription", subscriptionBody("QuestionnaireResponse?subject=Patient/cleo", rc.URL+"/narrow", "application/fhir+json"), h(narrow)...)

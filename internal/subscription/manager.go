@@ -114,6 +114,8 @@ type sub struct {
 	payload  string
 	headers  [][2]string
 	owner    *Owner
+	// end is Subscription.end: no notification is recorded after it (zero: none).
+	end time.Time
 
 	// queue holds the notifications not delivered yet, in the order recorded.
 	queue []*entry
@@ -218,6 +220,7 @@ type parsed struct {
 	Status   string `json:"status"`
 	Criteria string `json:"criteria"`
 	Error    string `json:"error"`
+	End      string `json:"end"`
 	Channel  struct {
 		Type     string   `json:"type"`
 		Endpoint string   `json:"endpoint"`
@@ -377,7 +380,7 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 	cand := &search.Candidate{Resource: next, Index: ix}
 	m.mu.Lock()
 	for _, s := range m.subs {
-		if s.status == StatusOff || s.match == nil || s.gone || !s.match(cand) {
+		if s.status == StatusOff || s.match == nil || s.gone || !s.end.IsZero() && next.LastUpdated.After(s.end) || !s.match(cand) {
 			continue
 		}
 		if hash == "" {
@@ -479,6 +482,10 @@ func (m *Manager) apply(s *sub, r *fhir.Resource) error {
 	}
 	s.vid, s.status, s.criteria, s.match = r.VersionID, p.Status, p.Criteria, match
 	s.endpoint, s.payload, s.headers = p.Channel.Endpoint, p.Channel.Payload, headers
+	s.end = time.Time{}
+	if p.End != "" {
+		s.end, _ = time.Parse(time.RFC3339Nano, p.End) // an instant, checked on write
+	}
 	return nil
 }
 
