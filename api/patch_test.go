@@ -62,13 +62,17 @@ func TestPatchKeepsWhatItDoesNotName(t *testing.T) {
 		{"fhirpath replace in a list element", "application/fhir+json", fhirPathPatch(fpOp("replace", "CarePlan.activity[1].detail.status", `{"name":"value","valueCode":"in-progress"}`)),
 			func(b string) string { return strings.Replace(b, `"not-started"`, `"in-progress"`, 1) }},
 		{"fhirpath delete a primitive with its extension", "application/fhir+json", fhirPathPatch(fpOp("delete", "CarePlan.description")),
-			func(b string) string { return strings.Replace(b, `"description":"Daily walks","_description":{"id":"d1"},`, ``, 1) }},
+			func(b string) string {
+				return strings.Replace(b, `"description":"Daily walks","_description":{"id":"d1"},`, ``, 1)
+			}},
 		{"fhirpath delete a list element", "application/fhir+json", fhirPathPatch(fpOp("delete", "CarePlan.activity[0]")),
 			func(b string) string {
 				return strings.Replace(b, `{"detail":{"status":"scheduled","description":"walk"}},`, ``, 1)
 			}},
 		{"fhirpath add a repeating element", "application/fhir+json", fhirPathPatch(fpOp("add", "CarePlan", `{"name":"name","valueString":"note"}`, `{"name":"value","valueAnnotation":{"text":"Agreed with the patient"}}`)),
-			func(b string) string { return strings.TrimSuffix(b, "}") + `,"note":[{"text":"Agreed with the patient"}]}` }},
+			func(b string) string {
+				return strings.TrimSuffix(b, "}") + `,"note":[{"text":"Agreed with the patient"}]}`
+			}},
 		{"fhirpath insert and move", "application/fhir+json", fhirPathPatch(
 			fpOp("insert", "CarePlan.activity", `{"name":"index","valueInteger":0}`, `{"name":"value","part":[{"name":"detail","part":[{"name":"status","valueCode":"scheduled"},{"name":"description","valueString":"rest"}]}]}`),
 			fpOp("move", "CarePlan.activity", `{"name":"source","valueInteger":0}`, `{"name":"destination","valueInteger":2}`)),

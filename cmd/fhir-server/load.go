@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -156,10 +158,27 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		// whole collection for anything else: reach known documents by _id, and let one
 		// collection-reading query per core run at a time.
 		opts.IDFiltersOnly, opts.MaxScans = true, runtime.NumCPU()
+		// It has no transactions: they are journaled in the data directory (see
+		// store.PutAll) and rolled back at start when they did not finish.
+		opts.JournalDir = filepath.Join(cfg.DataDir, transactionJournalDir)
+		if n := cfg.TransactionKillAfter; n >= 0 {
+			opts.TransactionStep = func(step int) {
+				if step == n {
+					log.Warn("FHIR_TEST_TRANSACTION_KILL_AFTER: killing the process inside a transaction", "step", step)
+					_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
 	}
 	st, err := store.New(client.Database(cfg.MongoDatabase), registry, opts)
 	if err == nil {
 		err = st.EnsureIndexes(ctx)
+	}
+	if err == nil {
+		var n int
+		if n, err = st.RecoverTransactions(ctx); n > 0 {
+			log.Warn("rolled back transactions that an earlier process did not finish", "transactions", n)
+		}
 	}
 	if err != nil {
 		closeAll()
@@ -200,6 +219,9 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	}
 	return svc, st, closeAll, nil
 }
+
+// transactionJournalDir is the embedded database's transaction journal in the data directory.
+const transactionJournalDir = "transaction-journal"
 
 // scanAdvice is the number of stored resources of one type above which a search on the
 // embedded database, which reads every stored resource of the type, takes more than about
