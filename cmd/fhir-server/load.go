@@ -30,20 +30,23 @@ import (
 const loadUsage = `usage: fhir-server load [flags] PATH…
 
 Loads FHIR R4 JSON files, folders (every *.json and *.ndjson, recursively), Bundles and
-NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP;
-without, straight into the configured database (MONGODB_URI, or the embedded database in
-FHIR_DATA_DIR). Loading again writes nothing that has not changed. Flags go before paths.
+NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP,
+sending transaction Bundles as transactions (all or nothing) and, with --batch N, the other
+resources in batch Bundles of N; without, straight into the configured database
+(MONGODB_URI, or the embedded database in FHIR_DATA_DIR). Loading again writes nothing that
+has not changed. Flags go before paths.
 
 flags:`
 
 // runLoad is `fhir-server load`.
 func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
 	var baseURL, token string
-	var workers int
+	var workers, batch int
 	cfg, paths, err := config.ParseCommand("fhir-server load", args, env, func(fs *flag.FlagSet) {
 		fs.StringVar(&baseURL, "url", "", "FHIR base URL of a running server, e.g. http://localhost:8080/fhir; empty: write into the database directly")
 		fs.StringVar(&token, "token", "", "bearer token sent with every request to --url (FHIR_TOKEN)")
 		fs.IntVar(&workers, "workers", 4, "resources written at once")
+		fs.IntVar(&batch, "batch", 0, "with --url, send the reads and writes in batch Bundles of up to N entries (and write N resources at once); 0: one request each")
 		fs.SetOutput(stderr)
 		fs.Usage = func() {
 			fmt.Fprintln(stderr, loadUsage)
@@ -63,10 +66,18 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	if len(paths) == 0 {
 		return errors.New("load: name at least one file or folder (fhir-server load -h)")
 	}
+	if batch < 0 || (batch > 0 && baseURL == "") {
+		return errors.New("load: --batch N takes a number of entries of 1 or more, and is used only with --url")
+	}
 	var target loader.Target
 	if baseURL != "" {
-		if target, err = loader.NewHTTPTarget(baseURL, token, nil); err != nil {
+		ht, err := loader.NewHTTPTarget(baseURL, token, nil)
+		if err != nil {
 			return err
+		}
+		target = ht
+		if batch > 0 {
+			target, workers = loader.NewBatchTarget(ht, batch), max(workers, batch)
 		}
 	}
 	inputs, err := loader.Paths(paths, os.Stdin)
