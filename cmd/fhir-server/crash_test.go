@@ -45,8 +45,8 @@ type child struct {
 	log  *syncBuffer
 }
 
-// startChild starts the server as a child process on dataDir, with env added to its
-// environment, and returns once it serves.
+// startChild starts the server as a child process on dataDir, with env (KEY=value) added to
+// its environment, and returns once it serves.
 func startChild(t *testing.T, dataDir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -30,20 +31,23 @@ import (
 const loadUsage = `usage: fhir-server load [flags] PATH…
 
 Loads FHIR R4 JSON files, folders (every *.json and *.ndjson, recursively), Bundles and
-NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP;
-without, straight into the configured database (MONGODB_URI, or the embedded database in
-FHIR_DATA_DIR). Loading again writes nothing that has not changed. Flags go before paths.
+NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP,
+sending transaction Bundles as transactions (all or nothing) and, with --batch N, the other
+resources in batch Bundles of N; without, straight into the configured database
+(MONGODB_URI, or the embedded database in FHIR_DATA_DIR). Loading again writes nothing that
+has not changed. Flags go before paths.
 
 flags:`
 
 // runLoad is `fhir-server load`.
 func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
 	var baseURL, token string
-	var workers int
+	var workers, batch int
 	cfg, paths, err := config.ParseCommand("fhir-server load", args, env, func(fs *flag.FlagSet) {
 		fs.StringVar(&baseURL, "url", "", "FHIR base URL of a running server, e.g. http://localhost:8080/fhir; empty: write into the database directly")
 		fs.StringVar(&token, "token", "", "bearer token sent with every request to --url (FHIR_TOKEN)")
 		fs.IntVar(&workers, "workers", 4, "resources written at once")
+		fs.IntVar(&batch, "batch", 0, "with --url, send the reads and writes in batch Bundles of up to N entries (and write N resources at once); 0: one request each")
 		fs.SetOutput(stderr)
 		fs.Usage = func() {
 			fmt.Fprintln(stderr, loadUsage)
@@ -63,10 +67,18 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	if len(paths) == 0 {
 		return errors.New("load: name at least one file or folder (fhir-server load -h)")
 	}
+	if batch < 0 || (batch > 0 && baseURL == "") {
+		return errors.New("load: --batch N takes a number of entries of 1 or more, and is used only with --url")
+	}
 	var target loader.Target
 	if baseURL != "" {
-		if target, err = loader.NewHTTPTarget(baseURL, token, nil); err != nil {
+		ht, err := loader.NewHTTPTarget(baseURL, token, nil)
+		if err != nil {
 			return err
+		}
+		target = ht
+		if batch > 0 {
+			target, workers = loader.NewBatchTarget(ht, batch), max(workers, batch)
 		}
 	}
 	inputs, err := loader.Paths(paths, os.Stdin)
@@ -158,10 +170,27 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		// whole collection for anything else: reach known documents by _id, and let one
 		// collection-reading query per core run at a time.
 		opts.IDFiltersOnly, opts.MaxScans = true, runtime.NumCPU()
+		// It has no transactions: they are journaled in the data directory (see
+		// store.PutAll) and rolled back at start when they did not finish.
+		opts.JournalDir = filepath.Join(cfg.DataDir, transactionJournalDir)
+		if n := cfg.TransactionKillAfter; n >= 0 {
+			opts.TransactionStep = func(step int) {
+				if step == n {
+					log.Warn("FHIR_TEST_TRANSACTION_KILL_AFTER: killing the process inside a transaction", "step", step)
+					_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
 	}
 	st, err := store.New(client.Database(cfg.MongoDatabase), registry, opts)
 	if err == nil {
 		err = st.EnsureIndexes(ctx)
+	}
+	if err == nil {
+		var n int
+		if n, err = st.RecoverTransactions(ctx); n > 0 {
+			log.Warn("rolled back transactions that an earlier process did not finish", "transactions", n)
+		}
 	}
 	if err != nil {
 		closeAll()
@@ -222,6 +251,9 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 
 // subscriptionDir is the subscription outbox's directory in the data directory.
 const subscriptionDir = "subscriptions"
+
+// transactionJournalDir is the embedded database's transaction journal in the data directory.
+const transactionJournalDir = "transaction-journal"
 
 // scanAdvice is the number of stored resources of one type above which a search on the
 // embedded database, which reads every stored resource of the type, takes more than about

@@ -58,6 +58,13 @@ type Config struct {
 	// (FHIR_MAX_INCLUDED, --max-included); a page that would include more includes that
 	// many and says so in an OperationOutcome entry (incomplete). Default 1000.
 	MaxIncluded int
+	// MaxBundleEntries is the most entries one batch or transaction Bundle may hold
+	// (FHIR_MAX_BUNDLE_ENTRIES, --max-bundle-entries); more is answered 413.
+	MaxBundleEntries int
+	// TransactionKillAfter, for tests only (FHIR_TEST_TRANSACTION_KILL_AFTER, no flag), kills
+	// the process with SIGKILL at that point of the first transaction stored on the embedded
+	// database: 0 once its journal is written, n after its nth database operation; -1 never.
+	TransactionKillAfter int
 	// DBTimeout bounds each database operation of a request that sets no deadline of its own
 	// (FHIR_DB_TIMEOUT, --db-timeout). Default 10s.
 	DBTimeout time.Duration
@@ -277,6 +284,8 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.IntVar(&c.RateBurst, "rate-burst", int(num("FHIR_RATE_BURST", 1000)), "requests a caller may make at once above the rate limit (FHIR_RATE_BURST)")
 	fs.DurationVar(&c.SearchTimeout, "search-timeout", dur("FHIR_SEARCH_TIMEOUT", 10*time.Second), "longest a search page may take before it answers 503 (FHIR_SEARCH_TIMEOUT)")
 	fs.IntVar(&c.MaxIncluded, "max-included", int(num("FHIR_MAX_INCLUDED", 1000)), "most resources _include and _revinclude add to one page (FHIR_MAX_INCLUDED)")
+	c.TransactionKillAfter = int(num("FHIR_TEST_TRANSACTION_KILL_AFTER", -1))
+	fs.IntVar(&c.MaxBundleEntries, "max-bundle-entries", int(num("FHIR_MAX_BUNDLE_ENTRIES", 1000)), "most entries of one batch or transaction Bundle (FHIR_MAX_BUNDLE_ENTRIES)")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", dur("FHIR_DB_TIMEOUT", 10*time.Second), "longest one database operation may take (FHIR_DB_TIMEOUT)")
 	fs.DurationVar(&c.DBSelectionTimeout, "db-selection-timeout", dur("FHIR_DB_SELECTION_TIMEOUT", 1500*time.Millisecond), "longest a request waits to reach the database before it answers 503 (FHIR_DB_SELECTION_TIMEOUT)")
 	fs.StringVar(&c.TimeZone, "timezone", str("FHIR_TIMEZONE", "UTC"), "time zone of dates and times given without one, e.g. Europe/Copenhagen (FHIR_TIMEZONE)")
@@ -347,7 +356,7 @@ func (c *Config) validate() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}} {
+	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}, {"max bundle entries", c.MaxBundleEntries}} {
 		if n.v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.name, n.v))
 		}

@@ -37,6 +37,13 @@ var targets = []struct {
 		}
 		return tg
 	}},
+	{"http batch", func(t *testing.T, srv *servertest.Server) loader.Target {
+		tg, err := loader.NewHTTPTarget(srv.Base, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loader.NewBatchTarget(tg, 3)
+	}},
 	{"service", func(t *testing.T, srv *servertest.Server) loader.Target {
 		tg, err := loader.NewServiceTarget(srv.Service, srv.Searcher)
 		if err != nil {
@@ -196,6 +203,20 @@ func TestLoadFormats(t *testing.T) {
  "request":{"method":"POST","url":"CarePlan"}}]}`},
 			load: []string{"tx.json"},
 			want: map[string]loader.Counts{"CarePlan": {Created: 2}},
+			// Sent as the transaction it is: its plain creates create again.
+			again: &loader.Counts{Created: 2},
+		},
+		{
+			name: "transaction bundle with conditional creates and a reference between them",
+			files: map[string]string{"tx.json": `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e33","resource":` + fmt.Sprintf(response, 7, 1) + `,
+ "request":{"method":"POST","url":"QuestionnaireResponse","ifNoneExist":"identifier=https://example.org/sid|r-7"}},
+{"resource":{"resourceType":"CarePlan","id":"cp-tx","status":"active","intent":"plan","subject":{"reference":"Patient/p2"},"supportingInfo":[{"reference":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e33"}]},
+ "request":{"method":"PUT","url":"CarePlan/cp-tx"}}]}`},
+			load: []string{"tx.json"},
+			want: map[string]loader.Counts{"QuestionnaireResponse": {Created: 1}, "CarePlan": {Created: 1}},
+			// The response is found again; the plan's update writes a new version.
+			again: &loader.Counts{Unchanged: 1, Updated: 1},
 		},
 		{
 			name: "searchset bundle",

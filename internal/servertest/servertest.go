@@ -57,7 +57,7 @@ type Backend struct {
 func NewBackend(tb testing.TB) *Backend {
 	tb.Helper()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(tb), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(tb)})
+	st, err := store.New(storetest.NewDatabase(tb), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(tb), JournalDir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}
