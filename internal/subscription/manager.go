@@ -330,10 +330,13 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	if err != nil {
 		return nil, fhir.Errorf(fhir.KindInvalid, "The Subscription cannot be read: %v", err)
 	}
-	if _, _, err := m.compile(ctx, p, !w.DryRun); err != nil {
+	client := auth.PrincipalFrom(ctx) != nil
+	// The endpoint's name is resolved for what a client writes; the server's own writes
+	// (a status) must not fail while the name does not resolve.
+	if _, _, err := m.compile(ctx, p, client && !w.DryRun); err != nil {
 		return nil, err
 	}
-	if auth.PrincipalFrom(ctx) == nil {
+	if !client {
 		return nil, nil
 	}
 	var prev *parsed
