@@ -31,6 +31,13 @@ var words = map[string]planWords{
 		video: "Uppföljning via video", videoText: "Kort videobesök varje månad med din fasta vårdkontakt. Extra tid bokas vid behov.", videoAt: "Videobesök (säker videolänk)",
 		description: "Din plan för livet med %s, gjord tillsammans med dig. Planen delas med dig, %s och de som vårdar dig, så att alla arbetar utifrån samma plan. Din fasta vårdkontakt är %s, %s.",
 	},
+	"en": {
+		fixedContact: "Fixed care contact", patient: "Patient", doctor: "Doctor", home: "At home", team: "Team around %s",
+		ownGoal: "What matters most to me: managing my everyday life myself", phone: "+45 70 10 20 40",
+		homeVisit: "Home visit by your fixed care contact", homeVisitText: "Your care contact visits you at home every other month: medicines, measurements and how everyday life is going.",
+		video: "Video follow-up", videoText: "A short video call every month with your fixed care contact. If you need more time, we book an extra call.", videoAt: "Video consultation (secure link)",
+		description: "Your plan for living with %s, made together with you. It is shared with you, %s and the professionals who help you, so that everyone works from the same plan. Your fixed care contact is %s, %s.",
+	},
 }
 
 // carePlan is the patient's shared care plan: written with them some weeks before their
