@@ -21,6 +21,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
@@ -100,7 +101,7 @@ func (rc *receiver) await(t *testing.T, id string, n int) []notification {
 
 // newSubscriptionServer is the server with the Questionnaire rules and subscriptions, in dev
 // auth mode, with retries fast enough for a test (the budget is retryFor).
-func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...string) *authServer {
+func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...string) (*authServer, *metrics.Metrics) {
 	t.Helper()
 	dir := t.TempDir()
 	registry := fhir.DefaultRegistry()
@@ -116,10 +117,11 @@ func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...stri
 		t.Fatal(err)
 	}
 	st.DeriveWith(rules)
+	reg := metrics.New()
 	subs, err := subscription.New(subscription.Options{
 		Dir: filepath.Join(dir, "subscriptions"), Store: st, Compile: st.Matcher, AllowedHosts: allowed,
 		RetryFor: retryFor, RetryBase: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Timeout: 2 * time.Second,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler), Metrics: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,7 @@ func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...stri
 		_ = subs.Close()
 		_ = w.Close(context.Background())
 	})
-	return &authServer{testServer: &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}, dataDir: dir, audit: w}
+	return &authServer{testServer: &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}, dataDir: dir, audit: w}, reg
 }
 
 // phq9Response is a fixture PHQ-9 response of patient, item 9 answered with code.
@@ -239,7 +241,7 @@ func loadPHQ9(t *testing.T, s *authServer, token string) {
 func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 	rc := newReceiver(t)
 	host := strings.TrimPrefix(rc.URL, "http://")
-	s := newSubscriptionServer(t, time.Second, host)
+	s, reg := newSubscriptionServer(t, time.Second, host)
 	team := s.mint(auth.TokenOptions{Scope: "user/*.cruds", Subject: "care-team-system"})
 	anna := s.mint(auth.TokenOptions{Scope: "patient/*.cruds", Patient: "anna"})
 	h := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
@@ -466,6 +468,37 @@ func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 		for _, id := range []string{ended, deleted} {
 			if got := rc.await(t, id, 1); len(got) != 1 {
 				t.Errorf("Subscription/%s notified after its end or deletion: %d requests", id, len(got))
+			}
+		}
+	})
+
+	t.Run("deliveries and failures are audited and counted", func(t *testing.T) {
+		if err := s.audit.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r := s.do("GET", "/fhir/AuditEvent?entity=Subscription/"+full+"&_count=200", nil, h(team)...)
+		for _, want := range []string{"notification 1 of Subscription/" + full + " delivered", "handshake of Subscription/" + full + " delivered",
+			"of Subscription/" + full + " failed: POST", "QuestionnaireResponse/" + severe + "/_history/1"} {
+			if r.status != http.StatusOK || !strings.Contains(string(r.body), want) {
+				t.Errorf("the audit trail of Subscription/%s lacks %q", full, want)
+			}
+		}
+		families, err := reg.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() != "fhir_subscription_deliveries_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+		for _, outcome := range []string{"delivered", "failed", "handshake", "error"} {
+			if counts[outcome] == 0 {
+				t.Errorf("fhir_subscription_deliveries_total{outcome=%q} is 0: %v", outcome, counts)
 			}
 		}
 	})
