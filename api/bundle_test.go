@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -298,3 +299,50 @@ func TestBundleEntriesAreAuthorisedOneByOne(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestBundleEntriesAreAudited: every entry of a batch or transaction has its AuditEvent,
+// and so has the Bundle; the entries of a transaction that was rolled back are recorded as
+// not stored.
+func TestBundleEntriesAreAudited(t *testing.T) {
+	t.Parallel()
+	s := newAuthServer(t)
+	admin := "Bearer " + s.mint(auth.TokenOptions{Scope: "system/*.*", Subject: "bundler"})
+	create := entry{resource: linkedResponse("Patient/p1"), method: "POST", url: "QuestionnaireResponse"}
+	ok := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction", create), "Authorization", admin), "transaction-response")
+	created := strings.TrimSuffix(ok.Entry[0].Response.Location, "/_history/1")
+	outcome(t, s.do("POST", "/fhir", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"bogus","intent":"plan"}`, method: "POST", url: "CarePlan"}), "Authorization", admin), 400, "entry 1")
+	readBundleResponse(t, s.do("POST", "/fhir", bundleOf("batch", create, entry{method: "GET", url: created}), "Authorization", admin), "batch-response")
+	if err := s.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, query string
+		n           int
+		want        []string
+	}{
+		{"the transactions", "subtype=transaction", 2, []string{`"code":"transaction"`}},
+		{"the batch", "subtype=batch", 1, nil},
+		// One stored by the transaction, one rolled back, one refused, one of the batch.
+		{"the creates", "subtype=create&agent:identifier=bundler", 4, nil},
+		{"the refused and rolled-back entries", "subtype=create&outcome=4", 2, []string{"Not stored: the transaction it was part of was rolled back", `bogus`}},
+		{"the patient of each stored create", "subtype=create&patient=p1", 3, nil},
+		{"the read entry", "subtype=read&entity=" + created, 1, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/fhir/AuditEvent?_count=100&"+tc.query, nil, "Authorization", admin)
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			entries, _ := r.json(t)["entry"].([]any)
+			if len(entries) != tc.n {
+				t.Errorf("%d AuditEvents, want %d: %s", len(entries), tc.n, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("lacks %s: %s", w, r.body)
+				}
+			}
+		})
+	}
+}
