@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"slices"
@@ -9,10 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/patient-involvement/fhir-server/api"
-	"github.com/patient-involvement/fhir-server/internal/audit"
-	"github.com/patient-involvement/fhir-server/internal/auth"
 )
 
 // bundleBenchSizes are the numbers of creates BenchmarkTransactionVersusSingleCreates sends
@@ -40,25 +35,7 @@ func bundleBenchSizes(b *testing.B) []int {
 //
 //	go test -run XXX -bench TransactionVersusSingleCreates -benchtime 20x ./api/
 func BenchmarkTransactionVersusSingleCreates(b *testing.B) {
-	dir := b.TempDir()
-	verifier, err := auth.NewVerifier(context.Background(), auth.Options{Mode: auth.ModeDev, Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev", DataDir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var w *audit.Writer
-	s := newTestServer(b, func(o *api.Options) {
-		o.Auth = verifier
-		w, err = audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(o.Service, nil), Dir: b.TempDir(), Logger: o.Logger})
-		if err != nil {
-			b.Fatal(err)
-		}
-		o.Audit = w
-	})
-	defer w.Close(context.Background())
-	token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, token := newAuditedServer(b)
 	post := func(path, body string, want int) {
 		req, _ := http.NewRequest("POST", s.base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
