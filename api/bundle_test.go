@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
@@ -344,5 +345,70 @@ func TestBundleEntriesAreAudited(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrentTransactionsNeverInterleave sends transactions that each write the same two
+// plans at once: each is stored whole or refused (409), and version by version the two
+// plans were written by the same transaction.
+func TestConcurrentTransactionsNeverInterleave(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	a, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"0"}`)
+	b, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"0"}`)
+	plan := func(id string, n int) entry {
+		return entry{resource: fmt.Sprintf(`{"resourceType":"CarePlan","id":"%s","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"%d"}`, id, n), method: "PUT", url: "CarePlan/" + id}
+	}
+	const writers = 6
+	statuses := make(chan int, writers)
+	var wg sync.WaitGroup
+	for i := 1; i <= writers; i++ {
+		wg.Go(func() {
+			r := s.do("POST", "/fhir", bundleOf("transaction", plan(a, i), plan(b, i)), "Prefer", "return=minimal")
+			statuses <- r.status
+		})
+	}
+	// A single write beside them, with If-Match on the first version: it wins or gets 412.
+	wg.Go(func() {
+		r := s.do("PUT", "/fhir/CarePlan/"+a, []byte(plan(a, 99).resource), "If-Match", `W/"1"`)
+		if r.status != http.StatusOK && r.status != http.StatusPreconditionFailed {
+			t.Errorf("single write: %d %s", r.status, r.body)
+		}
+	})
+	wg.Wait()
+	close(statuses)
+	stored := 0
+	for st := range statuses {
+		switch st {
+		case http.StatusOK:
+			stored++
+		case http.StatusConflict:
+		default:
+			t.Errorf("transaction answered %d", st)
+		}
+	}
+	descriptions := func(id string) []string {
+		var h struct {
+			Entry []struct {
+				Resource struct{ Description string } `json:"resource"`
+			} `json:"entry"`
+		}
+		_ = json.Unmarshal(s.do("GET", "/fhir/CarePlan/"+id+"/_history", nil).body, &h)
+		var out []string
+		for _, e := range h.Entry {
+			out = append(out, e.Resource.Description)
+		}
+		return out
+	}
+	da, db := descriptions(a), descriptions(b)
+	// b's history is the transactions' alone; a's may hold the single write (99) too.
+	var fromTx []string
+	for _, d := range da {
+		if d != "99" {
+			fromTx = append(fromTx, d)
+		}
+	}
+	if strings.Join(fromTx, ",") != strings.Join(db, ",") || len(db) != stored+1 {
+		t.Errorf("the plans' histories disagree: %v and %v (%d transactions stored)", da, db, stored)
 	}
 }
