@@ -412,3 +412,49 @@ func TestConcurrentTransactionsNeverInterleave(t *testing.T) {
 		t.Errorf("the plans' histories disagree: %v and %v (%d transactions stored)", da, db, stored)
 	}
 }
+
+// TestBundleInteractionsOfEveryKind runs the interactions not covered above through both
+// kinds of Bundle: vread and history in a batch, a conditional update and delete and a
+// urn:oid fullUrl in a transaction, and Prefer: return=OperationOutcome on the entries.
+func TestBundleInteractionsOfEveryKind(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	planID, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"identifier":[{"system":"urn:test","value":"plan-1"}]}`)
+	s.mustCreate("QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","identifier":{"system":"urn:test","value":"old"}}`)
+
+	res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("batch",
+		entry{method: "GET", url: "CarePlan/" + planID + "/_history/1"},
+		entry{method: "GET", url: "CarePlan/" + planID + "/_history"},
+		entry{method: "GET", url: "CarePlan/_history"},
+		entry{method: "GET", url: "CarePlan/" + planID, extra: `"ifNoneMatch":"W/\"1\""`},
+	)), "batch-response")
+	for i, want := range []string{"200 OK", "200 OK", "200 OK", "304 Not Modified"} {
+		if res.Entry[i].Response.Status != want {
+			t.Errorf("batch entry %d: %s, want %s", i, res.Entry[i].Response.Status, want)
+		}
+	}
+	if !strings.Contains(string(res.Entry[1].Resource), `"type":"history"`) || res.Entry[0].Response.Etag != `W/"1"` {
+		t.Errorf("vread %+v, history %s", res.Entry[0].Response, res.Entry[1].Resource)
+	}
+
+	res = readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction",
+		entry{fullURL: "urn:oid:1.2.752.129.2.1.4.1", resource: `{"resourceType":"QuestionnaireResponse","status":"completed","identifier":{"system":"urn:test","value":"new"}}`, method: "POST", url: "QuestionnaireResponse"},
+		entry{resource: `{"resourceType":"CarePlan","status":"completed","intent":"plan","subject":{"reference":"Patient/p1"},"identifier":[{"system":"urn:test","value":"plan-1"}],"supportingInfo":[{"reference":"urn:oid:1.2.752.129.2.1.4.1"}]}`,
+			method: "PUT", url: "CarePlan?identifier=urn:test|plan-1"},
+		entry{method: "DELETE", url: "QuestionnaireResponse?identifier=urn:test|old"},
+	), "Prefer", "return=OperationOutcome"), "transaction-response")
+	for i, want := range []string{"201 Created", "200 OK", "200 OK"} {
+		e := res.Entry[i]
+		if e.Response.Status != want || !strings.Contains(string(e.Response.Outcome), `"informational"`) || e.Resource != nil {
+			t.Errorf("transaction entry %d: %s (want %s), outcome %s", i, e.Response.Status, want, e.Response.Outcome)
+		}
+	}
+	created := strings.Split(res.Entry[0].Response.Location, "/")[1]
+	plan := string(s.do("GET", "/fhir/CarePlan/"+planID, nil).body)
+	if !strings.Contains(plan, `"status":"completed"`) || !strings.Contains(plan, `"reference":"QuestionnaireResponse/`+created+`"`) {
+		t.Errorf("the conditional update with the urn:oid reference: %s", plan)
+	}
+	if n := s.count("identifier=urn:test|old"); n != 0 {
+		t.Errorf("the conditional delete left %d", n)
+	}
+}
