@@ -114,7 +114,12 @@ func (s *Server) auditRecord(c *gin.Context) (rec audit.Record, ok bool) {
 	if list, ok := c.Get(auditResourcesKey); ok {
 		for _, r := range list.([]*fhir.Resource) {
 			rec.Resources = append(rec.Resources, r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
-			for _, p := range r.Compartments {
+			cmp := r.Compartments
+			if cmp == nil && !r.Deleted {
+				// A version staged by a transaction: the store has not said yet.
+				cmp, _ = s.compartmentsOf(r)
+			}
+			for _, p := range cmp {
 				patients[p] = true
 			}
 		}

@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
@@ -200,8 +202,8 @@ func TestTransactionIsAllOrNothing(t *testing.T) {
 		{"a stale If-Match", bundleOf("transaction", create, entry{resource: update("completed").resource, method: "PUT", url: "CarePlan/" + planID, extra: `"ifMatch":"W/\"9\""`}), 412, "entry 1 (PUT CarePlan/" + planID + ")"},
 		{"an invalid entry", bundleOf("transaction", create, update("bogus")), 400, "entry 1 (PUT CarePlan/" + planID + ")"},
 		{"an unknown type", bundleOf("transaction", create, entry{resource: `{"resourceType":"Patient"}`, method: "POST", url: "Patient"}), 404, "entry 1 (POST Patient)"},
-		{"a conditional reference matching nothing", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"QuestionnaireResponse?identifier=urn:test|none"}]}`, method: "POST", url: "CarePlan"}), 404, "matches no resource"},
-		{"a conditional reference matching two", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"QuestionnaireResponse?identifier=urn:test|twice"}]}`, method: "POST", url: "CarePlan"}), 412, "matches more than one"},
+		{"a conditional reference matching nothing", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"QuestionnaireResponse?identifier=urn:test|none"}]}`, method: "POST", url: "CarePlan"}), 404, "Conditional reference: no QuestionnaireResponse matches"},
+		{"a conditional reference matching two", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"QuestionnaireResponse?identifier=urn:test|twice"}]}`, method: "POST", url: "CarePlan"}), 412, "more than one QuestionnaireResponse matches"},
 		{"two entries on one resource", bundleOf("transaction", create, update("completed"), entry{method: "DELETE", url: "CarePlan/" + planID}), 400, "entry 1 (PUT CarePlan/" + planID + ") and entry 2 (DELETE CarePlan/" + planID + ") both change"},
 		{"a conditional update matching what another entry changes", bundleOf("transaction", update("completed"), entry{resource: `{"resourceType":"CarePlan","status":"revoked","intent":"plan","subject":{"reference":"Patient/p1"}}`, method: "PUT", url: "CarePlan?_id=" + planID}), 400, "both change CarePlan/" + planID},
 		{"an entry without a request", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"CarePlan"}}]}`), 400, "Entry 0 has no request"},
@@ -298,3 +300,161 @@ func TestBundleEntriesAreAuthorisedOneByOne(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestBundleEntriesAreAudited: every entry of a batch or transaction has its AuditEvent,
+// and so has the Bundle; the entries of a transaction that was rolled back are recorded as
+// not stored.
+func TestBundleEntriesAreAudited(t *testing.T) {
+	t.Parallel()
+	s := newAuthServer(t)
+	admin := "Bearer " + s.mint(auth.TokenOptions{Scope: "system/*.*", Subject: "bundler"})
+	create := entry{resource: linkedResponse("Patient/p1"), method: "POST", url: "QuestionnaireResponse"}
+	ok := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction", create), "Authorization", admin), "transaction-response")
+	created := strings.TrimSuffix(ok.Entry[0].Response.Location, "/_history/1")
+	outcome(t, s.do("POST", "/fhir", bundleOf("transaction", create, entry{resource: `{"resourceType":"CarePlan","status":"bogus","intent":"plan"}`, method: "POST", url: "CarePlan"}), "Authorization", admin), 400, "entry 1")
+	readBundleResponse(t, s.do("POST", "/fhir", bundleOf("batch", create, entry{method: "GET", url: created}), "Authorization", admin), "batch-response")
+	if err := s.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, query string
+		n           int
+		want        []string
+	}{
+		{"the transactions", "subtype=transaction", 2, []string{`"code":"transaction"`}},
+		{"the batch", "subtype=batch", 1, nil},
+		// One stored by the transaction, one rolled back, one refused, one of the batch.
+		{"the creates", "subtype=create&agent:identifier=bundler", 4, nil},
+		{"the refused and rolled-back entries", "subtype=create&outcome=4", 2, []string{"Not stored: the transaction it was part of was rolled back", `bogus`}},
+		{"the patient of each stored create", "subtype=create&patient=p1", 3, nil},
+		{"the read entry", "subtype=read&entity=" + created, 1, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/fhir/AuditEvent?_count=100&"+tc.query, nil, "Authorization", admin)
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			entries, _ := r.json(t)["entry"].([]any)
+			if len(entries) != tc.n {
+				t.Errorf("%d AuditEvents, want %d: %s", len(entries), tc.n, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("lacks %s: %s", w, r.body)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentTransactionsNeverInterleave sends transactions that each write the same two
+// plans at once: each is stored whole or refused (409), and version by version the two
+// plans were written by the same transaction.
+func TestConcurrentTransactionsNeverInterleave(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	a, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"0"}`)
+	b, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"0"}`)
+	plan := func(id string, n int) entry {
+		return entry{resource: fmt.Sprintf(`{"resourceType":"CarePlan","id":"%s","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"description":"%d"}`, id, n), method: "PUT", url: "CarePlan/" + id}
+	}
+	const writers = 6
+	statuses := make(chan int, writers)
+	var wg sync.WaitGroup
+	for i := 1; i <= writers; i++ {
+		wg.Go(func() {
+			r := s.do("POST", "/fhir", bundleOf("transaction", plan(a, i), plan(b, i)), "Prefer", "return=minimal")
+			statuses <- r.status
+		})
+	}
+	// A single write beside them, with If-Match on the first version: it wins or gets 412.
+	wg.Go(func() {
+		r := s.do("PUT", "/fhir/CarePlan/"+a, []byte(plan(a, 99).resource), "If-Match", `W/"1"`)
+		if r.status != http.StatusOK && r.status != http.StatusPreconditionFailed {
+			t.Errorf("single write: %d %s", r.status, r.body)
+		}
+	})
+	wg.Wait()
+	close(statuses)
+	stored := 0
+	for st := range statuses {
+		switch st {
+		case http.StatusOK:
+			stored++
+		case http.StatusConflict:
+		default:
+			t.Errorf("transaction answered %d", st)
+		}
+	}
+	descriptions := func(id string) []string {
+		var h struct {
+			Entry []struct {
+				Resource struct{ Description string } `json:"resource"`
+			} `json:"entry"`
+		}
+		_ = json.Unmarshal(s.do("GET", "/fhir/CarePlan/"+id+"/_history", nil).body, &h)
+		var out []string
+		for _, e := range h.Entry {
+			out = append(out, e.Resource.Description)
+		}
+		return out
+	}
+	da, db := descriptions(a), descriptions(b)
+	// b's history is the transactions' alone; a's may hold the single write (99) too.
+	var fromTx []string
+	for _, d := range da {
+		if d != "99" {
+			fromTx = append(fromTx, d)
+		}
+	}
+	if strings.Join(fromTx, ",") != strings.Join(db, ",") || len(db) != stored+1 {
+		t.Errorf("the plans' histories disagree: %v and %v (%d transactions stored)", da, db, stored)
+	}
+}
+
+// TestBundleInteractionsOfEveryKind runs the interactions not covered above through both
+// kinds of Bundle: vread and history in a batch, a conditional update and delete and a
+// urn:oid fullUrl in a transaction, and Prefer: return=OperationOutcome on the entries.
+func TestBundleInteractionsOfEveryKind(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	planID, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"},"identifier":[{"system":"urn:test","value":"plan-1"}]}`)
+	s.mustCreate("QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","identifier":{"system":"urn:test","value":"old"}}`)
+
+	res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("batch",
+		entry{method: "GET", url: "CarePlan/" + planID + "/_history/1"},
+		entry{method: "GET", url: "CarePlan/" + planID + "/_history"},
+		entry{method: "GET", url: "CarePlan/_history"},
+		entry{method: "GET", url: "CarePlan/" + planID, extra: `"ifNoneMatch":"W/\"1\""`},
+	)), "batch-response")
+	for i, want := range []string{"200 OK", "200 OK", "200 OK", "304 Not Modified"} {
+		if res.Entry[i].Response.Status != want {
+			t.Errorf("batch entry %d: %s, want %s", i, res.Entry[i].Response.Status, want)
+		}
+	}
+	if !strings.Contains(string(res.Entry[1].Resource), `"type":"history"`) || res.Entry[0].Response.Etag != `W/"1"` {
+		t.Errorf("vread %+v, history %s", res.Entry[0].Response, res.Entry[1].Resource)
+	}
+
+	res = readBundleResponse(t, s.do("POST", "/fhir", bundleOf("transaction",
+		entry{fullURL: "urn:oid:1.2.752.129.2.1.4.1", resource: `{"resourceType":"QuestionnaireResponse","status":"completed","identifier":{"system":"urn:test","value":"new"}}`, method: "POST", url: "QuestionnaireResponse"},
+		entry{resource: `{"resourceType":"CarePlan","status":"completed","intent":"plan","subject":{"reference":"Patient/p1"},"identifier":[{"system":"urn:test","value":"plan-1"}],"supportingInfo":[{"reference":"urn:oid:1.2.752.129.2.1.4.1"}]}`,
+			method: "PUT", url: "CarePlan?identifier=urn:test|plan-1"},
+		entry{method: "DELETE", url: "QuestionnaireResponse?identifier=urn:test|old"},
+	), "Prefer", "return=OperationOutcome"), "transaction-response")
+	for i, want := range []string{"201 Created", "200 OK", "200 OK"} {
+		e := res.Entry[i]
+		if e.Response.Status != want || !strings.Contains(string(e.Response.Outcome), `"informational"`) || e.Resource != nil {
+			t.Errorf("transaction entry %d: %s (want %s), outcome %s", i, e.Response.Status, want, e.Response.Outcome)
+		}
+	}
+	created := strings.Split(res.Entry[0].Response.Location, "/")[1]
+	plan := string(s.do("GET", "/fhir/CarePlan/"+planID, nil).body)
+	if !strings.Contains(plan, `"status":"completed"`) || !strings.Contains(plan, `"reference":"QuestionnaireResponse/`+created+`"`) {
+		t.Errorf("the conditional update with the urn:oid reference: %s", plan)
+	}
+	if n := s.count("identifier=urn:test|old"); n != 0 {
+		t.Errorf("the conditional delete left %d", n)
+	}
+}

@@ -32,6 +32,7 @@ func TestCORSPreflights(t *testing.T) {
 		{"read conditionally", "/fhir/QuestionnaireResponse/qr-1", appOrigin, "GET", "authorization,if-none-match,x-request-id", "GET, HEAD, PUT, PATCH, DELETE"},
 		{"update", "/fhir/CarePlan/cp-1", appOrigin, "PUT", "authorization,content-type,if-match,prefer", "GET, HEAD, PUT, PATCH, DELETE"},
 		{"patch", "/fhir/CarePlan/cp-1", appOrigin, "PATCH", "authorization,content-type,if-match,prefer", "GET, HEAD, PUT, PATCH, DELETE"},
+		{"batch or transaction", "/fhir", appOrigin, "POST", "authorization,content-type,prefer", "POST"},
 		{"search by POST", "/fhir/QuestionnaireResponse/_search", appOrigin, "POST", "authorization,content-type", "POST"},
 		{"history", "/fhir/CarePlan/cp-1/_history", appOrigin, "GET", "authorization", "GET, HEAD"},
 		{"vread", "/fhir/CarePlan/cp-1/_history/2", appOrigin, "GET", "authorization,if-modified-since", "GET, HEAD"},

@@ -158,6 +158,12 @@ func (s *Server) bundle(c *gin.Context) error {
 	if max := s.maxBundleEntries(); len(b.Entry) > max {
 		return fhir.Errorf(fhir.KindTooLarge, "The Bundle has %d entries: this server takes at most %d at once; send it in parts", len(b.Entry), max)
 	}
+	// Each entry is a request against the caller's rate limit; the Bundle counted one.
+	if n := len(b.Entry); n > 1 {
+		if err := s.limits.callers.allow(s.callerKey(c), n-1); err != nil {
+			return err
+		}
+	}
 	run := &bundleRun{}
 	respType, entries, err := s.serveBundle(c, run, &b)
 	// The entries' audit records are kept before anything is answered.
