@@ -458,3 +458,23 @@ func TestBundleInteractionsOfEveryKind(t *testing.T) {
 		t.Errorf("the conditional delete left %d", n)
 	}
 }
+
+// TestBundleEnvelopeIsStrict: what the Bundle itself says is checked as R4 defines it: a
+// misspelt element or a method that is no HTTP verb is refused, never ignored.
+func TestBundleEnvelopeIsStrict(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	cases := []struct {
+		name, body string
+		want       string
+	}{
+		{"a misspelt element", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"CarePlan","ifNoneMach":"x"}}]}`, "ifNoneMach"},
+		{"a method that is no verb", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"CarePlan"}}]}`, "FETCH"},
+		{"an entry that is no object", `{"resourceType":"Bundle","type":"batch","entry":[3]}`, "entry"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			outcome(t, s.do("POST", "/fhir", []byte(tc.body)), http.StatusBadRequest, tc.want)
+		})
+	}
+}
