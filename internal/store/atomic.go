@@ -194,17 +194,49 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 	if s.txStep != nil {
 		s.txStep(0)
 	}
+	fail := func(err error) error {
+		// Roll back what was written, now; a failure here leaves the journal for the next
+		// start.
+		if rerr := s.rollBack(context.WithoutCancel(ctx), &j); rerr != nil {
+			return fhir.Wrap(fmt.Errorf("%w; rolling back: %v", err, rerr), "store a transaction")
+		}
+		if rerr := removeSynced(path); rerr != nil {
+			return fhir.Wrap(rerr, "remove the transaction journal")
+		}
+		return err
+	}
+	// The creates first, in one insert command per type and 500 (one commit of SQLite's
+	// instead of one each): they are of other resources than the rest, whose order is
+	// kept. Their ids were checked free above, under their locks.
+	var types []string
+	creates := map[string][]any{}
 	for i, w := range ws {
+		if w.Prev == nil {
+			if creates[w.Next.Type] == nil {
+				types = append(types, w.Next.Type)
+			}
+			creates[w.Next.Type] = append(creates[w.Next.Type], docs[i])
+		}
+	}
+	for _, typ := range types {
+		for all := creates[typ]; len(all) > 0; {
+			chunk := all[:min(len(all), 500)]
+			all = all[len(chunk):]
+			if _, err := s.current(typ).InsertMany(ctx, chunk); err != nil {
+				if mongo.IsDuplicateKeyError(err) {
+					return fail(fhir.ErrVersionConflict)
+				}
+				return fail(s.wrap(err, "create %d %s resources", len(chunk), typ))
+			}
+			step()
+		}
+	}
+	for i, w := range ws {
+		if w.Prev == nil {
+			continue
+		}
 		if err := s.putLocked(ctx, w.Next, w.Prev, docs[i], putMode{step: step}); err != nil {
-			// Roll back what was written, now; a failure here leaves the journal for the
-			// next start.
-			if rerr := s.rollBack(context.WithoutCancel(ctx), &j); rerr != nil {
-				return fhir.Wrap(fmt.Errorf("%w; rolling back: %v", err, rerr), "store a transaction")
-			}
-			if rerr := removeSynced(path); rerr != nil {
-				return fhir.Wrap(rerr, "remove the transaction journal")
-			}
-			return err
+			return fail(err)
 		}
 	}
 	// The commit: the journal goes.
