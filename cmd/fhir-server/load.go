@@ -16,6 +16,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/datadir"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -31,11 +33,11 @@ import (
 const loadUsage = `usage: fhir-server load [flags] PATH…
 
 Loads FHIR R4 JSON files, folders (every *.json and *.ndjson, recursively), Bundles and
-NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP,
-sending transaction Bundles as transactions (all or nothing) and, with --batch N, the other
-resources in batch Bundles of N; without, straight into the configured database
-(MONGODB_URI, or the embedded database in FHIR_DATA_DIR). Loading again writes nothing that
-has not changed. Flags go before paths.
+NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP
+(with --batch N, in batch Bundles of N); without, straight into the configured database
+(MONGODB_URI, or the embedded database in FHIR_DATA_DIR). Transaction Bundles are sent as
+transactions: all or nothing. Loading again writes nothing that has not changed. Flags go
+before paths.
 
 flags:`
 
@@ -91,7 +93,22 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 			return err
 		}
 		defer closeDB()
-		if target, err = loader.NewServiceTarget(svc, searcher); err != nil {
+		st, err := loader.NewServiceTarget(svc, searcher)
+		if err != nil {
+			return err
+		}
+		// Transaction files go through the API's own handler in-process, so that they are
+		// stored all or nothing as over --url; no token is needed to reach one's own database.
+		verifier, err := auth.NewVerifier(ctx, auth.Options{Mode: auth.ModeOff})
+		if err != nil {
+			return err
+		}
+		h, err := api.New(api.Options{Service: svc, Searcher: searcher, Logger: newLogger(cfg, stderr), Auth: verifier,
+			MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxBundleEntries, Location: cfg.Location})
+		if err != nil {
+			return err
+		}
+		if target, err = st.WithBundles(h); err != nil {
 			return err
 		}
 	}

@@ -49,7 +49,11 @@ var targets = []struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tg
+		withBundles, err := tg.WithBundles(srv.Handler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return withBundles
 	}},
 }
 
@@ -587,6 +591,47 @@ func TestLoadRefusesAmbiguousIdentifiers(t *testing.T) {
 			}
 			if got := sum.Total(); got != (loader.Counts{Failed: 1}) {
 				t.Errorf("%+v, want one failure", got)
+			}
+		})
+	}
+}
+
+// TestLoadSendsTransactionsWhole: a transaction file is stored all or nothing, whichever
+// way it is loaded; one entry the server refuses fails every entry, and stores none.
+func TestLoadSendsTransactionsWhole(t *testing.T) {
+	t.Parallel()
+	tx := func(status string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e44","resource":{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/p1"}},"request":{"method":"POST","url":"QuestionnaireResponse"}},
+{"resource":{"resourceType":"CarePlan","id":"cp-whole","status":"` + status + `","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e44"}]},"request":{"method":"PUT","url":"CarePlan/cp-whole"}}]}`
+	}
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			srv := servertest.New(t)
+			target := tg.new(t, srv)
+			dir := writeFiles(t, map[string]string{"bad.json": tx("bogus"), "good.json": tx("active")})
+			sum, err := load(t, target, paths(t, dir, "bad.json"))
+			var failed *loader.FailedError
+			if !errors.As(err, &failed) || len(failed.Failures) != 2 || !strings.Contains(err.Error(), "bogus") {
+				t.Fatalf("a refused transaction: %v", err)
+			}
+			if got := sum.Total(); got != (loader.Counts{Failed: 2}) {
+				t.Errorf("a refused transaction: %+v", got)
+			}
+			if _, err := srv.Service.Read(t.Context(), "CarePlan", "cp-whole"); !fhir.IsKind(err, fhir.KindNotFound) {
+				t.Errorf("the refused transaction's plan: %v", err)
+			}
+			sum, err = load(t, target, paths(t, dir, "good.json"))
+			if err != nil {
+				t.Fatalf("a transaction: %v", err)
+			}
+			if got := sum.Total(); got != (loader.Counts{Created: 2}) {
+				t.Errorf("a transaction: %+v", got)
+			}
+			plan, err := srv.Service.Read(t.Context(), "CarePlan", "cp-whole")
+			if err != nil || !strings.Contains(string(plan.Raw), `"supportingInfo":[{"reference":"QuestionnaireResponse/`) {
+				t.Fatalf("the transaction's plan: %v", err)
 			}
 		})
 	}

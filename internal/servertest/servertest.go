@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -25,6 +26,8 @@ type Server struct {
 	Service *fhir.Service
 	// Searcher searches the same database in-process.
 	Searcher search.Searcher
+	// Handler is the HTTP API, for serving it in-process.
+	Handler http.Handler
 }
 
 // New starts a server on a fresh, empty database and stops it when the test ends.
@@ -43,7 +46,7 @@ func New(tb testing.TB) *Server {
 	}
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	return &Server{Base: srv.URL + "/fhir", Service: b.Service, Searcher: b.Searcher}
+	return &Server{Base: srv.URL + "/fhir", Service: b.Service, Searcher: b.Searcher, Handler: h}
 }
 
 // Backend is what the HTTP API stands on: the domain service and the searcher, both on one
