@@ -59,6 +59,13 @@ func (s *Server) auditTrail(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if run := runOf(c); run != nil {
+		// An entry of a Bundle: recorded once the Bundle's outcome is known.
+		run.mu.Lock()
+		run.audits = append(run.audits, rec)
+		run.mu.Unlock()
+		return
+	}
 	if err := s.opts.Audit.Record(rec); err != nil {
 		loggerFrom(c).Error("audit record not kept: the request is aborted unanswered", "err", err)
 		panic(http.ErrAbortHandler)
@@ -77,6 +84,9 @@ func (s *Server) auditRecord(c *gin.Context) (rec audit.Record, ok bool) {
 	interaction := string(s.endpointOf(c).interaction)
 	if interaction == "" && s.endpointOf(c).name == "capabilities" {
 		interaction = "capabilities"
+	}
+	if in := c.GetString(auditInteractionKey); in != "" {
+		interaction = in
 	}
 	rec = audit.Record{
 		Interaction:  interaction,
@@ -104,7 +114,12 @@ func (s *Server) auditRecord(c *gin.Context) (rec audit.Record, ok bool) {
 	if list, ok := c.Get(auditResourcesKey); ok {
 		for _, r := range list.([]*fhir.Resource) {
 			rec.Resources = append(rec.Resources, r.Type+"/"+r.ID+"/_history/"+strconv.FormatInt(r.VersionID, 10))
-			for _, p := range r.Compartments {
+			cmp := r.Compartments
+			if cmp == nil && !r.Deleted {
+				// A version staged by a transaction: the store has not said yet.
+				cmp, _ = s.compartmentsOf(r)
+			}
+			for _, p := range cmp {
 				patients[p] = true
 			}
 		}

@@ -24,25 +24,7 @@ import (
 func BenchmarkAuditKeepsPace(b *testing.B) {
 	var creates float64
 	b.Run("creates over HTTP", func(b *testing.B) {
-		dir := b.TempDir()
-		verifier, err := auth.NewVerifier(context.Background(), auth.Options{Mode: auth.ModeDev, Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev", DataDir: dir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var w *audit.Writer
-		s := newTestServer(b, func(o *api.Options) {
-			o.Auth = verifier
-			w, err = audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(o.Service, nil), Dir: b.TempDir(), Logger: o.Logger})
-			if err != nil {
-				b.Fatal(err)
-			}
-			o.Audit = w
-		})
-		defer w.Close(context.Background())
-		token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev"})
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, token := newAuditedServer(b)
 		b.SetParallelism(4) // 8 clients on 2 cores
 		b.ResetTimer()
 		start := time.Now()
@@ -105,4 +87,29 @@ func BenchmarkAuditKeepsPace(b *testing.B) {
 			b.ReportMetric(rate/creates, "x-creates")
 		}
 	})
+}
+
+// newAuditedServer is a test server in dev mode with the audit trail on, as a server runs,
+// and a token for all its data; the audit writer is closed when b ends.
+func newAuditedServer(b *testing.B) (*testServer, string) {
+	dir := b.TempDir()
+	verifier, err := auth.NewVerifier(context.Background(), auth.Options{Mode: auth.ModeDev, Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev", DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var w *audit.Writer
+	s := newTestServer(b, func(o *api.Options) {
+		o.Auth = verifier
+		w, err = audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(o.Service, nil), Dir: b.TempDir(), Logger: o.Logger})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Audit = w
+	})
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, token
 }

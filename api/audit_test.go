@@ -147,7 +147,7 @@ func TestAuditRecordsEveryAnswer(t *testing.T) {
 		{"body too large", "POST", "/fhir/CarePlan", big, nil, 413, "create", "C"},
 		{"media type not served", "POST", "/fhir/CarePlan", "{}", []string{"Content-Type", "text/plain"}, 415, "create", "C"},
 		{"no route", "GET", "/fhir/CarePlan/" + id + "/_history/1/more", "", nil, 404, "", "R"},
-		{"no route for the method", "PATCH", "/fhir/CarePlan/" + id, "{}", nil, 405, "", "U"},
+		{"no route for the method", "POST", "/fhir/CarePlan/" + id, "{}", nil, 405, "", "C"},
 		{"no route without a token", "DELETE", "/fhir/a/b/c/d", "", []string{"Authorization", ""}, 401, "", "D"},
 		{"capabilities", "GET", "/fhir/metadata", "", []string{"Authorization", ""}, 200, "capabilities", "R"},
 	}

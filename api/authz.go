@@ -34,7 +34,9 @@ type access struct {
 
 // auditOnlyTypes are served types whose resources only user/ and system/ scopes may reach:
 // the audit trail is about patients but is not theirs to read.
-var auditOnlyTypes = map[string]bool{"AuditEvent": true}
+// Subscriptions are a care team's systems' own: they are not patient data, and a patient
+// token may neither read nor write them.
+var auditOnlyTypes = map[string]bool{"AuditEvent": true, "Subscription": true}
 
 // authenticate verifies the bearer token of a /fhir request and records its principal; the
 // error it returns is a 401 (or, when the keys cannot be had, a 5xx).
@@ -97,7 +99,7 @@ func actionFor(c *gin.Context, in fhir.Interaction) (auth.Action, bool) {
 			return auth.ActionConditionalCreate, true
 		}
 		return auth.ActionCreate, true
-	case fhir.InteractionUpdate:
+	case fhir.InteractionUpdate, fhir.InteractionPatch:
 		if conditional {
 			return auth.ActionConditionalUpdate, true
 		}
@@ -136,7 +138,7 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 		a := access{principal: p}
 		if level == auth.AccessPatient {
 			if auditOnlyTypes[typ] {
-				return fhir.Errorf(fhir.KindForbidden, "%s resources can be read only with user/ or system/ scopes, not patient/ ones", typ)
+				return fhir.Errorf(fhir.KindForbidden, "%s resources can be read or written only with user/ or system/ scopes, not patient/ ones", typ)
 			}
 			if isWrite(in) && !isPatientData(typ) {
 				return fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", typ)
@@ -144,7 +146,11 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 			a.compartment = "Patient/" + p.Patient
 		}
 		c.Set(accessKey, a)
-		ctx := fhir.WithWriteGuard(c.Request.Context(), s.writeGuard(a, typ))
+		ctx := fhir.WithWriteGuard(auth.WithPrincipal(c.Request.Context(), p), s.writeGuard(a, typ))
+		if a.compartment != "" {
+			// What a patient may change of a resource it may write (a shared care plan).
+			ctx = fhir.WithPatientWriter(ctx, p.Patient)
+		}
 		c.Request = c.Request.WithContext(ctx)
 		return next(c)
 	}
@@ -152,7 +158,7 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 
 func isWrite(in fhir.Interaction) bool {
 	switch in {
-	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionDelete:
+	case fhir.InteractionCreate, fhir.InteractionUpdate, fhir.InteractionPatch, fhir.InteractionDelete:
 		return true
 	}
 	return false

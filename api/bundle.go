@@ -54,6 +54,9 @@ type EntryResponse struct {
 	Location     string `json:"location,omitempty"`
 	Etag         string `json:"etag,omitempty"`
 	LastModified string `json:"lastModified,omitempty"`
+	// Outcome is the OperationOutcome of a batch or transaction entry that failed, or that
+	// Prefer: return=OperationOutcome asked for.
+	Outcome json.RawMessage `json:"outcome,omitempty"`
 }
 
 func newBundle(typ string, now time.Time) *Bundle {

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/patch"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
@@ -25,7 +26,10 @@ type CapabilityStatement struct {
 	Implementation CapabilityImpl     `json:"implementation"`
 	FHIRVersion    string             `json:"fhirVersion"`
 	Format         []string           `json:"format"`
-	Rest           []CapabilityRest   `json:"rest"`
+	// PatchFormat are the media types of the patch bodies taken: JSON Patch, and FHIR JSON
+	// for FHIRPath Patch.
+	PatchFormat []string         `json:"patchFormat,omitempty"`
+	Rest        []CapabilityRest `json:"rest"`
 }
 
 // CapabilitySoftware is CapabilityStatement.software.
@@ -138,6 +142,10 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 	for _, r := range s.routes {
 		if r.system != "" && r.system != "capabilities" {
 			rest.Interaction = append(rest.Interaction, CapabilityInteraction{Code: r.system})
+			if r.system == "transaction" {
+				// POST /fhir serves both kinds of Bundle.
+				rest.Interaction = append(rest.Interaction, CapabilityInteraction{Code: "batch"})
+			}
 		}
 	}
 	return &CapabilityStatement{
@@ -153,6 +161,7 @@ func (s *Server) buildCapabilities(base string) *CapabilityStatement {
 		},
 		FHIRVersion: "4.0.1",
 		Format:      []string{mediaFHIRJSON, mediaJSON},
+		PatchFormat: []string{patch.MediaJSONPatch, mediaFHIRJSON},
 		Rest:        []CapabilityRest{rest},
 	}
 }

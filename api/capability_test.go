@@ -32,7 +32,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			codes = append(codes, i.(map[string]any)["code"].(string))
 		}
 		sort.Strings(codes)
-		want := "[create delete history-instance history-type read search-type update vread]"
+		want := "[create delete history-instance history-type patch read search-type update vread]"
 		if typ == "AuditEvent" {
 			want = "[read search-type]" // written by the server alone
 		}
@@ -59,7 +59,7 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			}
 		}
 	}
-	if fmt.Sprint(types) != "[AuditEvent CarePlan Questionnaire QuestionnaireResponse]" {
+	if fmt.Sprint(types) != "[AuditEvent CarePlan Questionnaire QuestionnaireResponse Subscription]" {
 		t.Errorf("types %v", types)
 	}
 }

@@ -27,16 +27,18 @@ func TestCORSPreflights(t *testing.T) {
 		name, path, origin, method, headers string
 		wantMethods                         string // "" means refused: no CORS headers
 	}{
-		{"create", "/fhir/QuestionnaireResponse", appOrigin, "POST", "authorization,content-type,if-none-exist", "GET, HEAD, POST, PUT, DELETE"},
-		{"search", "/fhir/QuestionnaireResponse", appOrigin, "GET", "authorization", "GET, HEAD, POST, PUT, DELETE"},
-		{"read conditionally", "/fhir/QuestionnaireResponse/qr-1", appOrigin, "GET", "authorization,if-none-match,x-request-id", "GET, HEAD, PUT, DELETE"},
-		{"update", "/fhir/CarePlan/cp-1", appOrigin, "PUT", "authorization,content-type,if-match,prefer", "GET, HEAD, PUT, DELETE"},
+		{"create", "/fhir/QuestionnaireResponse", appOrigin, "POST", "authorization,content-type,if-none-exist", "GET, HEAD, POST, PUT, PATCH, DELETE"},
+		{"search", "/fhir/QuestionnaireResponse", appOrigin, "GET", "authorization", "GET, HEAD, POST, PUT, PATCH, DELETE"},
+		{"read conditionally", "/fhir/QuestionnaireResponse/qr-1", appOrigin, "GET", "authorization,if-none-match,x-request-id", "GET, HEAD, PUT, PATCH, DELETE"},
+		{"update", "/fhir/CarePlan/cp-1", appOrigin, "PUT", "authorization,content-type,if-match,prefer", "GET, HEAD, PUT, PATCH, DELETE"},
+		{"patch", "/fhir/CarePlan/cp-1", appOrigin, "PATCH", "authorization,content-type,if-match,prefer", "GET, HEAD, PUT, PATCH, DELETE"},
+		{"batch or transaction", "/fhir", appOrigin, "POST", "authorization,content-type,prefer", "POST"},
 		{"search by POST", "/fhir/QuestionnaireResponse/_search", appOrigin, "POST", "authorization,content-type", "POST"},
 		{"history", "/fhir/CarePlan/cp-1/_history", appOrigin, "GET", "authorization", "GET, HEAD"},
 		{"vread", "/fhir/CarePlan/cp-1/_history/2", appOrigin, "GET", "authorization,if-modified-since", "GET, HEAD"},
 		{"metadata", "/fhir/metadata", appOrigin, "GET", "", "GET, HEAD"},
 		{"discovery", "/fhir/.well-known/smart-configuration", appOrigin, "GET", "x-request-id", "GET, HEAD"},
-		{"a type that is not served still gets its answer from the route", "/fhir/Patient", appOrigin, "GET", "authorization", "GET, HEAD, POST, PUT, DELETE"},
+		{"a type that is not served still gets its answer from the route", "/fhir/Patient", appOrigin, "GET", "authorization", "GET, HEAD, POST, PUT, PATCH, DELETE"},
 
 		{"origin not allowed", "/fhir/QuestionnaireResponse", "http://evil.example", "POST", "authorization,content-type", ""},
 		{"method the route does not serve", "/fhir/QuestionnaireResponse/_search", appOrigin, "DELETE", "authorization", ""},
@@ -83,7 +85,7 @@ func TestCORSPreflights(t *testing.T) {
 		admin := s.mint(auth.TokenOptions{Scope: "system/*.*"})
 		r := s.do("OPTIONS", "/fhir/QuestionnaireResponse", nil, "Authorization", "Bearer "+admin)
 		outcome(t, r, http.StatusMethodNotAllowed, "OPTIONS is not a FHIR interaction")
-		if r.header.Get("Allow") != "GET, HEAD, POST, PUT, DELETE" {
+		if r.header.Get("Allow") != "GET, HEAD, POST, PUT, PATCH, DELETE" {
 			t.Errorf("Allow %q", r.header.Get("Allow"))
 		}
 	})

@@ -47,7 +47,7 @@ func TestBadInputIsRejectedAndNothingIsWritten(t *testing.T) {
 		{"unknown version", "GET", "/fhir/QuestionnaireResponse/" + existing + "/_history/9", "", "", 404, "no version 9", ""},
 		{"bad version id", "GET", "/fhir/QuestionnaireResponse/" + existing + "/_history/one", "", "", 404, "not a version id", ""},
 		{"delete unknown", "DELETE", "/fhir/QuestionnaireResponse/nope", "", "", 404, "not known", ""},
-		{"method not allowed", "PATCH", "/fhir/QuestionnaireResponse/" + existing, `[]`, "application/json-patch+json", 405, "not allowed", ""},
+		{"method not allowed", "POST", "/fhir/QuestionnaireResponse/" + existing, `{}`, "application/fhir+json", 405, "not allowed", ""},
 		{"post on instance", "POST", "/fhir/QuestionnaireResponse/" + existing, qrMinimal, "", 405, "not allowed", ""},
 		{"unsupported media type", "POST", "/fhir/QuestionnaireResponse", `<QuestionnaireResponse/>`, "application/fhir+xml", 415, "not accepted", ""},
 		{"body over limit", "POST", "/fhir/QuestionnaireResponse", strings.Replace(qrMinimal, `"status"`, `"language":"`+strings.Repeat("a", 5000)+`","status"`, 1), "", 413, "larger than the limit", ""},

@@ -50,7 +50,12 @@ func negotiate(c *gin.Context) {
 	}
 	c.Set(formatKey, media)
 	if c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut || c.Request.Method == http.MethodPatch {
-		if err := checkRequestMedia(c.GetHeader("Content-Type"), c.Request.URL.Path); err != nil {
+		ct := c.GetHeader("Content-Type")
+		if c.Request.Method == http.MethodPatch && isJSONPatch(ct) {
+			c.Next()
+			return
+		}
+		if err := checkRequestMedia(ct, c.Request.URL.Path); err != nil {
 			writeError(c, err)
 			c.Abort()
 			return

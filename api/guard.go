@@ -33,6 +33,11 @@ func (s *Server) guard(c *gin.Context) {
 		c.Abort()
 		return
 	}
+	if runOf(c) != nil {
+		// An entry of a Bundle: the Bundle took the caller's turn and rate.
+		c.Next()
+		return
+	}
 	s.admit(c)
 }
 

@@ -39,6 +39,9 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 func newTestServerOn(t testing.TB, so store.Options, opts ...serverOption) *testServer {
 	t.Helper()
 	registry := fhir.DefaultRegistry()
+	if so.IDFiltersOnly && so.JournalDir == "" {
+		so.JournalDir = t.TempDir() // transactions on the embedded database are journaled
+	}
 	st, err := store.New(storetest.NewDatabase(t), registry, so)
 	if err != nil {
 		t.Fatal(err)

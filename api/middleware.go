@@ -93,7 +93,7 @@ func (s *Server) limitBody(c *gin.Context) {
 	}
 	lb := &largeBody{ReadCloser: readErrors{body}, l: s.limits, ctx: c.Request.Context()}
 	defer lb.done()
-	if c.Request.ContentLength > s.limits.largeBytes {
+	if c.Request.ContentLength > s.limits.largeBytes && runOf(c) == nil { // an entry's body is part of its Bundle's
 		if err := lb.take(); err != nil {
 			c.Set(formatKey, mediaFHIRJSON)
 			writeError(c, err)

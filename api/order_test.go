@@ -31,8 +31,8 @@ func TestTokenIsCheckedFirst(t *testing.T) {
 	}{
 		{"no such path", "GET", "/fhir/QuestionnaireResponse/x/y/z", nil, nil, 404},
 		{"no such type", "GET", "/fhir/Patient/123", nil, nil, 404},
-		{"no such method", "PATCH", "/fhir/CarePlan/cp-1", []byte(`[]`), nil, 405},
-		{"the base itself", "GET", "/fhir", nil, nil, 404},
+		{"no such method", "POST", "/fhir/CarePlan/cp-1", []byte(`{}`), nil, 405},
+		{"the base itself, which takes only Bundles", "GET", "/fhir", nil, nil, 405},
 		{"not acceptable", "GET", "/fhir/CarePlan", nil, []string{"Accept", "application/fhir+xml"}, 406},
 		{"another FHIR version", "GET", "/fhir/CarePlan", nil, []string{"Accept", "application/fhir+json; fhirVersion=5.0"}, 406},
 		{"body too large", "POST", "/fhir/CarePlan", big, nil, 413},

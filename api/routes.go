@@ -43,15 +43,18 @@ var typeOnlyOperations = map[string]string{"report": "Questionnaire"}
 func (s *Server) fhirRoutes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/metadata", handler: s.capabilities, system: "capabilities"},
+		{method: http.MethodPost, path: "", handler: s.bundle, system: "transaction"},
 		{method: http.MethodGet, path: "/:type", handler: s.search, interaction: fhir.InteractionSearchType},
 		{method: http.MethodPost, path: "/:type/_search", handler: s.searchPost, interaction: fhir.InteractionSearchType},
 		{method: http.MethodPost, path: "/:type/$validate", handler: s.validateType, operation: "validate"},
 		{method: http.MethodPost, path: "/:type", handler: s.create, interaction: fhir.InteractionCreate, conditional: true},
 		{method: http.MethodPut, path: "/:type", handler: s.conditionalUpdate, interaction: fhir.InteractionUpdate, conditional: true},
+		{method: http.MethodPatch, path: "/:type", handler: s.conditionalPatch, interaction: fhir.InteractionPatch, conditional: true},
 		{method: http.MethodDelete, path: "/:type", handler: s.conditionalDelete, interaction: fhir.InteractionDelete, conditional: true},
 		{method: http.MethodGet, path: "/:type/_history", handler: s.typeHistory, interaction: fhir.InteractionHistoryType},
 		{method: http.MethodGet, path: "/:type/:id", handler: s.read, interaction: fhir.InteractionRead, conditional: true},
 		{method: http.MethodPut, path: "/:type/:id", handler: s.update, interaction: fhir.InteractionUpdate},
+		{method: http.MethodPatch, path: "/:type/:id", handler: s.patch, interaction: fhir.InteractionPatch},
 		{method: http.MethodDelete, path: "/:type/:id", handler: s.delete, interaction: fhir.InteractionDelete},
 		{method: http.MethodGet, path: "/:type/:id/_history", handler: s.instanceHistory, interaction: fhir.InteractionHistoryInstance},
 		{method: http.MethodGet, path: "/:type/:id/_history/:vid", handler: s.vread, interaction: fhir.InteractionVRead},

@@ -469,6 +469,7 @@ func TestCapabilityStatementListsSearch(t *testing.T) {
 		"CarePlan":              {[]string{"_id", "date", "subject", "patient", "category"}, "CarePlan:subject", "QuestionnaireResponse:based-on"},
 		"Questionnaire":         {[]string{"_id", "url", "version", "context-type-value"}, "*", "QuestionnaireResponse:questionnaire"},
 		"AuditEvent":            {[]string{"_id", "date", "entity", "agent", "outcome", "patient"}, "AuditEvent:entity", "AuditEvent:entity"},
+		"Subscription":          {[]string{"_id", "status", "url", "criteria", "payload", "type"}, "*", "AuditEvent:entity"},
 	}
 	for _, res := range cs.Rest[0].Resource {
 		w := want[res.Type]

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -85,6 +86,9 @@ type Options struct {
 	// SearchTimeout bounds each search and history page, its includes and its count; past it
 	// the answer is 503 with Retry-After. 0: no bound beyond the database's own.
 	SearchTimeout time.Duration
+	// MaxBundleEntries is the most entries a batch or transaction Bundle may hold (default
+	// DefaultMaxBundleEntries); more is answered 413.
+	MaxBundleEntries int
 }
 
 // Server is the HTTP handler of the FHIR API.
@@ -101,6 +105,8 @@ type Server struct {
 	cors      *corsPolicy
 	hosts     hostPolicy
 	limits    *limits
+	// txMu serves one transaction Bundle at a time.
+	txMu sync.Mutex
 }
 
 // New builds the HTTP handler.

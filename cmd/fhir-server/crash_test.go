@@ -45,11 +45,12 @@ type child struct {
 	log  *syncBuffer
 }
 
-// startChild starts the server as a child process on dataDir and returns once it serves.
-func startChild(t *testing.T, dataDir string) *child {
+// startChild starts the server as a child process on dataDir, with env (KEY=value) added to
+// its environment, and returns once it serves.
+func startChild(t *testing.T, dataDir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "FHIR_DATA_DIR="+dataDir, "FHIR_ADDR=127.0.0.1:0", "FHIR_LOG_LEVEL=warn")
+	cmd.Env = append(append(os.Environ(), childEnv+"=1", "FHIR_DATA_DIR="+dataDir, "FHIR_ADDR=127.0.0.1:0", "FHIR_LOG_LEVEL=warn"), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

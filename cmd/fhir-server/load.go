@@ -8,12 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/datadir"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -23,25 +27,29 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/search"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
+	"github.com/patient-involvement/fhir-server/internal/subscription"
 )
 
 const loadUsage = `usage: fhir-server load [flags] PATH…
 
 Loads FHIR R4 JSON files, folders (every *.json and *.ndjson, recursively), Bundles and
-NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP;
-without, straight into the configured database (MONGODB_URI, or the embedded database in
-FHIR_DATA_DIR). Loading again writes nothing that has not changed. Flags go before paths.
+NDJSON ("-" reads NDJSON from stdin). With --url it writes to a running server over HTTP
+(with --batch N, in batch Bundles of N); without, straight into the configured database
+(MONGODB_URI, or the embedded database in FHIR_DATA_DIR). Transaction Bundles are sent as
+transactions: all or nothing. Loading again writes nothing that has not changed. Flags go
+before paths.
 
 flags:`
 
 // runLoad is `fhir-server load`.
 func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
 	var baseURL, token string
-	var workers int
+	var workers, batch int
 	cfg, paths, err := config.ParseCommand("fhir-server load", args, env, func(fs *flag.FlagSet) {
 		fs.StringVar(&baseURL, "url", "", "FHIR base URL of a running server, e.g. http://localhost:8080/fhir; empty: write into the database directly")
 		fs.StringVar(&token, "token", "", "bearer token sent with every request to --url (FHIR_TOKEN)")
 		fs.IntVar(&workers, "workers", 4, "resources written at once")
+		fs.IntVar(&batch, "batch", 0, "with --url, send the reads and writes in batch Bundles of up to N entries (and write N resources at once); 0: one request each")
 		fs.SetOutput(stderr)
 		fs.Usage = func() {
 			fmt.Fprintln(stderr, loadUsage)
@@ -61,10 +69,18 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 	if len(paths) == 0 {
 		return errors.New("load: name at least one file or folder (fhir-server load -h)")
 	}
+	if batch < 0 || (batch > 0 && baseURL == "") {
+		return errors.New("load: --batch N takes a number of entries of 1 or more, and is used only with --url")
+	}
 	var target loader.Target
 	if baseURL != "" {
-		if target, err = loader.NewHTTPTarget(baseURL, token, nil); err != nil {
+		ht, err := loader.NewHTTPTarget(baseURL, token, nil)
+		if err != nil {
 			return err
+		}
+		target = ht
+		if batch > 0 {
+			target, workers = loader.NewBatchTarget(ht, batch), max(workers, batch)
 		}
 	}
 	inputs, err := loader.Paths(paths, os.Stdin)
@@ -72,12 +88,27 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
+		svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
 		if err != nil {
 			return err
 		}
 		defer closeDB()
-		if target, err = loader.NewServiceTarget(svc, searcher); err != nil {
+		st, err := loader.NewServiceTarget(svc, searcher)
+		if err != nil {
+			return err
+		}
+		// Transaction files go through the API's own handler in-process, so that they are
+		// stored all or nothing as over --url; no token is needed to reach one's own database.
+		verifier, err := auth.NewVerifier(ctx, auth.Options{Mode: auth.ModeOff})
+		if err != nil {
+			return err
+		}
+		h, err := api.New(api.Options{Service: svc, Searcher: searcher, Logger: newLogger(cfg, stderr), Auth: verifier,
+			MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxBundleEntries, Location: cfg.Location})
+		if err != nil {
+			return err
+		}
+		if target, err = st.WithBundles(h); err != nil {
 			return err
 		}
 	}
@@ -103,7 +134,7 @@ const questionnaireTTL = 5 * time.Second
 //
 // With reindex, search values extracted by an older version or with other settings are
 // extracted again in the background (see store.Reindex); closing waits for it to stop.
-func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics, reindex bool) (*fhir.Service, search.Searcher, func(), error) {
+func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, command string, m *metrics.Metrics, reindex bool) (*fhir.Service, search.Searcher, *subscription.Manager, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -116,7 +147,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	if uri == "" {
 		lock, err := datadir.Acquire(cfg.DataDir, command)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		closers = append(closers, func() {
 			if err := lock.Release(); err != nil {
@@ -126,7 +157,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		emb, err = embedded.Start(ctx, cfg.DataDir, log)
 		if err != nil {
 			closeAll()
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		closers = append(closers, func() {
 			if err := emb.Close(); err != nil {
@@ -146,7 +177,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	client, err := store.Connect(ctx, uri, store.ConnectOptions{Timeout: cfg.DBTimeout, SelectionTimeout: cfg.DBSelectionTimeout}, monitors...)
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	closers = append(closers, func() { _ = client.Disconnect(context.Background()) })
 	registry := fhir.DefaultRegistry()
@@ -156,14 +187,31 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		// whole collection for anything else: reach known documents by _id, and let one
 		// collection-reading query per core run at a time.
 		opts.IDFiltersOnly, opts.MaxScans = true, runtime.NumCPU()
+		// It has no transactions: they are journaled in the data directory (see
+		// store.PutAll) and rolled back at start when they did not finish.
+		opts.JournalDir = filepath.Join(cfg.DataDir, transactionJournalDir)
+		if n := cfg.TransactionKillAfter; n >= 0 {
+			opts.TransactionStep = func(step int) {
+				if step == n {
+					log.Warn("FHIR_TEST_TRANSACTION_KILL_AFTER: killing the process inside a transaction", "step", step)
+					_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
 	}
 	st, err := store.New(client.Database(cfg.MongoDatabase), registry, opts)
 	if err == nil {
 		err = st.EnsureIndexes(ctx)
 	}
+	if err == nil {
+		var n int
+		if n, err = st.RecoverTransactions(ctx); n > 0 {
+			log.Warn("rolled back transactions that an earlier process did not finish", "transactions", n)
+		}
+	}
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// Responses are checked against their Questionnaire. On the embedded database this
 	// process is the only client, so what the rules cache of the stored Questionnaires is
@@ -176,7 +224,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	rules, err := questionnaire.New(st, questionnaire.Options{Mode: questionnaire.Mode(cfg.QRValidation), ResolveTTL: ttl, Logger: log})
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// Scores computed from responses are searched beside their answers: extracting search
 	// values again computes them again.
@@ -193,13 +241,36 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 		}()
 		closers = append(closers, func() { cancel(); <-stopped })
 	}
-	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
+	// Subscriptions: served by the server command alone (a load writes in bulk and
+	// notifies nothing). The outbox lives beside the embedded database and the audit journal.
+	var subs *subscription.Manager
+	checker := fhir.ContentChecker(rules)
+	if command == "serve" {
+		subs, err = subscription.New(subscription.Options{
+			Dir: filepath.Join(cfg.DataDir, subscriptionDir), Store: st, Compile: st.Matcher,
+			AllowedHosts: cfg.SubscriptionAllowedHosts, RetryFor: cfg.SubscriptionRetryFor,
+			RetryMax: cfg.SubscriptionRetryMax, Timeout: cfg.SubscriptionTimeout, Logger: log, Metrics: m,
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, nil, err
+		}
+		st.ObserveWrites(subs)
+		checker = fhir.ContentCheckers(rules, subs)
+	}
+	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(checker), fhir.WithMaxJSONValues(cfg.MaxJSONValues))
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return svc, st, closeAll, nil
+	return svc, st, subs, closeAll, nil
 }
+
+// subscriptionDir is the subscription outbox's directory in the data directory.
+const subscriptionDir = "subscriptions"
+
+// transactionJournalDir is the embedded database's transaction journal in the data directory.
+const transactionJournalDir = "transaction-journal"
 
 // scanAdvice is the number of stored resources of one type above which a search on the
 // embedded database, which reads every stored resource of the type, takes more than about

@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		}
 		defer metricsLn.Close()
 	}
-	svc, searcher, closeDB, err := openService(ctx, cfg, log, "serve", reg, true)
+	svc, searcher, subs, closeDB, err := openService(ctx, cfg, log, "serve", reg, true)
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,17 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// Notifications are delivered and audited until the audit writer closes.
+	subs.AuditWith(auditor)
+	if err := subs.Start(ctx, svc); err != nil {
+		return err
+	}
+	subsClosed := false
+	defer func() {
+		if !subsClosed {
+			_ = subs.Close()
+		}
+	}()
 	handler, err := api.New(api.Options{
 		Service: svc, Searcher: searcher, Logger: log, BaseURL: cfg.BaseURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultCount: cfg.DefaultCount, MaxCount: cfg.MaxCount, Version: version, Location: cfg.Location,
@@ -168,7 +179,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		CORS:         api.CORSOptions{Origins: cfg.CORSOrigins, Credentials: cfg.CORSCredentials},
 		AllowedHosts: cfg.AllowedHosts, TrustedProxies: cfg.TrustedProxies,
 		MaxInFlight: cfg.MaxInFlight, MaxLargeBodies: cfg.MaxLargeBodies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		SearchTimeout: cfg.SearchTimeout, Reports: reports,
+		SearchTimeout: cfg.SearchTimeout, Reports: reports, MaxBundleEntries: cfg.MaxBundleEntries,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
 			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,
@@ -238,6 +249,10 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	// Every answered request's audit record is stored before the database closes, or kept
 	// in the journal for the next start.
+	subsClosed = true
+	if err := subs.Close(); err != nil {
+		log.Warn("subscription outbox not closed cleanly", "err", err)
+	}
 	auditClosed = true
 	if err := auditor.Close(shutCtx); err != nil {
 		log.Warn("audit records not stored at shutdown", "err", err)

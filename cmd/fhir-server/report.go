@@ -160,7 +160,7 @@ func remoteReport(ctx context.Context, base, token, format string, q url.Values)
 
 // localReport makes the report from the configured database.
 func localReport(ctx context.Context, cfg *config.Config, format string, q url.Values, stderr io.Writer) ([]byte, error) {
-	svc, searcher, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "report", nil, false)
+	svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "report", nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patient-involvement/fhir-server/internal/journal"
 )
 
 // The journal is a directory of append-only files, audit-<sequence>.log, each a series of
@@ -30,8 +31,6 @@ const (
 	lockFile      = "journal.lock"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 func segmentName(seq uint64) string {
 	return fmt.Sprintf("%s%020d%s", segmentPrefix, seq, segmentSuffix)
 }
@@ -44,23 +43,16 @@ func encodeLine(at time.Time, id string, event []byte) []byte {
 	payload = append(payload, id...)
 	payload = append(payload, ' ')
 	payload = append(payload, event...)
-	line := make([]byte, 0, len(payload)+10)
-	line = fmt.Appendf(line, "%08x ", crc32.Checksum(payload, castagnoli))
-	line = append(line, payload...)
-	return append(line, '\n')
+	return journal.Frame(payload)
 }
 
-var errBadLine = errors.New("malformed journal line")
+var errBadLine = journal.ErrBadLine
 
 // decodeLine reads a journal line without its newline.
 func decodeLine(line []byte) (time.Time, Event, error) {
-	if len(line) < 10 || line[8] != ' ' {
-		return time.Time{}, Event{}, errBadLine
-	}
-	sum, err := strconv.ParseUint(string(line[:8]), 16, 32)
-	payload := line[9:]
-	if err != nil || uint32(sum) != crc32.Checksum(payload, castagnoli) {
-		return time.Time{}, Event{}, errBadLine
+	payload, err := journal.Unframe(line)
+	if err != nil {
+		return time.Time{}, Event{}, err
 	}
 	ts, rest, ok := bytes.Cut(payload, []byte{' '})
 	if !ok {
@@ -151,13 +143,8 @@ func listSegments(dir string) ([]*segment, error) {
 
 // syncDir makes the entries of dir durable (a file just created in it).
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("audit: sync the journal directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("audit: sync the journal directory: %w", err)
+	if err := journal.SyncDir(dir); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"time"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
@@ -131,4 +132,19 @@ func OffWarning() string {
 	return "AUTHORIZATION IS OFF (FHIR_AUTH=off): every request, from anyone who can reach the server, " +
 		"can read, change and delete all data. Never run like this with real patient data; " +
 		"use FHIR_AUTH=jwks with your authorization server, or dev mode for development."
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying the caller a request speaks for, for the parts
+// beyond the HTTP layer that keep it (a Subscription's creator).
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller WithPrincipal recorded, nil when there is none: a write
+// the server makes itself.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
 }

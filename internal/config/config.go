@@ -61,6 +61,13 @@ type Config struct {
 	// ReportMinCount is the default and smallest min-count of $report: no report publishes a
 	// count below it (FHIR_REPORT_MIN_COUNT, --report-min-count). Default 5.
 	ReportMinCount int
+	// MaxBundleEntries is the most entries one batch or transaction Bundle may hold
+	// (FHIR_MAX_BUNDLE_ENTRIES, --max-bundle-entries); more is answered 413.
+	MaxBundleEntries int
+	// TransactionKillAfter, for tests only (FHIR_TEST_TRANSACTION_KILL_AFTER, no flag), kills
+	// the process with SIGKILL at that point of the first transaction stored on the embedded
+	// database: 0 once its journal is written, n after its nth database operation; -1 never.
+	TransactionKillAfter int
 	// DBTimeout bounds each database operation of a request that sets no deadline of its own
 	// (FHIR_DB_TIMEOUT, --db-timeout). Default 10s.
 	DBTimeout time.Duration
@@ -126,6 +133,20 @@ type Config struct {
 	// BaseURL is empty (FHIR_ALLOWED_HOSTS, --allowed-hosts, comma separated). Requests for
 	// another host are refused. Default: localhost, 127.0.0.1 and ::1.
 	AllowedHosts []string
+	// SubscriptionAllowedHosts are the hosts (host or host:port) Subscription endpoints may
+	// reach over http and on private, loopback or link-local addresses
+	// (FHIR_SUBSCRIPTION_ALLOWED_HOSTS, --subscription-allowed-hosts, comma separated), e.g.
+	// 127.0.0.1:9999 for a local receiver. Default none: https to public addresses only.
+	SubscriptionAllowedHosts []string
+	// SubscriptionRetryFor is how long a notification is retried before its subscription
+	// turns to error (FHIR_SUBSCRIPTION_RETRY_FOR, --subscription-retry-for). Default 24h.
+	SubscriptionRetryFor time.Duration
+	// SubscriptionRetryMax is the longest pause between two attempts
+	// (FHIR_SUBSCRIPTION_RETRY_MAX, --subscription-retry-max). Default 10m.
+	SubscriptionRetryMax time.Duration
+	// SubscriptionTimeout bounds each request to an endpoint (FHIR_SUBSCRIPTION_TIMEOUT,
+	// --subscription-timeout). Default 10s.
+	SubscriptionTimeout time.Duration
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose X-Forwarded-For,
 	// X-Forwarded-Proto and X-Forwarded-Host headers are believed (FHIR_TRUSTED_PROXIES,
 	// --trusted-proxies, comma separated). Default none: the headers are ignored.
@@ -267,6 +288,8 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.DurationVar(&c.SearchTimeout, "search-timeout", dur("FHIR_SEARCH_TIMEOUT", 10*time.Second), "longest a search page may take before it answers 503 (FHIR_SEARCH_TIMEOUT)")
 	fs.IntVar(&c.MaxIncluded, "max-included", int(num("FHIR_MAX_INCLUDED", 1000)), "most resources _include and _revinclude add to one page (FHIR_MAX_INCLUDED)")
 	fs.IntVar(&c.ReportMinCount, "report-min-count", int(num("FHIR_REPORT_MIN_COUNT", 5)), "smallest count a report publishes, and the default min-count of $report (FHIR_REPORT_MIN_COUNT)")
+	c.TransactionKillAfter = int(num("FHIR_TEST_TRANSACTION_KILL_AFTER", -1))
+	fs.IntVar(&c.MaxBundleEntries, "max-bundle-entries", int(num("FHIR_MAX_BUNDLE_ENTRIES", 1000)), "most entries of one batch or transaction Bundle (FHIR_MAX_BUNDLE_ENTRIES)")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", dur("FHIR_DB_TIMEOUT", 10*time.Second), "longest one database operation may take (FHIR_DB_TIMEOUT)")
 	fs.DurationVar(&c.DBSelectionTimeout, "db-selection-timeout", dur("FHIR_DB_SELECTION_TIMEOUT", 1500*time.Millisecond), "longest a request waits to reach the database before it answers 503 (FHIR_DB_SELECTION_TIMEOUT)")
 	fs.StringVar(&c.TimeZone, "timezone", str("FHIR_TIMEZONE", "UTC"), "time zone of dates and times given without one, e.g. Europe/Copenhagen (FHIR_TIMEZONE)")
@@ -288,7 +311,11 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 	fs.StringVar(&c.SMART.ManagementURL, "smart-management-url", str("FHIR_SMART_MANAGEMENT_URL", ""), "app management page advertised for SMART (FHIR_SMART_MANAGEMENT_URL)")
 	fs.StringVar(&c.SMART.IntrospectionURL, "smart-introspection-url", str("FHIR_SMART_INTROSPECTION_URL", ""), "token introspection endpoint advertised for SMART (FHIR_SMART_INTROSPECTION_URL)")
 	fs.StringVar(&c.SMART.RevocationURL, "smart-revocation-url", str("FHIR_SMART_REVOCATION_URL", ""), "token revocation endpoint advertised for SMART (FHIR_SMART_REVOCATION_URL)")
-	var corsOrigins, allowedHosts, trustedProxies string
+	var corsOrigins, allowedHosts, trustedProxies, subscriptionHosts string
+	fs.StringVar(&subscriptionHosts, "subscription-allowed-hosts", str("FHIR_SUBSCRIPTION_ALLOWED_HOSTS", ""), "hosts (host or host:port) Subscription endpoints may reach over http and on private addresses, comma separated; default none (FHIR_SUBSCRIPTION_ALLOWED_HOSTS)")
+	fs.DurationVar(&c.SubscriptionRetryFor, "subscription-retry-for", dur("FHIR_SUBSCRIPTION_RETRY_FOR", 24*time.Hour), "how long a notification is retried before its Subscription turns to error (FHIR_SUBSCRIPTION_RETRY_FOR)")
+	fs.DurationVar(&c.SubscriptionRetryMax, "subscription-retry-max", dur("FHIR_SUBSCRIPTION_RETRY_MAX", 10*time.Minute), "longest pause between two attempts of a notification (FHIR_SUBSCRIPTION_RETRY_MAX)")
+	fs.DurationVar(&c.SubscriptionTimeout, "subscription-timeout", dur("FHIR_SUBSCRIPTION_TIMEOUT", 10*time.Second), "longest one request to a Subscription endpoint may take (FHIR_SUBSCRIPTION_TIMEOUT)")
 	fs.StringVar(&corsOrigins, "cors-origins", str("FHIR_CORS_ORIGINS", ""), `browser origins allowed to call the API, comma separated, "*" for any, "none" for none; default "*" in dev mode, else none (FHIR_CORS_ORIGINS)`)
 	fs.BoolVar(&c.CORSCredentials, "cors-credentials", boolean("FHIR_CORS_CREDENTIALS", false), `let browsers send cookies cross-origin; not with origin "*" (FHIR_CORS_CREDENTIALS)`)
 	fs.StringVar(&allowedHosts, "allowed-hosts", str("FHIR_ALLOWED_HOSTS", ""), "Host names links may be derived from without a base URL, comma separated; default localhost, 127.0.0.1, ::1 (FHIR_ALLOWED_HOSTS)")
@@ -305,6 +332,7 @@ func ParseCommand(name string, args []string, env Lookup, define func(*flag.Flag
 		c.MongoURI = str("MONGODB_URI", "")
 	}
 	c.CORSOrigins, c.AllowedHosts, c.TrustedProxies = list(corsOrigins), list(allowedHosts), list(trustedProxies)
+	c.SubscriptionAllowedHosts = list(subscriptionHosts)
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -332,7 +360,7 @@ func (c *Config) validate() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}, {"report min count", c.ReportMinCount}} {
+	}{{"max large bodies", c.MaxLargeBodies}, {"max in flight", c.MaxInFlight}, {"max included", c.MaxIncluded}, {"report min count", c.ReportMinCount}, {"max bundle entries", c.MaxBundleEntries}} {
 		if n.v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.name, n.v))
 		}

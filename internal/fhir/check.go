@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"context"
+	"reflect"
 )
 
 // ContentChecker judges what a resource says against other resources the server holds,
@@ -85,8 +86,15 @@ func (s *Service) check(ctx context.Context, w *ContentWrite) (*ContentReport, e
 	return rep, nil
 }
 
-// written tells the content checker, if any, that r was written.
-func (s *Service) written(r *Resource) {
+// written tells the content checker, if any, that r was written; in a unit of work, once
+// the unit is committed.
+func (s *Service) written(ctx context.Context, r *Resource) {
+	if u := unitOf(ctx); u != nil && r != nil {
+		u.mu.Lock()
+		u.pending = append(u.pending, r)
+		u.mu.Unlock()
+		return
+	}
 	if s.checker != nil && r != nil {
 		s.checker.Written(r)
 	}
@@ -96,5 +104,55 @@ func (r *ContentReport) done() {
 	if r != nil && r.Done != nil {
 		r.Done()
 		r.Done = nil
+	}
+}
+
+// ContentCheckers returns a ContentChecker that asks each of cs in turn (nil ones left
+// out): the first refusal refuses the write; the reports of the others are merged.
+func ContentCheckers(cs ...ContentChecker) ContentChecker {
+	var some checkers
+	for _, c := range cs {
+		if c != nil && !reflect.ValueOf(c).IsNil() {
+			some = append(some, c)
+		}
+	}
+	return some
+}
+
+type checkers []ContentChecker
+
+func (cs checkers) Check(ctx context.Context, w *ContentWrite) (*ContentReport, error) {
+	out := &ContentReport{}
+	var dones []func()
+	for _, c := range cs {
+		rep, err := c.Check(ctx, w)
+		if err != nil {
+			for _, d := range dones {
+				d()
+			}
+			return nil, err
+		}
+		if rep == nil {
+			continue
+		}
+		out.Issues = append(out.Issues, rep.Issues...)
+		out.Derived = append(out.Derived, rep.Derived...)
+		if rep.Done != nil {
+			dones = append(dones, rep.Done)
+		}
+	}
+	if len(dones) > 0 {
+		out.Done = func() {
+			for _, d := range dones {
+				d()
+			}
+		}
+	}
+	return out, nil
+}
+
+func (cs checkers) Written(r *Resource) {
+	for _, c := range cs {
+		c.Written(r)
 	}
 }

@@ -92,7 +92,7 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*Resource, error) {
 	if !ValidID(id) {
 		return nil, Errorf(KindNotFound, "%s/%s is not known: %q is not a valid id", typ, id, id)
 	}
-	r, err := s.store.Current(ctx, typ, id)
+	r, err := s.storeFor(ctx).Current(ctx, typ, id)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) VRead(ctx context.Context, typ, id string, vid int64) (*Resour
 	if !ValidID(id) || vid < 1 {
 		return nil, Errorf(KindNotFound, "%s/%s/_history/%d is not known", typ, id, vid)
 	}
-	r, err := s.store.Version(ctx, typ, id, vid)
+	r, err := s.storeFor(ctx).Version(ctx, typ, id, vid)
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +138,14 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 		return nil, err
 	}
 	defer rep.done()
+	st := s.storeFor(ctx)
+	assigned, _ := ctx.Value(assignedIDKey{}).(string)
 	for attempt := 0; attempt < 5; attempt++ {
-		next, err := body.Version(NewID(), 1, s.now(), http.MethodPost)
+		id := NewID()
+		if assigned != "" {
+			id = assigned
+		}
+		next, err := body.Version(id, 1, s.now(), http.MethodPost)
 		if err != nil {
 			return nil, err
 		}
@@ -147,14 +153,14 @@ func (s *Service) Create(ctx context.Context, typ string, data []byte) (*WriteRe
 		if err := guard(ctx, nil, next); err != nil {
 			return nil, err
 		}
-		err = s.store.Put(ctx, next, nil)
-		if errors.Is(err, ErrVersionConflict) {
+		err = st.Put(ctx, next, nil)
+		if errors.Is(err, ErrVersionConflict) && assigned == "" {
 			continue // an id collision: draw another
 		}
 		if err != nil {
 			return nil, err
 		}
-		s.written(next)
+		s.written(ctx, next)
 		return &WriteResult{Resource: next, Created: true, Issues: rep.Issues}, nil
 	}
 	return nil, Wrap(ErrVersionConflict, "create %s: no free id", typ)
@@ -305,8 +311,9 @@ func (s *Service) Delete(ctx context.Context, typ, id string, ifMatch *int64) (*
 // write runs the optimistic read-modify-write loop of update and delete. build returns the
 // next version from the current one (nil when there is none), or nil to write nothing.
 func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, build func(prev *Resource) (*Resource, error)) (*WriteResult, error) {
+	st := s.storeFor(ctx)
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
-		prev, err := s.store.Current(ctx, typ, id)
+		prev, err := st.Current(ctx, typ, id)
 		if IsKind(err, KindNotFound) {
 			prev, err = nil, nil
 		}
@@ -346,7 +353,10 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		if err := guard(ctx, prev, next); err != nil {
 			return nil, err
 		}
-		err = s.store.Put(ctx, next, prev)
+		if err := s.checkPatientWrite(ctx, prev, next); err != nil {
+			return nil, err
+		}
+		err = st.Put(ctx, next, prev)
 		if errors.Is(err, ErrVersionConflict) {
 			if ifMatch != nil {
 				return nil, Errorf(KindPreconditionFailed, "If-Match names version %d but %s/%s was changed by another request", *ifMatch, typ, id)
@@ -356,7 +366,7 @@ func (s *Service) write(ctx context.Context, typ, id string, ifMatch *int64, bui
 		if err != nil {
 			return nil, err
 		}
-		s.written(next)
+		s.written(ctx, next)
 		return &WriteResult{Resource: next, Created: prev == nil || prev.Deleted}, nil
 	}
 	return nil, Errorf(KindConflict, "%s/%s is being changed by many requests at once; retry later", typ, id)
@@ -381,7 +391,7 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (*HistoryPage, er
 		if !ValidID(q.ID) {
 			return nil, Errorf(KindNotFound, "%s/%s is not known", q.Type, q.ID)
 		}
-		if _, err := s.store.Current(ctx, q.Type, q.ID); err != nil {
+		if _, err := s.storeFor(ctx).Current(ctx, q.Type, q.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,8 @@ const (
 	InteractionHistoryType     Interaction = "history-type"
 	InteractionCreate          Interaction = "create"
 	InteractionSearchType      Interaction = "search-type"
+	// InteractionPatch changes part of a resource (JSON Patch or FHIRPath Patch).
+	InteractionPatch Interaction = "patch"
 	// InteractionOperation is an operation ($validate), as the audit trail names it.
 	InteractionOperation Interaction = "operation"
 )
@@ -45,7 +47,7 @@ func NewRegistry(types ...*ResourceType) *Registry {
 
 // DefaultInteractions are the interactions offered on every served type of data.
 var DefaultInteractions = []Interaction{
-	InteractionRead, InteractionVRead, InteractionUpdate, InteractionDelete,
+	InteractionRead, InteractionVRead, InteractionUpdate, InteractionPatch, InteractionDelete,
 	InteractionHistoryInstance, InteractionHistoryType, InteractionCreate, InteractionSearchType,
 }
 
@@ -54,11 +56,11 @@ var DefaultInteractions = []Interaction{
 var AuditInteractions = []Interaction{InteractionRead, InteractionSearchType}
 
 // DefaultRegistry serves the patient-involvement resources: Questionnaire,
-// QuestionnaireResponse and CarePlan, and the AuditEvents the server records of every
-// access to them.
+// QuestionnaireResponse and CarePlan, the Subscriptions that notify a care team of them,
+// and the AuditEvents the server records of every access to them.
 func DefaultRegistry() *Registry {
 	var types []*ResourceType
-	for _, n := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan"} {
+	for _, n := range []string{"Questionnaire", "QuestionnaireResponse", "CarePlan", "Subscription"} {
 		types = append(types, &ResourceType{
 			Name: n, Profile: "http://hl7.org/fhir/StructureDefinition/" + n, Interactions: DefaultInteractions,
 		})

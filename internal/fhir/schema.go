@@ -203,3 +203,28 @@ var elementSchema = &schema{name: "Element", fields: map[string]*field{
 	"id":        {name: "id", kind: kindString},
 	"extension": schemaFor(modelTypes["Basic"]).fields["extension"],
 }}
+
+// ElementRepeats reports whether the element that path names (member names from the
+// resource's root, array positions left out) repeats in resources of type typ; known is
+// false when typ or the path is not an element of its definition.
+func ElementRepeats(typ string, path []string) (repeats, known bool) {
+	t, ok := modelTypes[typ]
+	if !ok || len(path) == 0 {
+		return false, false
+	}
+	s := schemaFor(t)
+	for i, name := range path {
+		if s == nil {
+			return false, false
+		}
+		f, ok := s.fields[name]
+		if !ok {
+			return false, false
+		}
+		if i == len(path)-1 {
+			return f.array, true
+		}
+		s = f.complex
+	}
+	return false, false
+}

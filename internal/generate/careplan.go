@@ -10,6 +10,8 @@ import (
 // planWords are the parts of a care plan that do not depend on the condition.
 type planWords struct {
 	fixedContact, patient, doctor, home, team           string
+	ownGoal                                             string // the patient's own goal
+	phone                                               string // the care team's telephone
 	homeVisit, homeVisitText, video, videoText, videoAt string
 	description                                         string // condition, unit, nurse name, nurse title
 }
@@ -17,15 +19,24 @@ type planWords struct {
 var words = map[string]planWords{
 	"da": {
 		fixedContact: "Fast kontaktperson", patient: "Patient", doctor: "Læge", home: "Patientens hjem", team: "Team omkring %s",
+		ownGoal: "Det vigtigste for mig: at klare min hverdag selv", phone: "+45 70 10 20 30",
 		homeVisit: "Hjemmebesøg af din faste kontaktperson", homeVisitText: "Din kontaktperson kommer hjem til dig hver anden måned. Vi ser på medicin, målinger og hvordan hverdagen fungerer.",
 		video: "Opfølgning på video", videoText: "Kort videosamtale hver måned med din faste kontaktperson. Har du brug for mere tid, booker vi en ekstra samtale.", videoAt: "Videokonsultation (sikkert link)",
 		description: "Din plan for forløbet med %s, lagt sammen med dig. Planen deles med dig, %s og de fagfolk, der hjælper dig, så alle arbejder ud fra det samme. Din faste kontaktperson er %s, %s.",
 	},
 	"sv": {
 		fixedContact: "Fast vårdkontakt", patient: "Patient", doctor: "Läkare", home: "Patientens hem", team: "Team kring %s",
+		ownGoal: "Det viktigaste för mig: att klara min vardag själv", phone: "+46 10 123 45 00",
 		homeVisit: "Hembesök av din fasta vårdkontakt", homeVisitText: "Din vårdkontakt kommer hem till dig varannan månad: läkemedel, mätvärden och hur vardagen fungerar.",
 		video: "Uppföljning via video", videoText: "Kort videobesök varje månad med din fasta vårdkontakt. Extra tid bokas vid behov.", videoAt: "Videobesök (säker videolänk)",
 		description: "Din plan för livet med %s, gjord tillsammans med dig. Planen delas med dig, %s och de som vårdar dig, så att alla arbetar utifrån samma plan. Din fasta vårdkontakt är %s, %s.",
+	},
+	"en": {
+		fixedContact: "Fixed care contact", patient: "Patient", doctor: "Doctor", home: "At home", team: "Team around %s",
+		ownGoal: "What matters most to me: managing my everyday life myself", phone: "+45 70 10 20 40",
+		homeVisit: "Home visit by your fixed care contact", homeVisitText: "Your care contact visits you at home every other month: medicines, measurements and how everyday life is going.",
+		video: "Video follow-up", videoText: "A short video call every month with your fixed care contact. If you need more time, we book an extra call.", videoAt: "Video consultation (secure link)",
+		description: "Your plan for living with %s, made together with you. It is shared with you, %s and the professionals who help you, so that everyone works from the same plan. Your fixed care contact is %s, %s.",
 	},
 }
 
@@ -54,6 +65,10 @@ func (p *patient) carePlan() *carePlan {
 	for i, g := range t.plan.goals {
 		goals = append(goals, reference{Reference: fmt.Sprintf("Goal/%s-g%d", p.id, i+1), Display: g})
 	}
+	// The patient's own goal, contained and expressed by them: theirs to change.
+	own := goal{ResourceType: "Goal", ID: "own-goal", LifecycleStatus: "active", Description: codeableConcept{Text: w.ownGoal},
+		Subject: me, ExpressedBy: me}
+	goals = append(goals, reference{Reference: "#own-goal", Display: w.ownGoal})
 	bounds := func(fromDay, weeks int) period {
 		b := period{Start: day(start.AddDate(0, 0, fromDay))}
 		if weeks > 0 {
@@ -105,7 +120,7 @@ func (p *patient) carePlan() *carePlan {
 		exStatus = "completed"
 	}
 	acts = append(acts, activity{Detail: activityDetail{
-		Kind: "Appointment", Code: codeableConcept{Text: ex.code}, Goal: goals[len(goals)-1:], Status: exStatus,
+		Kind: "Appointment", Code: codeableConcept{Text: ex.code}, Goal: goals[len(goals)-2 : len(goals)-1], Status: exStatus,
 		ScheduledTiming: timing{Repeat: exRepeat}, Location: &place{Display: u.name},
 		Performer: []reference{{Reference: org.Reference, Display: org.Display}}, Description: ex.description,
 	}})
@@ -131,7 +146,9 @@ func (p *patient) carePlan() *carePlan {
 
 	return &carePlan{
 		ResourceType: "CarePlan", ID: id, Meta: generatedTag, Language: p.lang,
-		Contained: []careTeam{{
+		// The responsible party (SIP: who holds overall responsibility) is the unit.
+		Extension: []custodianExtension{{URL: custodianURL, ValueReference: org}},
+		Contained: []any{careTeam{
 			ResourceType: "CareTeam", ID: "team", Status: teamStatus, Name: fmt.Sprintf(w.team, p.fullName()), Subject: me,
 			Period: period{Start: day(start)},
 			Participant: []participant{
@@ -141,7 +158,8 @@ func (p *patient) carePlan() *carePlan {
 				{Role: []codeableConcept{{Text: w.doctor}}, Member: doctor, OnBehalfOf: &org},
 			},
 			ManagingOrganization: []reference{org},
-		}},
+			Telecom:              []contactPoint{{System: "phone", Value: w.phone, Use: "work"}},
+		}, own},
 		Identifier: []identifier{{System: base + "/sid/careplan-id", Value: strings.ToUpper(id)}},
 		Status:     status, Intent: "plan",
 		Category: []codeableConcept{

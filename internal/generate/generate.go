@@ -8,7 +8,7 @@
 // scores. Answers look like real survey results: Likert items lean positive with a minority
 // of critical answers, recommendation scores are mostly 8 to 10 with a tail, depression and
 // anxiety scores are mostly low to moderate (and fall over a course of treatment), free text
-// is drawn from Danish and Swedish phrase banks, and about one response in ten is still in
+// is drawn from Danish, Swedish and English phrase banks, and about one response in ten is still in
 // progress.
 //
 // Output depends only on the seed and the number of patients: the same seed gives the same
@@ -299,7 +299,7 @@ func (p *patient) respond(q *questionnaire, pl planned, measurement, n int) *que
 	d := p.d
 	date := p.visits[pl.visit]
 	id := fmt.Sprintf("%s-r%02d", p.id, n)
-	visitWord := map[string]string{"da": "Besøg", "sv": "Besök"}[pl.unit.lang]
+	visitWord := map[string]string{"da": "Besøg", "sv": "Besök", "en": "Visit"}[pl.unit.lang]
 	qr := &questionnaireResponse{
 		ResourceType: "QuestionnaireResponse", ID: id, Meta: generatedTag, Language: p.lang,
 		Identifier:    identifier{System: base + "/sid/response-id", Value: strings.ToUpper(id)},

@@ -14,7 +14,7 @@ func (s staff) ref() reference {
 // unit is a care unit: where visits happen and care plans are kept.
 type unit struct {
 	slug, name string
-	lang       string // da or sv
+	lang       string // da, sv or en
 	nurses     []staff
 	doctor     staff
 	// id is the unit's identifier: a SOR code in Denmark, an HSA id in Sweden (made up).
@@ -76,6 +76,11 @@ var (
 	unitHearing = &unit{slug: "vestkyst-hoere", name: "Høreklinikken, Vestkyst Sygehus", lang: "da",
 		nurses: []staff{{"gen-prac-bente-lauridsen", "Bente Lauridsen", "audiologiassistent"}},
 		doctor: staff{"gen-prac-karsten-hviid", "Karsten Hviid", "overlæge, audiologi"}, id: identifier{systemSOR, "100000003002"}, quality: 0.4, trend: 0}
+	// unitInternational serves patients who live in Denmark and prefer English: they get the
+	// LUP-style survey in its English translation.
+	unitInternational = &unit{slug: "nordby-international", name: "International Patient Clinic, Nordby Hospital", lang: "en",
+		nurses: []staff{{"gen-prac-kate-wilson", "Kate Wilson", "respiratory nurse"}, {"gen-prac-omar-haddad", "Omar Haddad", "respiratory nurse"}},
+		doctor: staff{"gen-prac-ruth-evans", "Ruth Evans", "consultant, respiratory medicine"}, id: identifier{systemSOR, "100000001005"}, quality: 0.15, trend: 0.01}
 )
 
 // smallUnits are the small clinics a Danish experience survey is now and then about.
@@ -188,6 +193,12 @@ var tracks = []*track{
 		monitor: activityText{"Daglig vägning", "Väg dig varje morgen och för in vikten i appen. Ökar vikten mer än 2 kg på tre dagar, ring din vårdkontakt."},
 		extra:   activityText{"Läkemedelsgenomgång", "Genomgång av alla läkemedel tillsammans med läkare och sjuksköterska två gånger per år."}, course: course{52, 0, 26},
 		homeVisits: true, monitorFreq: [2]int{1, 1}}},
+	{key: "asthma-en", weight: 4, unit: unitInternational, surveyUnits: []*unit{unitInternational}, carePlan: 0.8, proxy: 0.02, plan: planText{
+		condition: "Asthma, moderate", title: "My shared care plan – asthma",
+		goals:   []string{"No night-time symptoms", "No asthma attacks needing the emergency department", "Back to running twice a week"},
+		monitor: activityText{"Peak flow and symptom diary", "Measure your peak flow every morning before your inhaler and note it in the app with any symptoms. Below your action plan's yellow zone two days in a row, follow the plan and call your care contact."},
+		extra:   activityText{"Asthma review", "Every three months we go through your diary, your inhaler technique and your action plan with you."}, course: course{52, 0, 13},
+		monitorFreq: [2]int{1, 1}}},
 }
 
 // Given names and family names, by language. The first half of each list of given names is
@@ -198,13 +209,17 @@ var (
 			"Jens", "Peter", "Lars", "Søren", "Henrik", "Niels", "Anders", "Mads", "Rasmus", "Jonas", "Mikkel", "Thomas", "Martin", "Poul", "Bent", "Erik"},
 		"sv": {"Anna", "Eva", "Maria", "Karin", "Kristina", "Lena", "Sara", "Ingrid", "Elin", "Sofia", "Maja", "Astrid", "Linnea", "Ebba", "Stina", "Hanna",
 			"Erik", "Lars", "Karl", "Anders", "Johan", "Per", "Nils", "Mikael", "Olof", "Gustav", "Oskar", "Bengt", "Gunnar", "Emil", "Sven", "Göran"},
+		"en": {"Olivia", "Emily", "Sarah", "Jessica", "Laura", "Rachel", "Hannah", "Sophie", "Amira", "Priya", "Grace", "Chloe", "Megan", "Lucy", "Ava", "Zoe",
+			"James", "Daniel", "Thomas", "David", "Michael", "Ahmed", "Ravi", "Samuel", "Oliver", "Jack", "Liam", "Ethan", "Noah", "George", "Luke", "Adam"},
 	}
 	familyNames = map[string][]string{
 		"da": {"Nielsen", "Jensen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen", "Jørgensen", "Petersen", "Madsen",
 			"Kristensen", "Olsen", "Thomsen", "Poulsen", "Johansen", "Møller", "Mortensen", "Lund", "Holm", "Frederiksen", "Laursen", "Bach"},
 		"sv": {"Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson",
 			"Lindberg", "Lindqvist", "Berg", "Holm", "Bergström", "Lundgren", "Wikström", "Nyberg", "Holmgren", "Sjöberg", "Axelsson", "Hedlund"},
+		"en": {"Smith", "Brown", "Wilson", "Taylor", "Johnson", "Walker", "Wright", "Robinson", "Thompson", "White", "Hughes", "Edwards",
+			"Green", "Hall", "Wood", "Clarke", "Patel", "Khan", "Murphy", "Kelly", "O'Brien", "Campbell", "Stewart", "Martin"},
 	}
 	// relation names how a relative who answers for a patient is related: daughter, son.
-	relation = map[string][2]string{"da": {"datter til", "søn til"}, "sv": {"dotter till", "son till"}}
+	relation = map[string][2]string{"da": {"datter til", "søn til"}, "sv": {"dotter till", "son till"}, "en": {"daughter of", "son of"}}
 )

@@ -1,6 +1,6 @@
 package generate
 
-// Free-text answers and care-plan notes, written for this project in Danish and Swedish.
+// Free-text answers and care-plan notes, written for this project in Danish, Swedish and English.
 // A text answer is one phrase, or now and then two from the same bank.
 
 type phraseBank struct {
@@ -133,6 +133,41 @@ var phrases = map[string]phraseBank{
 			"Målet att gå 20 minuter är svårt just nu. Kan vi sänka det lite?",
 			"Sover bättre sedan jag fick en ny säng. Mer ork på dagarna.",
 			"Vill gärna att min dotter är med på nästa samtal.",
+		},
+	},
+	"en": {
+		positive: []string{
+			"The staff were kind and took their time. I felt listened to.",
+			"Good to see the same nurse as last time.",
+			"Clear information about what happens next, in English, which helped a lot.",
+			"The doctor asked what matters to me, not only about my numbers.",
+			"No waiting, and all my questions were answered.",
+			"Messages in the app work really well. I get an answer the same day.",
+			"It is reassuring to know whom to call if something changes.",
+			"I was involved in choosing the treatment, and that meant a lot to me.",
+		},
+		critical: []string{
+			"A long wait and nobody told us why.",
+			"The letter with my appointment only came in Danish.",
+			"Hard to get through on the phone.",
+			"The doctor and the nurse told me different things, and I do not know what to do now.",
+			"I still do not know who my contact person is.",
+			"It felt rushed. There was no time for my questions.",
+		},
+		mixed: []string{
+			"The treatment was good, but the waiting time was long.",
+			"Friendly people, but you can tell they are very busy.",
+			"A good visit, but I would have liked the information in writing.",
+			"All in all satisfied, although I had to wait to be called in.",
+			"The app is good when it works, but it often logs me out.",
+		},
+		notes: []string{
+			"Measured every morning for a month now. It is reassuring to see the numbers myself.",
+			"Had a bad week, but called my contact person and we adjusted the plan.",
+			"Walking every day with my neighbour. It gets a little easier every week.",
+			"I would like to talk about my medicines at the next visit. I am very tired in the afternoons.",
+			"Happy with the video calls. They save me a long bus trip.",
+			"Forgot to measure a few days during the holidays, but I am back on track.",
 		},
 	},
 }

@@ -80,39 +80,66 @@ type period struct {
 }
 
 type carePlan struct {
-	ResourceType string            `json:"resourceType"`
-	ID           string            `json:"id"`
-	Meta         meta              `json:"meta"`
-	Language     string            `json:"language"`
-	Contained    []careTeam        `json:"contained"`
-	Identifier   []identifier      `json:"identifier"`
-	Status       string            `json:"status"`
-	Intent       string            `json:"intent"`
-	Category     []codeableConcept `json:"category"`
-	Title        string            `json:"title"`
-	Description  string            `json:"description"`
-	Subject      reference         `json:"subject"`
-	Period       period            `json:"period"`
-	Created      string            `json:"created"`
-	Author       reference         `json:"author"`
-	Contributor  []reference       `json:"contributor"`
-	CareTeam     []reference       `json:"careTeam"`
-	Addresses    []reference       `json:"addresses"`
-	Goal         []reference       `json:"goal"`
-	Activity     []activity        `json:"activity"`
-	Note         []annotation      `json:"note,omitempty"`
+	ResourceType string               `json:"resourceType"`
+	ID           string               `json:"id"`
+	Meta         meta                 `json:"meta"`
+	Language     string               `json:"language"`
+	Extension    []custodianExtension `json:"extension"`
+	Contained    []any                `json:"contained"`
+	Identifier   []identifier         `json:"identifier"`
+	Status       string               `json:"status"`
+	Intent       string               `json:"intent"`
+	Category     []codeableConcept    `json:"category"`
+	Title        string               `json:"title"`
+	Description  string               `json:"description"`
+	Subject      reference            `json:"subject"`
+	Period       period               `json:"period"`
+	Created      string               `json:"created"`
+	Author       reference            `json:"author"`
+	Contributor  []reference          `json:"contributor"`
+	CareTeam     []reference          `json:"careTeam"`
+	Addresses    []reference          `json:"addresses"`
+	Goal         []reference          `json:"goal"`
+	Activity     []activity           `json:"activity"`
+	Note         []annotation         `json:"note,omitempty"`
 }
 
 type careTeam struct {
-	ResourceType         string        `json:"resourceType"`
-	ID                   string        `json:"id"`
-	Status               string        `json:"status"`
-	Name                 string        `json:"name"`
-	Subject              reference     `json:"subject"`
-	Period               period        `json:"period"`
-	Participant          []participant `json:"participant"`
-	ManagingOrganization []reference   `json:"managingOrganization"`
+	ResourceType         string         `json:"resourceType"`
+	ID                   string         `json:"id"`
+	Status               string         `json:"status"`
+	Name                 string         `json:"name"`
+	Subject              reference      `json:"subject"`
+	Period               period         `json:"period"`
+	Participant          []participant  `json:"participant"`
+	ManagingOrganization []reference    `json:"managingOrganization"`
+	Telecom              []contactPoint `json:"telecom"`
 }
+
+// custodianExtension is an extension whose value is a Reference (the custodian).
+type custodianExtension struct {
+	URL            string    `json:"url"`
+	ValueReference reference `json:"valueReference"`
+}
+
+type contactPoint struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+	Use    string `json:"use"`
+}
+
+// goal is a Goal contained in a care plan: the patient's own, expressed by them.
+type goal struct {
+	ResourceType    string          `json:"resourceType"`
+	ID              string          `json:"id"`
+	LifecycleStatus string          `json:"lifecycleStatus"`
+	Description     codeableConcept `json:"description"`
+	Subject         reference       `json:"subject"`
+	ExpressedBy     reference       `json:"expressedBy"`
+}
+
+// custodianURL is the R5 CarePlan.custodian backport extension (docs/care-plans.md).
+const custodianURL = "http://hl7.org/fhir/5.0/StructureDefinition/extension-CarePlan.custodian"
 
 type participant struct {
 	Role       []codeableConcept `json:"role"`

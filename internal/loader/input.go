@@ -120,7 +120,13 @@ type item struct {
 	body     []byte
 	size     int64 // its share of the input's bytes, for progress
 	err      error
+	// transaction is a transaction Bundle sent whole (body is the Bundle): its entries'
+	// types and methods, in order.
+	transaction []txEntry
 }
+
+// txEntry is what the loader counts of one entry of a transaction.
+type txEntry struct{ typ, method string }
 
 // key names the item's resource within a load: its id or its criteria.
 func (it *item) key() string { return identity{id: it.id, criteria: it.criteria}.key() }
@@ -141,6 +147,8 @@ func (it *item) label() string {
 type splitter struct {
 	seq  int
 	emit func(item) bool // false: stop reading
+	// transactions keeps transaction Bundles whole, to be sent as transactions.
+	transactions bool
 }
 
 // read splits one input; it returns false when emit asked to stop.
@@ -185,9 +193,14 @@ func (s *splitter) document(source string, data []byte, size int64) bool {
 		return s.resource(source, "", data, &h, size)
 	}
 	var b struct {
+		Type  string `json:"type"`
 		Entry []struct {
 			FullURL  string          `json:"fullUrl"`
 			Resource json.RawMessage `json:"resource"`
+			Request  struct {
+				Method string `json:"method"`
+				URL    string `json:"url"`
+			} `json:"request"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
@@ -195,6 +208,20 @@ func (s *splitter) document(source string, data []byte, size int64) bool {
 	}
 	if len(b.Entry) == 0 {
 		return s.fail(source, size, errors.New("the Bundle has no entries"))
+	}
+	if b.Type == "transaction" && s.transactions {
+		// All or nothing, as its author meant: sent whole.
+		it := item{source: source, typ: "Bundle", body: data, size: size}
+		for _, e := range b.Entry {
+			var eh head
+			_ = json.Unmarshal(e.Resource, &eh)
+			typ := eh.ResourceType
+			if typ == "" {
+				typ, _, _ = strings.Cut(strings.SplitN(e.Request.URL, "?", 2)[0], "/")
+			}
+			it.transaction = append(it.transaction, txEntry{typ: typ, method: strings.ToUpper(e.Request.Method)})
+		}
+		return s.next(it)
 	}
 	share := size / int64(len(b.Entry))
 	for i, e := range b.Entry {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -112,6 +113,19 @@ func (l *Loader) Load(ctx context.Context, inputs []Input) (*Summary, error) {
 				if ctx.Err() != nil {
 					continue // stopping: drain
 				}
+				if it.transaction != nil {
+					rs, err := l.sendTransaction(ctx, it)
+					if err != nil {
+						if ctx.Err() == nil {
+							stop(fmt.Errorf("%s: %w", it.source, err))
+						}
+						continue
+					}
+					for _, r := range rs {
+						results <- r
+					}
+					continue
+				}
 				outcome, err := l.one(ctx, it)
 				if err != nil && !isRejected(err) {
 					if ctx.Err() == nil {
@@ -130,7 +144,8 @@ func (l *Loader) Load(ctx context.Context, inputs []Input) (*Summary, error) {
 				close(ch)
 			}
 		}()
-		sp := &splitter{emit: func(it item) bool {
+		_, bundles := l.target.(BundleTarget)
+		sp := &splitter{transactions: bundles, emit: func(it item) bool {
 			if it.err != nil {
 				select {
 				case results <- result{item: it, outcome: Failed}:
@@ -223,6 +238,45 @@ func (l *Loader) conditional(ctx context.Context, it item) (Outcome, error) {
 		return Failed, err
 	}
 	return Updated, nil
+}
+
+// sendTransaction sends a transaction Bundle as it is and returns one result per entry:
+// all stored, or all failed with the reason the server gave.
+func (l *Loader) sendTransaction(ctx context.Context, it item) ([]result, error) {
+	answers, err := l.target.(BundleTarget).Bundle(ctx, it.body)
+	if err != nil && !isRejected(err) {
+		return nil, err
+	}
+	out := make([]result, len(it.transaction))
+	for i, e := range it.transaction {
+		r := result{item: item{seq: it.seq, source: fmt.Sprintf("%s#entry[%d]", it.source, i), typ: e.typ}}
+		if i == 0 {
+			r.size = it.size
+		}
+		switch {
+		case err != nil:
+			r.err, r.outcome = err, Failed
+		case i >= len(answers):
+			r.err, r.outcome = fmt.Errorf("the server answered no entry %d", i), Failed
+		default:
+			a := answers[i]
+			if parts := strings.Split(a.Location, "/"); len(parts) >= 2 {
+				r.id = parts[1]
+			}
+			switch {
+			case a.Status == http.StatusCreated:
+				r.outcome = Created
+			case a.Status < 300 && (e.method == http.MethodPost || e.method == http.MethodGet || e.method == http.MethodHead):
+				r.outcome = Unchanged // a conditional create that matched, or a read: nothing written
+			case a.Status < 300:
+				r.outcome = Updated
+			default:
+				r.err, r.outcome = fmt.Errorf("the server answered %d", a.Status), Failed
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 func isRejected(err error) bool {

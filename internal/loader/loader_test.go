@@ -37,12 +37,23 @@ var targets = []struct {
 		}
 		return tg
 	}},
+	{"http batch", func(t *testing.T, srv *servertest.Server) loader.Target {
+		tg, err := loader.NewHTTPTarget(srv.Base, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loader.NewBatchTarget(tg, 3)
+	}},
 	{"service", func(t *testing.T, srv *servertest.Server) loader.Target {
 		tg, err := loader.NewServiceTarget(srv.Service, srv.Searcher)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tg
+		withBundles, err := tg.WithBundles(srv.Handler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return withBundles
 	}},
 }
 
@@ -115,10 +126,10 @@ func TestLoadFixturesTwiceIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("first load: %v", err)
 			}
-			if got, want := first.Total(), (loader.Counts{Created: 49}); got != want {
+			if got, want := first.Total(), (loader.Counts{Created: 50}); got != want {
 				t.Errorf("first load: %+v, want %+v", got, want)
 			}
-			for typ, want := range map[string]int{"Questionnaire": 6, "QuestionnaireResponse": 37, "CarePlan": 6} {
+			for typ, want := range map[string]int{"Questionnaire": 6, "QuestionnaireResponse": 37, "CarePlan": 7} {
 				if c := first.Types[typ]; c == nil || c.Created != want {
 					t.Errorf("first load created %+v %s, want %d", c, typ, want)
 				}
@@ -128,7 +139,7 @@ func TestLoadFixturesTwiceIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second load: %v", err)
 			}
-			if got, want := second.Total(), (loader.Counts{Unchanged: 49}); got != want {
+			if got, want := second.Total(), (loader.Counts{Unchanged: 50}); got != want {
 				t.Errorf("second load: %+v, want %+v", got, want)
 			}
 			err = fs.WalkDir(fixtures.FS(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -196,6 +207,20 @@ func TestLoadFormats(t *testing.T) {
  "request":{"method":"POST","url":"CarePlan"}}]}`},
 			load: []string{"tx.json"},
 			want: map[string]loader.Counts{"CarePlan": {Created: 2}},
+			// Sent as the transaction it is: its plain creates create again.
+			again: &loader.Counts{Created: 2},
+		},
+		{
+			name: "transaction bundle with conditional creates and a reference between them",
+			files: map[string]string{"tx.json": `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e33","resource":` + fmt.Sprintf(response, 7, 1) + `,
+ "request":{"method":"POST","url":"QuestionnaireResponse","ifNoneExist":"identifier=https://example.org/sid|r-7"}},
+{"resource":{"resourceType":"CarePlan","id":"cp-tx","status":"active","intent":"plan","subject":{"reference":"Patient/p2"},"supportingInfo":[{"reference":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e33"}]},
+ "request":{"method":"PUT","url":"CarePlan/cp-tx"}}]}`},
+			load: []string{"tx.json"},
+			want: map[string]loader.Counts{"QuestionnaireResponse": {Created: 1}, "CarePlan": {Created: 1}},
+			// The response is found again; the plan's update writes a new version.
+			again: &loader.Counts{Unchanged: 1, Updated: 1},
 		},
 		{
 			name: "searchset bundle",
@@ -566,6 +591,47 @@ func TestLoadRefusesAmbiguousIdentifiers(t *testing.T) {
 			}
 			if got := sum.Total(); got != (loader.Counts{Failed: 1}) {
 				t.Errorf("%+v, want one failure", got)
+			}
+		})
+	}
+}
+
+// TestLoadSendsTransactionsWhole: a transaction file is stored all or nothing, whichever
+// way it is loaded; one entry the server refuses fails every entry, and stores none.
+func TestLoadSendsTransactionsWhole(t *testing.T) {
+	t.Parallel()
+	tx := func(status string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e44","resource":{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/p1"}},"request":{"method":"POST","url":"QuestionnaireResponse"}},
+{"resource":{"resourceType":"CarePlan","id":"cp-whole","status":"` + status + `","intent":"plan","subject":{"reference":"Patient/p1"},"supportingInfo":[{"reference":"urn:uuid:8d2f5a56-1c4b-4f0e-9a57-0f3a3c1b2e44"}]},"request":{"method":"PUT","url":"CarePlan/cp-whole"}}]}`
+	}
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			srv := servertest.New(t)
+			target := tg.new(t, srv)
+			dir := writeFiles(t, map[string]string{"bad.json": tx("bogus"), "good.json": tx("active")})
+			sum, err := load(t, target, paths(t, dir, "bad.json"))
+			var failed *loader.FailedError
+			if !errors.As(err, &failed) || len(failed.Failures) != 2 || !strings.Contains(err.Error(), "bogus") {
+				t.Fatalf("a refused transaction: %v", err)
+			}
+			if got := sum.Total(); got != (loader.Counts{Failed: 2}) {
+				t.Errorf("a refused transaction: %+v", got)
+			}
+			if _, err := srv.Service.Read(t.Context(), "CarePlan", "cp-whole"); !fhir.IsKind(err, fhir.KindNotFound) {
+				t.Errorf("the refused transaction's plan: %v", err)
+			}
+			sum, err = load(t, target, paths(t, dir, "good.json"))
+			if err != nil {
+				t.Fatalf("a transaction: %v", err)
+			}
+			if got := sum.Total(); got != (loader.Counts{Created: 2}) {
+				t.Errorf("a transaction: %+v", got)
+			}
+			plan, err := srv.Service.Read(t.Context(), "CarePlan", "cp-whole")
+			if err != nil || !strings.Contains(string(plan.Raw), `"supportingInfo":[{"reference":"QuestionnaireResponse/`) {
+				t.Fatalf("the transaction's plan: %v", err)
 			}
 		})
 	}

@@ -1,8 +1,11 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 
 	"github.com/patient-involvement/fhir-server/internal/conditional"
@@ -86,4 +89,65 @@ func rejected(err error) error {
 		return &RejectedError{Status: e.Kind.Status(), Issues: fhir.OutcomeFor(err).Issue}
 	}
 	return err
+}
+
+// WithBundles returns a target that writes as t does and takes batch and transaction
+// Bundles through h, the server's HTTP handler on the same service, in-process (no network,
+// no token): a transaction file loaded straight into the database is stored all or
+// nothing, with the same rules as over --url.
+func (t *ServiceTarget) WithBundles(h http.Handler) (Target, error) {
+	ht, err := NewHTTPTarget(inProcessBase, "", &http.Client{Transport: handlerTransport{h}})
+	if err != nil {
+		return nil, err
+	}
+	return &serviceBundles{ServiceTarget: t, http: ht}, nil
+}
+
+// inProcessBase is the base URL of the handler a ServiceTarget sends Bundles to.
+const inProcessBase = "http://localhost/fhir"
+
+// serviceBundles is a ServiceTarget that sends Bundles to a handler in-process.
+type serviceBundles struct {
+	*ServiceTarget
+	http *HTTPTarget
+}
+
+var _ BundleTarget = (*serviceBundles)(nil)
+
+// Bundle serves the Bundle through the handler.
+func (s *serviceBundles) Bundle(ctx context.Context, bundle []byte) ([]EntryAnswer, error) {
+	return s.http.Bundle(ctx, bundle)
+}
+
+// handlerTransport answers requests with an http.Handler in-process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := &recorder{header: http.Header{}}
+	t.h.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return &http.Response{StatusCode: rec.status, Status: http.StatusText(rec.status), Header: rec.header,
+		Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())), Request: req}, nil
+}
+
+// recorder keeps what a handler answers.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
 }

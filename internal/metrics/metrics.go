@@ -30,6 +30,7 @@ type Metrics struct {
 	dbDuration *prometheus.HistogramVec
 	dbErrors   *prometheus.CounterVec
 	validation *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
 }
 
 // New makes the metrics on a fresh registry, with the Go runtime and process collectors.
@@ -63,8 +64,12 @@ func New() *Metrics {
 			Namespace: namespace, Name: "validation_refusals_total",
 			Help: "Creates and updates refused because the resource is not valid (400), by resource type.",
 		}, []string{"resource_type"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "subscription", Name: "deliveries_total",
+			Help: "Subscription notifications and handshakes, by outcome: delivered, failed (retried), dropped (its write did not happen, or the creator may not read it), handshake, handshake-failed, error (a subscription gave up).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight, m.dbDuration, m.dbErrors, m.validation,
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.dbDuration, m.dbErrors, m.validation, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -103,6 +108,14 @@ func (m *Metrics) ValidationRefused(resourceType string) {
 		return
 	}
 	m.validation.WithLabelValues(resourceType).Inc()
+}
+
+// SubscriptionDelivery counts one subscription delivery attempt by its outcome.
+func (m *Metrics) SubscriptionDelivery(outcome string) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(outcome).Inc()
 }
 
 // CommandMonitor returns a MongoDB driver command monitor that records the duration of every

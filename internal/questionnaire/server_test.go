@@ -40,7 +40,7 @@ func newTestServer(t testing.TB, mode questionnaire.Mode) *testServer {
 	t.Helper()
 	registry := fhir.DefaultRegistry()
 	db := storetest.NewDatabase(t)
-	st, err := store.New(db, registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t)})
+	st, err := store.New(db, registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t), JournalDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,19 @@ type Result struct {
 	Next, Prev string
 }
 
+// Match reports whether a version being written is one that some criteria find
+// (internal/store compiles them), without a query.
+type Match func(c *Candidate) bool
+
+// Candidate is a version being written, with the search values extracted for it, as the
+// matches of many criteria see it: what one of them prepares from it is kept for the next.
+type Candidate struct {
+	Resource *fhir.Resource
+	Index    Index
+	// Memo is the matcher's own, prepared once per candidate; nil at first.
+	Memo any
+}
+
 // Searcher runs searches. internal/store implements it over MongoDB.
 type Searcher interface {
 	Search(ctx context.Context, req *Request) (*Result, error)

@@ -186,6 +186,7 @@ var resourceModels = map[string]reflect.Type{
 	"QuestionnaireResponse": reflect.TypeFor[models.QuestionnaireResponse](),
 	"CarePlan":              reflect.TypeFor[models.CarePlan](),
 	"AuditEvent":            reflect.TypeFor[models.AuditEvent](),
+	"Subscription":          reflect.TypeFor[models.Subscription](),
 }
 
 func compileDefinition(typ string, rt reflect.Type, d *Definition) (*program, error) {

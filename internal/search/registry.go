@@ -274,6 +274,17 @@ var auditEvent = func() []*Definition {
 	}
 }()
 
+// Subscription, from the R4 search-parameters.json entries Subscription-*
+// (http://hl7.org/fhir/R4/subscription.html#search).
+var subscription = []*Definition{
+	def("Subscription-contact", "contact", TypeToken, "Subscription.contact"),
+	def("Subscription-criteria", "criteria", TypeString, "Subscription.criteria"),
+	def("Subscription-payload", "payload", TypeToken, "Subscription.channel.payload"),
+	def("Subscription-status", "status", TypeToken, "Subscription.status"),
+	def("Subscription-type", "type", TypeToken, "Subscription.channel.type"),
+	def("Subscription-url", "url", TypeURI, "Subscription.channel.endpoint"),
+}
+
 // registry maps resource type to parameter name to definition, common parameters included.
 var registry = func() map[string]map[string]*Definition {
 	r := map[string]map[string]*Definition{}
@@ -282,6 +293,7 @@ var registry = func() map[string]map[string]*Definition {
 		"CarePlan":              carePlan,
 		"Questionnaire":         questionnaire,
 		"AuditEvent":            auditEvent,
+		"Subscription":          subscription,
 	} {
 		m := map[string]*Definition{}
 		for _, d := range common {

@@ -24,8 +24,9 @@ func TestRegistryHasEveryParameter(t *testing.T) {
 		"AuditEvent": {"action", "address", "agent", "agent-name", "agent-role", "altid", "date", "entity",
 			"entity-name", "entity-role", "entity-type", "outcome", "patient", "policy", "site", "source",
 			"subtype", "type"},
+		"Subscription": {"contact", "criteria", "payload", "status", "type", "url"},
 	}
-	if got := ResourceTypes(); !slices.Equal(got, []string{"AuditEvent", "CarePlan", "Questionnaire", "QuestionnaireResponse"}) {
+	if got := ResourceTypes(); !slices.Equal(got, []string{"AuditEvent", "CarePlan", "Questionnaire", "QuestionnaireResponse", "Subscription"}) {
 		t.Errorf("ResourceTypes() = %v", got)
 	}
 	for typ, names := range want {

@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -25,6 +26,8 @@ type Server struct {
 	Service *fhir.Service
 	// Searcher searches the same database in-process.
 	Searcher search.Searcher
+	// Handler is the HTTP API, for serving it in-process.
+	Handler http.Handler
 }
 
 // New starts a server on a fresh, empty database and stops it when the test ends.
@@ -43,7 +46,7 @@ func New(tb testing.TB) *Server {
 	}
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	return &Server{Base: srv.URL + "/fhir", Service: b.Service, Searcher: b.Searcher}
+	return &Server{Base: srv.URL + "/fhir", Service: b.Service, Searcher: b.Searcher, Handler: h}
 }
 
 // Backend is what the HTTP API stands on: the domain service and the searcher, both on one
@@ -57,7 +60,7 @@ type Backend struct {
 func NewBackend(tb testing.TB) *Backend {
 	tb.Helper()
 	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(tb), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(tb)})
+	st, err := store.New(storetest.NewDatabase(tb), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(tb), JournalDir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,6 +46,16 @@ type Store struct {
 	// deriver computes again, when search values are extracted again, the values a content
 	// checker computed when a version was written (see DeriveWith).
 	deriver Deriver
+	// observer is told of every version before it is written (see ObserveWrites).
+	observer WriteObserver
+
+	// txMu serialises transactions in the process; journalDir and txStep: see Options.
+	txMu       sync.Mutex
+	journalDir string
+	txStep     func(int)
+	// txSupport caches whether MongoDB runs transactions (a replica set or a sharded
+	// cluster): nil until asked.
+	txSupport *bool
 }
 
 // Deriver computes the values a content checker derives from a resource's content (the
@@ -93,14 +103,25 @@ type Options struct {
 	// 1000); a page that would add more adds that many and reports it
 	// (search.Result.IncludesTruncated).
 	MaxIncluded int
+	// JournalDir is the directory of the transaction journal, for the embedded database,
+	// which has no transactions of its own (see PutAll); RecoverTransactions rolls back
+	// what it finds there. Without it the embedded database refuses transactions.
+	JournalDir string
+	// TransactionStep, when set, is called after each database operation of a transaction
+	// on the embedded database, numbered from 1 (0: once its journal is written). It is for
+	// tests that stop the process at each of those points.
+	TransactionStep func(n int)
 }
 
-func (s *Store) lock(typ, id string) *sync.Mutex {
+func (s *Store) lock(typ, id string) *sync.Mutex { return &s.locks[s.stripe(typ, id)] }
+
+// stripe is the index of the lock of typ/id.
+func (s *Store) stripe(typ, id string) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(typ))
 	_, _ = h.Write([]byte{'/'})
 	_, _ = h.Write([]byte(id))
-	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+	return int(h.Sum32() % uint32(len(s.locks)))
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -120,6 +141,8 @@ func New(db *mongo.Database, registry *fhir.Registry, opts ...Options) (*Store, 
 		}
 		s.scanWait = o.ScanWait
 		s.maxIncluded = o.MaxIncluded
+		s.journalDir = o.JournalDir
+		s.txStep = o.TransactionStep
 	}
 	if s.maxIncluded <= 0 {
 		s.maxIncluded = defaultMaxIncluded
@@ -258,7 +281,7 @@ func (d *document) resource(typ string) *fhir.Resource {
 
 // currentDoc is the stored current version: the version and, for a live resource, its
 // search values.
-func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
+func (s *Store) currentDoc(r *fhir.Resource) (bson.D, search.Index, error) {
 	d := bson.D{
 		{Key: "_id", Value: r.ID},
 		{Key: "vid", Value: r.VersionID},
@@ -273,17 +296,17 @@ func (s *Store) currentDoc(r *fhir.Resource) (bson.D, error) {
 		if len(r.Compartments) > 0 {
 			d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 		}
-		return d, nil
+		return d, nil, nil
 	}
 	ix, err := s.index(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Compartments = search.Compartments(r.Type, ix)
 	if len(r.Compartments) > 0 {
 		d = append(d, bson.E{Key: "cmp", Value: r.Compartments})
 	}
-	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), nil
+	return append(d, bson.E{Key: "sp", Value: storedIndex(ix)}, bson.E{Key: "spv", Value: indexVersion}, bson.E{Key: "spz", Value: s.zone()}), ix, nil
 }
 
 // zone names the settings search values are extracted with: the time zone and the base
@@ -388,14 +411,41 @@ func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.R
 }
 
 // Put implements fhir.Store.
-func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
+func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) (err error) {
 	mu := s.lock(next.Type, next.ID)
 	mu.Lock()
 	defer mu.Unlock()
-	doc, err := s.currentDoc(next)
+	doc, ix, err := s.currentDoc(next)
 	if err != nil {
 		return err
 	}
+	if s.observer != nil {
+		// Told before anything is written, under the resource's lock: what the observer
+		// records for the write is durable before the write can be.
+		written, err := s.observer.BeforeWrite(ctx, next, ix)
+		if err != nil {
+			return err
+		}
+		defer func() { written(err) }()
+	}
+	return s.putLocked(ctx, next, prev, doc, putMode{})
+}
+
+// putMode says how putLocked runs: in a MongoDB transaction (inTxn), and what to call after
+// each database operation (step, inside a transaction on the embedded database).
+type putMode struct {
+	inTxn bool
+	step  func()
+}
+
+func (m putMode) stepped() {
+	if m.step != nil {
+		m.step()
+	}
+}
+
+// putLocked is Put with the resource's lock held and its current document made.
+func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bson.D, m putMode) error {
 	if prev == nil {
 		_, err := s.current(next.Type).InsertOne(ctx, doc)
 		if mongo.IsDuplicateKeyError(err) {
@@ -404,19 +454,28 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) error {
 		if err != nil {
 			return s.wrap(err, "create %s/%s", next.Type, next.ID)
 		}
+		m.stepped()
 		return nil
 	}
 	// Keep the version being replaced before replacing it. A copy that is already there
 	// (another writer's, or one left by an interrupted write) is the same immutable version.
-	if _, err := s.history(prev.Type).InsertOne(ctx, historyDoc(prev)); err != nil && !mongo.IsDuplicateKeyError(err) {
+	if m.inTxn {
+		// In a transaction a duplicate key aborts it: replace the immutable copy instead.
+		hd := historyDoc(prev)
+		if _, err := s.history(prev.Type).ReplaceOne(ctx, bson.D{{Key: "_id", Value: hd[0].Value}}, hd, options.Replace().SetUpsert(true)); err != nil {
+			return s.wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
+		}
+	} else if _, err := s.history(prev.Type).InsertOne(ctx, historyDoc(prev)); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return s.wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
 	}
+	m.stepped()
 	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc); err != nil {
 		if errors.Is(err, fhir.ErrVersionConflict) {
 			return err
 		}
 		return s.wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
 	}
+	m.stepped()
 	if !sameStrings(prev.Compartments, next.Compartments) {
 		// The resource moved to another patient: its earlier versions belong to whoever it
 		// belongs to now, so that the patient it left reads none of them. (A process that
@@ -517,7 +576,7 @@ func (s *Store) InsertNew(ctx context.Context, rs []*fhir.Resource) (existing []
 	byType := map[string][]any{}
 	ids := map[string][]string{}
 	for _, r := range rs {
-		doc, err := s.currentDoc(r)
+		doc, _, err := s.currentDoc(r)
 		if err != nil {
 			return nil, err
 		}

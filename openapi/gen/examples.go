@@ -32,10 +32,12 @@ var exampleFixtures = map[string]string{
 	"QuestionnaireResponse": "qr-phq9-001",
 }
 
-// builtExamples make the example of each type only the server writes, with the server's own
-// code: its JSON, its id, and a search that finds it.
+// builtExamples make the example of each type that has no fixture (those only the server
+// writes, and Subscriptions, which the demo data must not hold) in code: its JSON, its id,
+// and a search that finds it.
 var builtExamples = map[string]func() (data []byte, id string, query url.Values, err error){
-	"AuditEvent": auditEventExample,
+	"AuditEvent":   auditEventExample,
+	"Subscription": subscriptionExample,
 }
 
 // exampleBase and exampleTime stand in for the server's base URL and clock in examples.
@@ -167,6 +169,19 @@ func newTypeExamples(t *fhir.ResourceType, fixtures fs.FS) (*typeExamples, error
 	te := &typeExamples{id: id, stored: stored, query: query, source: "a fixture"}
 	if built {
 		te.source = "made by the server's code"
+		if t.Offers(fhir.InteractionCreate) {
+			// A type clients write (Subscription): its create and update examples, and its
+			// search as the conditional criteria.
+			if te.create, err = withoutFields(data, "id", "meta"); err != nil {
+				return nil, err
+			}
+			if te.update, err = withoutFields(data, "meta"); err != nil {
+				return nil, err
+			}
+			for k, v := range query {
+				te.criteria = k + "=" + v[0]
+			}
+		}
 		return te, nil
 	}
 	if te.create, err = withoutFields(data, "id", "meta"); err != nil {
@@ -240,6 +255,17 @@ func auditEventExample() ([]byte, string, url.Values, error) {
 		return nil, "", nil, err
 	}
 	return data, auditRecord.ID, url.Values{"patient": {auditRecord.Patient}}, nil
+}
+
+// subscriptionExample is a care team's subscription to severe PHQ-9 answers (README).
+func subscriptionExample() ([]byte, string, url.Values, error) {
+	const id = "severe-phq9"
+	data := []byte(`{"resourceType":"Subscription","id":"` + id + `","status":"requested",` +
+		`"reason":"Tell the care contact of PHQ-9 responses with item 9 (thoughts of self-harm) above 0",` +
+		`"criteria":"QuestionnaireResponse?questionnaire=https://fhir.patient-involvement.example/Questionnaire/phq-9|1.0&item-answer-number=44260-8$gt0",` +
+		`"channel":{"type":"rest-hook","endpoint":"https://care-team.example.org/fhir-notifications","payload":"application/fhir+json",` +
+		`"header":["Authorization: Bearer <the receiver's own secret>"]}}`)
+	return data, id, url.Values{"status": {"requested"}}, nil
 }
 
 // capabilityResources reads the interactions and search parameters of each type from the

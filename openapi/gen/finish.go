@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
@@ -52,6 +53,8 @@ var operationAccess = map[string]struct {
 	"create":             {auth.ActionCreate, "; with If-None-Exist also `s`"},
 	"update":             {auth.ActionUpdate, "; also `c` when the update creates the resource"},
 	"update.conditional": {auth.ActionConditionalUpdate, "; also `c` when nothing matches and the body is created"},
+	"patch":              {auth.ActionUpdate, ""},
+	"patch.conditional":  {auth.ActionConditionalUpdate, ""},
 	"delete":             {auth.ActionDelete, ""},
 	"delete.conditional": {auth.ActionConditionalDelete, ""},
 	"validate":           {auth.ActionRead, "; nothing is stored"},
@@ -304,7 +307,7 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 			return fmt.Errorf("%s %s has no @ID", strings.ToUpper(method), path)
 		}
 		interaction, variant, _ := strings.Cut(code, ".")
-		if strings.HasPrefix(path, "/fhir/") {
+		if path == "/fhir" || strings.HasPrefix(path, "/fhir/") {
 			op[interactionKey] = interaction
 		}
 		var te *typeExamples
@@ -335,7 +338,15 @@ func finishPath(path string, item map[string]any, typ string, ex *examples) erro
 				}
 			}
 		}
-		if body := object(op, "requestBody"); len(body) > 0 {
+		if body := object(op, "requestBody"); len(body) > 0 && code == "transaction" {
+			examples, err := bundleExamples(ex)
+			if err != nil {
+				return err
+			}
+			body["content"] = bodyContent(map[string]any{"$ref": schemaRefPrefix + "Resource"}, examples)
+		} else if body := object(op, "requestBody"); len(body) > 0 && interaction == string(fhir.InteractionPatch) && te != nil {
+			body["content"] = patchContent(typ, te, ex)
+		} else if len(body) > 0 {
 			if te == nil {
 				return fmt.Errorf("%s %s: a request body outside /fhir/{type}", method, path)
 			}
@@ -410,6 +421,8 @@ func finishResponse(r map[string]any, status, code, typ string, te *typeExamples
 	switch {
 	case typ != "" && ref == schemaRefPrefix+typ:
 		example = ex.ref(typ, "Version 1 of "+article(typ)+" "+typ+" as the server returns it ("+te.source+")", json.RawMessage(te.stored.Raw))
+	case ref == schemaRefPrefix+"Bundle" && code == "transaction":
+		example = ex.ref("TransactionResponse", "The answer to the transaction example", transactionResponse(ex))
 	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionHistoryInstance):
 		example = ex.ref(typ+"InstanceHistory", "A page of the history of one "+typ, te.history(true))
 	case ref == schemaRefPrefix+"Bundle" && code == string(fhir.InteractionSearchType):
@@ -650,7 +663,7 @@ func check(doc map[string]any) error {
 			id, _ := op.(map[string]any)["operationId"].(string)
 			where := strings.ToUpper(method) + " " + path
 			interaction, _ := op.(map[string]any)[interactionKey].(string)
-			fhirOp := strings.HasPrefix(path, "/fhir/") && interaction != capabilitiesID
+			fhirOp := (path == "/fhir" || strings.HasPrefix(path, "/fhir/")) && interaction != capabilitiesID
 			if sec := secured(op.(map[string]any)); sec != fhirOp {
 				errs = append(errs, fmt.Sprintf("%s requires the bearer token: %v, want %v (every /fhir operation but metadata, nothing else)", where, sec, fhirOp))
 			}
@@ -763,4 +776,74 @@ func deepCopy(v any) any {
 	default:
 		return v
 	}
+}
+
+// patchStatuses are the statuses the patch examples set, one each type may move to.
+var patchStatuses = map[string]string{"CarePlan": "completed", "QuestionnaireResponse": "amended", "Questionnaire": "retired"}
+
+// patchContent is the request body of a patch: a JSON Patch and a FHIRPath Patch that each
+// set the status of the type's example.
+func patchContent(typ string, te *typeExamples, ex *examples) map[string]any {
+	status := patchStatuses[typ]
+	if status == "" {
+		status = "active"
+	}
+	jsonPatch := []map[string]any{{"op": "test", "path": "/id", "value": te.id}, {"op": "replace", "path": "/status", "value": status}}
+	fhirPath := map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "operation", "part": []any{
+		map[string]any{"name": "type", "valueCode": "replace"},
+		map[string]any{"name": "path", "valueString": typ + ".status"},
+		map[string]any{"name": "value", "valueCode": status},
+	}}}}
+	return map[string]any{
+		"application/json-patch+json": map[string]any{
+			"schema":   map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+			"examples": ex.ref(typ+"JSONPatch", "JSON Patch: set the status to "+status, jsonPatch),
+		},
+		"application/fhir+json": map[string]any{
+			"schema":   map[string]any{"$ref": schemaRefPrefix + "Resource"},
+			"examples": ex.ref(typ+"FHIRPathPatch", "FHIRPath Patch: set the status to "+status, fhirPath),
+		},
+	}
+}
+
+// bundleExamples are a transaction and a batch made of the fixtures: a new response and its
+// care plan's update, which refers to the response by its fullUrl.
+func bundleExamples(ex *examples) (map[string]any, error) {
+	qr, cp := ex.byType["QuestionnaireResponse"], ex.byType["CarePlan"]
+	if qr == nil || cp == nil || qr.create == nil || cp.update == nil {
+		return nil, fmt.Errorf("the Bundle examples need the QuestionnaireResponse and CarePlan fixtures")
+	}
+	const qrURL = "urn:uuid:5b7e0c4e-2a4b-4c43-9d1e-7f1f0f3e8a01"
+	var plan map[string]any
+	if err := json.Unmarshal(cp.update, &plan); err != nil {
+		return nil, err
+	}
+	plan["supportingInfo"] = []any{map[string]any{"reference": qrURL}}
+	transaction := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"fullUrl": qrURL, "resource": qr.create, "request": map[string]any{"method": "POST", "url": "QuestionnaireResponse"}},
+		map[string]any{"resource": plan, "request": map[string]any{"method": "PUT", "url": "CarePlan/" + cp.id}},
+	}}
+	batch := map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{
+		map[string]any{"resource": qr.create, "request": map[string]any{"method": "POST", "url": "QuestionnaireResponse"}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "CarePlan/" + cp.id}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "QuestionnaireResponse?" + qr.query.Encode()}},
+	}}
+	out := ex.ref("TransactionBundle", "A transaction: a new response (fixture) and its care plan (fixture) referring to it by fullUrl", transaction)
+	for k, v := range ex.ref("BatchBundle", "A batch: a new response, a read and a search", batch) {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// transactionResponse is the transaction-response to the transaction example (see
+// bundleExamples), with Prefer: return=minimal.
+func transactionResponse(ex *examples) api.Bundle {
+	qr, cp := ex.byType["QuestionnaireResponse"], ex.byType["CarePlan"]
+	ts := fhir.FormatInstant(exampleTime)
+	b := api.Bundle{ResourceType: "Bundle", ID: "b8e5f6a1c2d34e5f8a9b0c1d2e3f4a5b", Meta: &api.BundleMeta{LastUpdated: ts}, Type: "transaction-response"}
+	b.Entry = []api.BundleEntry{
+		{FullURL: exampleBase + "/QuestionnaireResponse/" + qr.id, Response: &api.EntryResponse{Status: "201 Created", Location: "QuestionnaireResponse/" + qr.id + "/_history/1", Etag: `W/"1"`, LastModified: ts}},
+		{FullURL: exampleBase + "/CarePlan/" + cp.id, Response: &api.EntryResponse{Status: "200 OK", Location: "CarePlan/" + cp.id + "/_history/2", Etag: `W/"2"`, LastModified: ts}},
+	}
+	return b
 }

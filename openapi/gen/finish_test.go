@@ -144,7 +144,7 @@ func TestFinishRejectsUnsoundDocuments(t *testing.T) {
 		{"unresolved reference", `"#/components/schemas/fhir.Issue"`, `"#/components/schemas/Nothing"`, "unresolved reference"},
 		{"operation without @ID", `"operationId": "read", `, ``, "has no @ID"},
 		{"FHIR operation without the bearer token", `"security": [{"BearerAuth": []}],`, ``, "requires the bearer token: false, want true"},
-		{"operation of an interaction no type offers", `"operationId": "read"`, `"operationId": "patch"`, "no served type offers the patch interaction"},
+		{"operation of an interaction no type offers", `"operationId": "read"`, `"operationId": "history-system"`, "no served type offers the history-system interaction"},
 		{"token on an operation of unknown access", `"operationId": "read"`, `"operationId": "read.sideways"`, "no SMART permission"},
 	}
 	for _, tc := range tests {
