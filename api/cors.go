@@ -44,7 +44,7 @@ func newCORSPolicy(o CORSOptions) *corsPolicy {
 	}
 	p := &corsPolicy{o: o}
 	if p.enabled() {
-		p.actual = cors.New(p.options([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete}))
+		p.actual = cors.New(p.options([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}))
 	}
 	return p
 }

@@ -130,6 +130,8 @@ func TestCORSActualRequests(t *testing.T) {
 		{"read from an allowed origin", withCORS, "GET", "/fhir/QuestionnaireResponse/" + id, appOrigin, appOrigin, true},
 		{"search from an allowed origin", withCORS, "GET", "/fhir/QuestionnaireResponse", appOrigin, appOrigin, true},
 		{"an error from an allowed origin", withCORS, "GET", "/fhir/QuestionnaireResponse/nope", appOrigin, appOrigin, true},
+		{"a patch from an allowed origin", withCORS, "PATCH", "/fhir/QuestionnaireResponse/" + id, appOrigin, appOrigin, true},
+		{"a Bundle from an allowed origin", withCORS, "POST", "/fhir", appOrigin, appOrigin, true},
 		{"another origin", withCORS, "GET", "/fhir/QuestionnaireResponse/" + id, "http://evil.example", "", true},
 		{"any origin", anyOrigin, "GET", "/fhir/metadata", "http://anywhere.example", "*", true},
 		{"CORS not configured", noCORS, "GET", "/fhir/metadata", appOrigin, "", false},

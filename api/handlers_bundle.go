@@ -406,7 +406,7 @@ func kindOfStatus(status int) fhir.Kind {
 	return fhir.KindInternal
 }
 
-// outcomeOf returns the issues of an entry's OperationOutcome answer.
+// outcomeOf returns the problems an entry's OperationOutcome answer lists.
 func outcomeOf(r *entryResult) []fhir.Issue {
 	var o fhir.OperationOutcome
 	if json.Unmarshal(r.body, &o) != nil || o.ResourceType != "OperationOutcome" {

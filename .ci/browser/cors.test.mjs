@@ -123,6 +123,21 @@ async function appCalls({ api, token }) {
     const search = await fetch(`${api}/fhir/QuestionnaireResponse?_id=${body.id}`, { headers: auth, cache: "no-store" });
     const bundle = await search.json();
     out.search = { status: search.status, type: bundle.type, ids: (bundle.entry || []).map((e) => e.resource.id) };
+    const patched = await fetch(`${api}/fhir/QuestionnaireResponse/${body.id}`, {
+      method: "PATCH",
+      headers: { ...auth, "Content-Type": "application/json-patch+json", "If-Match": 'W/"1"' },
+      body: JSON.stringify([{ op: "replace", path: "/status", value: "amended" }]),
+    });
+    out.patch = { status: patched.status, etag: patched.headers.get("etag") };
+    const tx = await fetch(`${api}/fhir`, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/fhir+json", Prefer: "return=minimal" },
+      body: JSON.stringify({ resourceType: "Bundle", type: "transaction", entry: [
+        { fullUrl: "urn:uuid:7c0b1f2e-3d4a-4b5c-8d6e-9f0a1b2c3d4e", resource: qr, request: { method: "POST", url: "QuestionnaireResponse" } },
+      ] }),
+    });
+    const txb = await tx.json();
+    out.transaction = { status: tx.status, type: txb.type, entries: (txb.entry || []).map((e) => e.response.status) };
     const refused = await fetch(`${api}/fhir/QuestionnaireResponse`, { cache: "no-store" });
     out.noToken = { status: refused.status };
   } catch (e) {
@@ -175,8 +190,12 @@ async function main() {
   if (got.search.status !== 200 || got.search.type !== "searchset" || got.search.ids.join() !== c.id) {
     throw new Error(`search from ${app}: ${JSON.stringify(got.search)}`);
   }
+  if (got.patch.status !== 200 || got.patch.etag !== 'W/"2"') throw new Error(`patch from ${app}: ${JSON.stringify(got.patch)}`);
+  if (got.transaction.status !== 200 || got.transaction.type !== "transaction-response" || got.transaction.entries.join() !== "201 Created") {
+    throw new Error(`transaction from ${app}: ${JSON.stringify(got.transaction)}`);
+  }
   if (got.noToken.status !== 401) throw new Error(`without a token from ${app}: ${JSON.stringify(got.noToken)}`);
-  console.log(`from ${app}: create 201 (Location, ETag and X-Request-Id readable), read 200, conditional read 304, search 200, no token 401`);
+  console.log(`from ${app}: create 201 (Location, ETag and X-Request-Id readable), read 200, conditional read 304, search 200, patch 200, transaction 200, no token 401`);
 
   await page.goto(other + "/", { waitUntil: "load", timeout: STEP_MS });
   const refused = await page.evaluate(appCalls, { api, token });

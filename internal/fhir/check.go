@@ -87,7 +87,8 @@ func (s *Service) check(ctx context.Context, w *ContentWrite) (*ContentReport, e
 }
 
 // written tells the content checker, if any, that r was written; in a unit of work, once
-// the unit is committed.
+// the unit is committed. Whatever else must follow a stored write (notifications) belongs
+// here too, so that a transaction's writes trigger it only once they are stored.
 func (s *Service) written(ctx context.Context, r *Resource) {
 	if u := unitOf(ctx); u != nil && r != nil {
 		u.mu.Lock()

@@ -24,7 +24,7 @@ import (
 // so that a transaction and single writes never wait for each other in a circle) from the
 // check of their versions to the last write.
 //
-// On MongoDB they are one multi-document transaction (a driver session's WithTransaction,
+// On MongoDB they are one multi-document transaction (the driver's WithTransaction,
 // which retries transient errors, with majority write concern). A standalone MongoDB has
 // none: PutAll refuses with a KindUnprocessable error saying so.
 //
@@ -89,7 +89,7 @@ func (s *Store) putAllMongo(ctx context.Context, ws []fhir.Write, docs []bson.D)
 	}
 	sess, err := s.db.Client().StartSession()
 	if err != nil {
-		return s.wrap(err, "start a database session")
+		return s.wrap(err, "start a transaction")
 	}
 	defer sess.EndSession(context.WithoutCancel(ctx))
 	txOpts := options.Transaction().SetWriteConcern(writeconcern.Majority())
