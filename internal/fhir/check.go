@@ -87,8 +87,10 @@ func (s *Service) check(ctx context.Context, w *ContentWrite) (*ContentReport, e
 }
 
 // written tells the content checker, if any, that r was written; in a unit of work, once
-// the unit is committed. Whatever else must follow a stored write (notifications) belongs
-// here too, so that a transaction's writes trigger it only once they are stored.
+// the unit is committed. Whatever else must follow a stored write belongs here too, so that
+// a transaction's writes trigger it only once they are stored. (Notifications are not
+// here: the store's write observer records them durably before the write, and they are
+// delivered only once the version they name is found stored.)
 func (s *Service) written(ctx context.Context, r *Resource) {
 	if u := unitOf(ctx); u != nil && r != nil {
 		u.mu.Lock()
