@@ -55,6 +55,7 @@ func (s *Server) authenticate(c *gin.Context) error {
 		return err
 	}
 	c.Set(principalKey, p)
+	c.Set(secretsKey, s.opts.Subscriptions)
 	return nil
 }
 

@@ -146,6 +146,7 @@ func writeJSON(c *gin.Context, status int, body []byte) {
 	if media == "" {
 		media = mediaFHIRJSON
 	}
+	body = maskSecrets(c, body)
 	if c.Query("_pretty") == "true" {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, body, "", "  "); err == nil {

@@ -89,6 +89,17 @@ type Options struct {
 	// MaxBundleEntries is the most entries a batch or transaction Bundle may hold (default
 	// DefaultMaxBundleEntries); more is answered 413.
 	MaxBundleEntries int
+	// Subscriptions decides who reads a Subscription's channel.header values
+	// (subscription.Manager); nil masks nothing (a server without subscriptions).
+	Subscriptions HeaderSecrets
+}
+
+// HeaderSecrets masks the channel.header values of Subscriptions a caller may not read
+// (subscription.Manager).
+type HeaderSecrets interface {
+	// MaskHeaders masks them in a decoded resource or Bundle, reporting whether it
+	// changed anything.
+	MaskHeaders(v any, p *auth.Principal) bool
 }
 
 // Server is the HTTP handler of the FHIR API.

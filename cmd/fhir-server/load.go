@@ -244,7 +244,8 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	// Subscriptions: served by the server command alone (a load writes in bulk and
 	// notifies nothing). The outbox lives beside the embedded database and the audit journal.
 	var subs *subscription.Manager
-	checker := fhir.ContentChecker(rules)
+	// Other commands refuse Subscriptions, which they could not serve.
+	checker := fhir.ContentCheckers(rules, subscription.Unserved{})
 	if command == "serve" {
 		subs, err = subscription.New(subscription.Options{
 			Dir: filepath.Join(cfg.DataDir, subscriptionDir), Store: st, Compile: st.Matcher,

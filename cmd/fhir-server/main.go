@@ -179,7 +179,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		CORS:         api.CORSOptions{Origins: cfg.CORSOrigins, Credentials: cfg.CORSCredentials},
 		AllowedHosts: cfg.AllowedHosts, TrustedProxies: cfg.TrustedProxies,
 		MaxInFlight: cfg.MaxInFlight, MaxLargeBodies: cfg.MaxLargeBodies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		SearchTimeout: cfg.SearchTimeout, Reports: reports, MaxBundleEntries: cfg.MaxBundleEntries,
+		SearchTimeout: cfg.SearchTimeout, Reports: reports, MaxBundleEntries: cfg.MaxBundleEntries, Subscriptions: subs,
 		Discovery: auth.Discovery{
 			Issuer: cfg.JWTIssuer, JWKSURI: cfg.JWKSURL,
 			AuthorizeURL: cfg.SMART.AuthorizeURL, TokenURL: cfg.SMART.TokenURL, RegistrationURL: cfg.SMART.RegistrationURL,

@@ -330,7 +330,8 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	if err != nil {
 		return nil, fhir.Errorf(fhir.KindInvalid, "The Subscription cannot be read: %v", err)
 	}
-	client := auth.PrincipalFrom(ctx) != nil
+	principal := auth.PrincipalFrom(ctx)
+	client := principal != nil
 	// The endpoint's name is resolved for what a client writes; the server's own writes
 	// (a status) must not fail while the name does not resolve.
 	if _, _, err := m.compile(ctx, p, client && !w.DryRun); err != nil {
@@ -338,6 +339,9 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	}
 	if !client {
 		return nil, nil
+	}
+	if err := m.checkSecrets(principal, w, p); err != nil {
+		return nil, err
 	}
 	var prev *parsed
 	if w.Prev != nil {
