@@ -245,7 +245,7 @@ func openService(ctx context.Context, cfg *config.Config, log *slog.Logger, comm
 	// notifies nothing). The outbox lives beside the embedded database and the audit journal.
 	var subs *subscription.Manager
 	// Other commands refuse Subscriptions, which they could not serve.
-	checker := fhir.ContentCheckers(rules, subscription.Unserved{})
+	checker := fhir.ContentCheckers(rules, &subscription.Unserved{})
 	if command == "serve" {
 		subs, err = subscription.New(subscription.Options{
 			Dir: filepath.Join(cfg.DataDir, subscriptionDir), Store: st, Compile: st.Matcher,

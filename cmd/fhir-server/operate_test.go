@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -166,5 +167,23 @@ func TestJWKSModeNeedsABaseURL(t *testing.T) {
 	err := run(t.Context(), []string{"serve"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "FHIR_BASE_URL") {
 		t.Fatalf("serve in jwks mode without a base URL: %v", err)
+	}
+}
+
+// TestLoadRefusesSubscriptions: a Subscription written by a load would have no creator whose
+// scopes its notifications are checked against, and would never be served; the load says so.
+func TestLoadRefusesSubscriptions(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "subscription.json")
+	body := `{"resourceType":"Subscription","id":"severe-phq9","status":"requested","reason":"Severe PHQ-9",` +
+		`"criteria":"QuestionnaireResponse?item-answer-number=44260-8$gt0","channel":{"type":"rest-hook","endpoint":"https://care-team.example.org/hook"}}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FHIR_DATA_DIR": filepath.Join(dir, "data")}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"load", file}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &out, &out)
+	if err == nil || !strings.Contains(out.String()+err.Error(), "Subscriptions are not loaded") {
+		t.Fatalf("load of a Subscription: %v\n%s", err, out.String())
 	}
 }
