@@ -267,7 +267,7 @@ func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 			{"link-local metadata address", team, subscriptionBody(severePHQ9, "https://169.254.169.254/latest/meta-data", ""), 422, "private, loopback or link-local"},
 			{"IPv6 loopback", team, subscriptionBody(severePHQ9, "https://[::1]/hook", ""), 422, "private, loopback or link-local"},
 			{"localhost", team, subscriptionBody(severePHQ9, "https://localhost/hook", ""), 422, "this machine"},
-			{"name resolving to loopback", team, subscriptionBody(severePHQ9, "https://127.0.0.1.nip.io/hook", ""), 422, "channel.endpoint"},
+			{"name not resolving to a public address", team, subscriptionBody(severePHQ9, "https://127.0.0.1.nip.io/hook", ""), 422, "channel.endpoint"}, // resolved names: TestEndpointsCheckedAfterResolving
 			{"credentials in the URL", team, subscriptionBody(severePHQ9, "https://u:p@receiver.example.org/hook", ""), 422, "user name or password"},
 		}
 		for _, tc := range cases {

@@ -251,7 +251,7 @@ func (m *Manager) handshake(s *sub) error {
 // post sends one request to an endpoint and reports the answer's status; an error unless
 // it is a 2xx.
 func (m *Manager) post(endpoint string, headers [][2]string, body []byte, extra [][2]string) (int, error) {
-	u, err := m.allow.checkEndpoint(m.ctx, endpoint, false)
+	u, err := m.allow.checkEndpoint(m.ctx, endpoint, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -38,8 +38,13 @@ func (a allowList) allows(u *url.URL) bool {
 	return a[strings.ToLower(u.Host)] || a[strings.ToLower(u.Hostname())]
 }
 
-// checkEndpoint judges an endpoint as written; resolve, when set, also resolves its name.
-func (a allowList) checkEndpoint(ctx context.Context, raw string, resolve bool) (*url.URL, error) {
+// resolver looks names up (net.DefaultResolver).
+type resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// checkEndpoint judges an endpoint as written; resolve, when not nil, also resolves its name.
+func (a allowList) checkEndpoint(ctx context.Context, raw string, resolve resolver) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return nil, fmt.Errorf("channel.endpoint %q is not an absolute URL", raw)
@@ -66,10 +71,10 @@ func (a allowList) checkEndpoint(ctx context.Context, raw string, resolve bool) 
 	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
 		return nil, fmt.Errorf("channel.endpoint %s is this machine, which notifications may not reach (unless listed in FHIR_SUBSCRIPTION_ALLOWED_HOSTS)", host)
 	}
-	if resolve {
+	if resolve != nil {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+		addrs, err := resolve.LookupNetIP(rctx, "ip", host)
 		if err != nil {
 			return nil, fmt.Errorf("channel.endpoint's host %s cannot be resolved: %v", host, err)
 		}

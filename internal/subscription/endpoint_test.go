@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -51,5 +52,51 @@ func TestPublicAddresses(t *testing.T) {
 		if got := public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("public(%s) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// fakeNames resolves every name to its addresses, as a DNS answer would.
+type fakeNames map[string][]netip.Addr
+
+func (f fakeNames) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+// TestEndpointsCheckedAfterResolving: a public-looking name that resolves to a private,
+// loopback or link-local address is refused when the subscription is written; an allowed
+// host (host, or host:port for that port alone) is not resolved nor refused.
+func TestEndpointsCheckedAfterResolving(t *testing.T) {
+	names := fakeNames{
+		"loopback.example.org": {netip.MustParseAddr("127.0.0.1")},
+		"metadata.example.org": {netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("169.254.169.254")},
+		"private6.example.org": {netip.MustParseAddr("fd00::1")},
+		"public.example.org":   {netip.MustParseAddr("93.184.216.34")},
+	}
+	a := newAllowList([]string{"127.0.0.1:9999", "receiver.internal"})
+	for _, tc := range []struct {
+		name, endpoint, want string
+	}{
+		{"name resolving to loopback", "https://loopback.example.org/hook", "resolves to 127.0.0.1"},
+		{"one address of several link-local", "https://metadata.example.org/hook", "resolves to 169.254.169.254"},
+		{"name resolving to a unique local IPv6 address", "https://private6.example.org/hook", "resolves to fd00::1"},
+		{"name that does not resolve", "https://nowhere.example.org/hook", "cannot be resolved"},
+		{"public name", "https://public.example.org/hook", ""},
+		{"allowed host and port", "http://127.0.0.1:9999/hook", ""},
+		{"allowed host on another port", "http://127.0.0.1:9998/hook", "must be an https URL"},
+		{"allowed host on another port over https", "https://127.0.0.1:9998/hook", "private, loopback or link-local"},
+		{"allowed name on any port", "http://receiver.internal:8443/hook", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := a.checkEndpoint(t.Context(), tc.endpoint, names)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -269,7 +270,11 @@ func (m *Manager) compile(ctx context.Context, p *parsed, resolve bool) (search.
 	if p.Channel.Type != "rest-hook" {
 		bad("Subscription.channel.type", "this server delivers only rest-hook subscriptions, not %q", p.Channel.Type)
 	}
-	if _, err := m.allow.checkEndpoint(ctx, p.Channel.Endpoint, resolve); err != nil {
+	var names resolver
+	if resolve {
+		names = net.DefaultResolver
+	}
+	if _, err := m.allow.checkEndpoint(ctx, p.Channel.Endpoint, names); err != nil {
 		bad("Subscription.channel.endpoint", "%s", err.Error())
 	}
 	switch p.Channel.Payload {
