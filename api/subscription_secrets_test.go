@@ -20,7 +20,9 @@ func TestSubscriptionHeadersOnlyForTheirCreator(t *testing.T) {
 	creator := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds", Subject: "care-team-system"})
 	other := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds", Subject: "another-user"})
 	system := s.mint(auth.TokenOptions{Scope: "system/Subscription.rs", Subject: "backend"})
-	h := func(tok string, more ...string) []string { return append([]string{"Authorization", "Bearer " + tok}, more...) }
+	h := func(tok string, more ...string) []string {
+		return append([]string{"Authorization", "Bearer " + tok}, more...)
+	}
 	const secret = "Bearer receiver-secret-7f3a"
 	r := s.do("POST", "/fhir/Subscription", subscriptionBody(severePHQ9, rc.URL, "", "Authorization: "+secret, "X-Team: ward-7"), h(creator)...)
 	if r.status != http.StatusCreated {
