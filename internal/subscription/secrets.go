@@ -120,13 +120,15 @@ func (m *Manager) MaskHeaders(v any, p *auth.Principal) bool {
 					name, _, _ := strings.Cut(s, ":")
 					hs[i] = strings.TrimSpace(name) + ": " + MaskedValue
 				}
-				meta, _ := x["meta"].(map[string]any)
-				if meta == nil {
-					meta = map[string]any{}
-					x["meta"] = meta
+				if !subsetted(x) { // _elements and _summary tag what they leave out too
+					meta, _ := x["meta"].(map[string]any)
+					if meta == nil {
+						meta = map[string]any{}
+						x["meta"] = meta
+					}
+					tags, _ := meta["tag"].([]any)
+					meta["tag"] = append(tags, map[string]any{"system": SubsettedSystem, "code": SubsettedCode, "display": "subsetted"})
 				}
-				tags, _ := meta["tag"].([]any)
-				meta["tag"] = append(tags, map[string]any{"system": SubsettedSystem, "code": SubsettedCode, "display": "subsetted"})
 				changed = true
 			}
 		}
