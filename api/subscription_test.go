@@ -503,18 +503,39 @@ func TestSubscriptionsNotifyTheCareTeam(t *testing.T) {
 	})
 
 	t.Run("only what the creator may read", func(t *testing.T) {
-		narrow := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds user/CarePlan.rs"})
-		r := s.do("POST", "/fhir/Subscription", subscriptionBody("QuestionnaireResponse?subject=Patient/cleo", rc.URL+"/narrow", "application/fhir+json"), h(narrow)...)
+		narrow := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds user/CarePlan.rs", Subject: "narrow"})
+		outcome(t, s.do("POST", "/fhir/Subscription", subscriptionBody("QuestionnaireResponse?subject=Patient/cleo", rc.URL+"/narrow", "application/fhir+json"), h(narrow)...),
+			403, "may not read QuestionnaireResponse")
+		r := s.do("POST", "/fhir/Subscription", subscriptionBody("CarePlan?subject=Patient/cleo", rc.URL+"/narrow", "application/fhir+json"), h(narrow)...)
 		if r.status != http.StatusCreated {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 		id := r.json(t)["id"].(string)
 		awaitStatus(t, s, team, id, "active")
-		if r := s.do("POST", "/fhir/QuestionnaireResponse", phq9Response(t, "cleo", "LA6571-9"), h(team)...); r.status != http.StatusCreated {
+		// The team's token turns it to responses: its creator is still the narrow token.
+		patch := `[{"op":"replace","path":"/criteria","value":"QuestionnaireResponse?subject=Patient/cleo"},{"op":"replace","path":"/status","value":"requested"}]`
+		if r := s.do("PATCH", "/fhir/Subscription/"+id, []byte(patch), append(h(team), "Content-Type", "application/json-patch+json")...); r.status != http.StatusOK {
+			t.Fatalf("PATCH: %d %s", r.status, r.body)
+		}
+		rc.await(t, id, 2) // the second handshake
+		awaitStatus(t, s, team, id, "active")
+		r = s.do("POST", "/fhir/QuestionnaireResponse", phq9Response(t, "cleo", "LA6571-9"), h(team)...)
+		if r.status != http.StatusCreated {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
-		time.Sleep(300 * time.Millisecond)
-		if got := rc.await(t, id, 1); len(got) != 1 {
+		qr := r.json(t)["id"].(string)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := s.do("GET", "/fhir/AuditEvent?entity=QuestionnaireResponse/"+qr+"/_history/1", nil, h(team)...)
+			if strings.Contains(string(r.body), "the subscription's creator may not read it") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no AuditEvent of the dropped notification of QuestionnaireResponse/%s: %s", qr, r.body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := rc.await(t, id, 2); len(got) != 2 {
 			t.Errorf("a notification of a response the creator may not read was sent: %d requests", len(got))
 		}
 	})

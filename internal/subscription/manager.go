@@ -348,6 +348,12 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	if err := m.checkSecrets(principal, w, p); err != nil {
 		return nil, err
 	}
+	// A subscription to what its writer may not read would only ever drop its
+	// notifications: say so now. (Each notification is still checked against the
+	// creator's scopes when it is delivered.)
+	if typ, _, _ := strings.Cut(p.Criteria, "?"); !principal.Allows(typ, auth.ActionRead) {
+		return nil, fhir.Errorf(fhir.KindForbidden, "This token may not read %s, so a Subscription of its on %s would never notify: it needs a read scope on %s", typ, typ, typ).At("Subscription.criteria")
+	}
 	var prev *parsed
 	if w.Prev != nil {
 		prev, _ = parse(w.Prev.Raw)
