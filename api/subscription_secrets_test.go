@@ -17,8 +17,8 @@ import (
 func TestSubscriptionHeadersOnlyForTheirCreator(t *testing.T) {
 	rc := newReceiver(t)
 	s, _ := newSubscriptionServer(t, time.Minute, strings.TrimPrefix(rc.URL, "http://"))
-	creator := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds", Subject: "care-team-system"})
-	other := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds", Subject: "another-user"})
+	creator := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds user/QuestionnaireResponse.rs", Subject: "care-team-system"})
+	other := s.mint(auth.TokenOptions{Scope: "user/Subscription.cruds user/QuestionnaireResponse.rs", Subject: "another-user"})
 	system := s.mint(auth.TokenOptions{Scope: "system/Subscription.rs", Subject: "backend"})
 	h := func(tok string, more ...string) []string {
 		return append([]string{"Authorization", "Bearer " + tok}, more...)
