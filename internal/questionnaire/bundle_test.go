@@ -49,3 +49,65 @@ func TestTransactionEntriesAreChecked(t *testing.T) {
 		t.Errorf("%d responses stored, want 2", n)
 	}
 }
+
+// TestTransactionChecksResponsesAgainstItsQuestionnaires: a response is checked against a
+// Questionnaire written by the same transaction, wherever the two stand in the Bundle, as it
+// will be stored; two Questionnaires of one transaction cannot share a url and version.
+func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, questionnaire.ModeStrict)
+	const q = `{"resourceType":"Questionnaire","url":"https://example.org/Questionnaire/tx-new","version":"1","status":"active",` +
+		`"item":[{"linkId":"age","text":"Age","type":"integer","required":true}]}`
+	response := func(answer string) string {
+		return `{"resourceType":"QuestionnaireResponse","questionnaire":"https://example.org/Questionnaire/tx-new|1","status":"completed",` +
+			`"item":[{"linkId":"age","answer":[{` + answer + `}]}]}`
+	}
+	post := func(typ, res string) string {
+		return `{"resource":` + res + `,"request":{"method":"POST","url":"` + typ + `"}}`
+	}
+	bundle := func(es ...string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(es, ",") + `]}`)
+	}
+	count := func(typ string) int {
+		r := s.do(http.MethodGet, "/fhir/"+typ+"?_summary=count", nil)
+		n, _ := strconv.Atoi(fmt.Sprint(r.json(t)["total"]))
+		return n
+	}
+	cases := []struct {
+		name   string
+		bundle []byte
+		status int
+		want   []string // in the body
+		absent string   // not in the body
+		stored int      // Questionnaires stored after it
+	}{
+		{"a response that breaks the new Questionnaire's rules", bundle(post("QuestionnaireResponse", response(`"valueString":"forty"`)), post("Questionnaire", q)),
+			http.StatusUnprocessableEntity, []string{"entry 0 (POST QuestionnaireResponse)", "nothing was written"}, "not stored on this server", 0},
+		{"two Questionnaires with one url and version", bundle(post("Questionnaire", q), post("Questionnaire", q)),
+			http.StatusConflict, []string{"in this transaction too", "https://example.org/Questionnaire/tx-new and version 1"}, "", 0},
+		{"a response that keeps them, before its Questionnaire", bundle(post("QuestionnaireResponse", response(`"valueInteger":40`)), post("Questionnaire", q)),
+			http.StatusOK, []string{`"201 Created"`}, "not stored on this server", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(http.MethodPost, "/fhir", tc.bundle)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("the answer does not say %q: %s", w, r.body)
+				}
+			}
+			if tc.absent != "" && strings.Contains(string(r.body), tc.absent) {
+				t.Errorf("the answer says %q: %s", tc.absent, r.body)
+			}
+			if n := count("Questionnaire"); n != tc.stored {
+				t.Errorf("%d Questionnaires stored, want %d", n, tc.stored)
+			}
+			if n := count("QuestionnaireResponse"); n != tc.stored {
+				t.Errorf("%d responses stored, want %d", n, tc.stored)
+			}
+		})
+	}
+}

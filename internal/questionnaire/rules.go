@@ -66,7 +66,7 @@ type Rules struct {
 	qmu sync.Mutex
 }
 
-var _ fhir.ContentChecker = (*Rules)(nil)
+var _ fhir.CommitChecker = (*Rules)(nil)
 
 // New returns the rules, resolving Questionnaires with searcher.
 func New(searcher search.Searcher, opts Options) (*Rules, error) {
@@ -276,13 +276,7 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
 		}
 		if str(tree, "url") == c.URL && str(tree, "version") == c.Version {
-			what := "version " + c.Version
-			if c.Version == "" {
-				what = "no version"
-			}
-			out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.version"},
-				Diagnostics: fmt.Sprintf("Questionnaire/%s already has url %s and %s: two Questionnaires cannot share a url and version (responses name them by url|version); give this one another version, or update Questionnaire/%s",
-					o.ID, c.URL, what, o.ID)})
+			out = append(out, sharedCanonical(o.ID, "already has", c.URL, c.Version))
 		}
 	}
 	if w.Prev == nil {
@@ -303,6 +297,92 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 		out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
 			Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
 				c.Canonical(), answered, nextVersion(c.Version))})
+	}
+	return out, nil
+}
+
+// sharedCanonical is the conflict of a Questionnaire whose url and version Questionnaire/id
+// has too.
+func sharedCanonical(id, has, url, version string) fhir.Issue {
+	what := "version " + version
+	if version == "" {
+		what = "no version"
+	}
+	return fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.version"},
+		Diagnostics: fmt.Sprintf("Questionnaire/%s %s url %s and %s: two Questionnaires cannot share a url and version (responses name them by url|version); give this one another version, or update Questionnaire/%s",
+			id, has, url, what, id)}
+}
+
+// CheckCommit implements fhir.CommitChecker: the url and version of each Questionnaire a
+// transaction writes are checked once more as it is stored, under the lock single
+// Questionnaire writes hold from their check to their write, against what is stored then
+// and against the transaction's other Questionnaires. The lock stays held until the
+// transaction is stored, so no write of the same url and version slips in between.
+func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error) {
+	if r.mode == ModeOff {
+		return nil, nil
+	}
+	var qs []*fhir.Resource
+	changed := map[string]bool{}
+	for _, w := range ws {
+		if w.Next.Type == "Questionnaire" {
+			changed[w.Next.ID] = true
+			if !w.Next.Deleted {
+				qs = append(qs, w.Next)
+			}
+		}
+	}
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	r.qmu.Lock()
+	issues, err := r.commitConflicts(ctx, qs, changed)
+	if err == nil {
+		_, err = r.verdict(fhir.KindConflict, issues, nil)
+	}
+	if err != nil {
+		r.qmu.Unlock()
+		return nil, err
+	}
+	return r.qmu.Unlock, nil
+}
+
+// commitConflicts finds the url and version that the Questionnaires qs, written together,
+// share with each other or with a stored Questionnaire that the same writes leave as it is
+// (those with an id in changed are replaced or deleted).
+func (r *Rules) commitConflicts(ctx context.Context, qs []*fhir.Resource, changed map[string]bool) ([]fhir.Issue, error) {
+	var out []fhir.Issue
+	seen := map[string]string{} // url|version: the id of the first Questionnaire with them
+	for _, q := range qs {
+		tree, err := decodeTree(q.Raw)
+		if err != nil {
+			return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+		}
+		url, version := str(tree, "url"), str(tree, "version")
+		if url == "" {
+			continue
+		}
+		if first, ok := seen[url+"|"+version]; ok {
+			out = append(out, sharedCanonical(first, "has, in this transaction too,", url, version))
+			continue
+		}
+		seen[url+"|"+version] = q.ID
+		stored, err := FindByURL(ctx, r.searcher, url)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range stored {
+			if changed[o.ID] {
+				continue
+			}
+			ot, err := decodeTree(o.Raw)
+			if err != nil {
+				return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
+			}
+			if str(ot, "url") == url && str(ot, "version") == version {
+				out = append(out, sharedCanonical(o.ID, "already has", url, version))
+			}
+		}
 	}
 	return out, nil
 }
