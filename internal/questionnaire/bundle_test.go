@@ -52,7 +52,8 @@ func TestTransactionEntriesAreChecked(t *testing.T) {
 
 // TestTransactionChecksResponsesAgainstItsQuestionnaires: a response is checked against a
 // Questionnaire written by the same transaction, wherever the two stand in the Bundle, as it
-// will be stored; two Questionnaires of one transaction cannot share a url and version.
+// will be stored; two Questionnaires of one transaction cannot share a url and version, and
+// one cannot change the items of an active Questionnaire while it stores a response to it.
 func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, questionnaire.ModeStrict)
@@ -73,6 +74,15 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 		n, _ := strconv.Atoi(fmt.Sprint(r.json(t)["total"]))
 		return n
 	}
+	// An active Questionnaire not answered yet: a transaction that changes its items and
+	// stores its first response breaks the rule that an answered one keeps them.
+	const kept = `{"resourceType":"Questionnaire","id":"tx-kept","url":"https://example.org/Questionnaire/tx-kept","version":"1","status":"active",` +
+		`"item":[{"linkId":"age","text":"Age","type":"integer"}]}`
+	s.mustPut([]byte(kept))
+	put := func(res, url string) string {
+		return `{"resource":` + res + `,"request":{"method":"PUT","url":"` + url + `"}}`
+	}
+	keptResponse := strings.ReplaceAll(response(`"valueInteger":40`), "tx-new", "tx-kept")
 	cases := []struct {
 		name   string
 		bundle []byte
@@ -85,6 +95,9 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 			http.StatusUnprocessableEntity, []string{"entry 0 (POST QuestionnaireResponse)", "nothing was written"}, "not stored on this server", 0},
 		{"two Questionnaires with one url and version", bundle(post("Questionnaire", q), post("Questionnaire", q)),
 			http.StatusConflict, []string{"in this transaction too", "https://example.org/Questionnaire/tx-new and version 1"}, "", 0},
+		{"the items of an active Questionnaire changed beside its first response", bundle(post("QuestionnaireResponse", keptResponse),
+			put(strings.Replace(kept, `"text":"Age"`, `"text":"Age in years"`, 1), "Questionnaire/tx-kept")),
+			http.StatusConflict, []string{"its items cannot change"}, "", 0},
 		{"a response that keeps them, before its Questionnaire", bundle(post("QuestionnaireResponse", response(`"valueInteger":40`)), post("Questionnaire", q)),
 			http.StatusOK, []string{`"201 Created"`}, "not stored on this server", 1},
 	}
@@ -102,7 +115,7 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 			if tc.absent != "" && strings.Contains(string(r.body), tc.absent) {
 				t.Errorf("the answer says %q: %s", tc.absent, r.body)
 			}
-			if n := count("Questionnaire"); n != tc.stored {
+			if n := count("Questionnaire") - 1; n != tc.stored { // tx-kept
 				t.Errorf("%d Questionnaires stored, want %d", n, tc.stored)
 			}
 			if n := count("QuestionnaireResponse"); n != tc.stored {

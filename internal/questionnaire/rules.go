@@ -294,11 +294,17 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 		return nil, err
 	}
 	if answered != "" {
-		out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
-			Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
-				c.Canonical(), answered, nextVersion(c.Version))})
+		out = append(out, itemsFixed(c, answered))
 	}
 	return out, nil
+}
+
+// itemsFixed is the conflict of a write that changes the items of the active
+// Questionnaire c, which QuestionnaireResponse/answered answers.
+func itemsFixed(c *Checker, answered string) fhir.Issue {
+	return fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
+		Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
+			c.Canonical(), answered, nextVersion(c.Version))}
 }
 
 // sharedCanonical is the conflict of a Questionnaire whose url and version Questionnaire/id
@@ -322,13 +328,13 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 	if r.mode == ModeOff {
 		return nil, nil
 	}
-	var qs []*fhir.Resource
+	var qs []fhir.Write
 	changed := map[string]bool{}
 	for _, w := range ws {
 		if w.Next.Type == "Questionnaire" {
 			changed[w.Next.ID] = true
 			if !w.Next.Deleted {
-				qs = append(qs, w.Next)
+				qs = append(qs, w)
 			}
 		}
 	}
@@ -336,7 +342,7 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 		return nil, nil
 	}
 	r.qmu.Lock()
-	issues, err := r.commitConflicts(ctx, qs, changed)
+	issues, err := r.commitConflicts(ctx, qs, changed, stagedAnswers(ws))
 	if err == nil {
 		_, err = r.verdict(fhir.KindConflict, issues, nil)
 	}
@@ -347,13 +353,30 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 	return r.qmu.Unlock, nil
 }
 
+// stagedAnswers maps the questionnaire each QuestionnaireResponse of ws names (url|version
+// as written) to the id of one of them.
+func stagedAnswers(ws []fhir.Write) map[string]string {
+	out := map[string]string{}
+	for _, w := range ws {
+		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
+			continue
+		}
+		if tree, err := decodeTree(w.Next.Raw); err == nil && str(tree, "questionnaire") != "" {
+			out[str(tree, "questionnaire")] = w.Next.ID
+		}
+	}
+	return out
+}
+
 // commitConflicts finds the url and version that the Questionnaires qs, written together,
 // share with each other or with a stored Questionnaire that the same writes leave as it is
-// (those with an id in changed are replaced or deleted).
-func (r *Rules) commitConflicts(ctx context.Context, qs []*fhir.Resource, changed map[string]bool) ([]fhir.Issue, error) {
+// (those with an id in changed are replaced or deleted), and the items changed of an active
+// Questionnaire that a response of the same writes answers (answers, see stagedAnswers).
+func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed map[string]bool, answers map[string]string) ([]fhir.Issue, error) {
 	var out []fhir.Issue
 	seen := map[string]string{} // url|version: the id of the first Questionnaire with them
-	for _, q := range qs {
+	for _, w := range qs {
+		q := w.Next
 		tree, err := decodeTree(q.Raw)
 		if err != nil {
 			return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
@@ -361,6 +384,18 @@ func (r *Rules) commitConflicts(ctx context.Context, qs []*fhir.Resource, change
 		url, version := str(tree, "url"), str(tree, "version")
 		if url == "" {
 			continue
+		}
+		if w.Prev != nil && !w.Prev.Deleted {
+			prev, err := decodeTree(w.Prev.Raw)
+			if err != nil {
+				return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+			}
+			c := &Checker{URL: url, Version: version}
+			if str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], tree["item"]) {
+				if id, ok := answers[c.Canonical()]; ok {
+					out = append(out, itemsFixed(c, id))
+				}
+			}
 		}
 		if first, ok := seen[url+"|"+version]; ok {
 			out = append(out, sharedCanonical(first, "has, in this transaction too,", url, version))
