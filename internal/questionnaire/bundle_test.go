@@ -53,7 +53,8 @@ func TestTransactionEntriesAreChecked(t *testing.T) {
 // TestTransactionChecksResponsesAgainstItsQuestionnaires: a response is checked against a
 // Questionnaire written by the same transaction, wherever the two stand in the Bundle, as it
 // will be stored; two Questionnaires of one transaction cannot share a url and version, and
-// one cannot change the items of an active Questionnaire while it stores a response to it.
+// one cannot change the items of an active Questionnaire while it stores a response to it;
+// a response is checked again against the Questionnaire as the transaction leaves it.
 func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, questionnaire.ModeStrict)
@@ -83,6 +84,12 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 		return `{"resource":` + res + `,"request":{"method":"PUT","url":"` + url + `"}}`
 	}
 	keptResponse := strings.ReplaceAll(response(`"valueInteger":40`), "tx-new", "tx-kept")
+	// A draft whose only item becomes required in the transaction that stores a response
+	// leaving it unanswered: the response is served first (POST before PUT).
+	const draft = `{"resourceType":"Questionnaire","id":"tx-draft","url":"https://example.org/Questionnaire/tx-draft","version":"1","status":"draft",` +
+		`"item":[{"linkId":"age","text":"Age","type":"integer"}]}`
+	s.mustPut([]byte(draft))
+	unanswered := `{"resourceType":"QuestionnaireResponse","questionnaire":"https://example.org/Questionnaire/tx-draft|1","status":"completed"}`
 	cases := []struct {
 		name   string
 		bundle []byte
@@ -98,6 +105,9 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 		{"the items of an active Questionnaire changed beside its first response", bundle(post("QuestionnaireResponse", keptResponse),
 			put(strings.Replace(kept, `"text":"Age"`, `"text":"Age in years"`, 1), "Questionnaire/tx-kept")),
 			http.StatusConflict, []string{"its items cannot change"}, "", 0},
+		{"a response that the Questionnaire's update in the same transaction makes wrong", bundle(post("QuestionnaireResponse", unanswered),
+			put(strings.Replace(draft, `"type":"integer"`, `"type":"integer","required":true`, 1), "Questionnaire/tx-draft")),
+			http.StatusUnprocessableEntity, []string{"as this transaction leaves it", "is required"}, "", 0},
 		{"a response that keeps them, before its Questionnaire", bundle(post("QuestionnaireResponse", response(`"valueInteger":40`)), post("Questionnaire", q)),
 			http.StatusOK, []string{`"201 Created"`}, "not stored on this server", 1},
 	}
@@ -115,7 +125,7 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 			if tc.absent != "" && strings.Contains(string(r.body), tc.absent) {
 				t.Errorf("the answer says %q: %s", tc.absent, r.body)
 			}
-			if n := count("Questionnaire") - 1; n != tc.stored { // tx-kept
+			if n := count("Questionnaire") - 2; n != tc.stored { // tx-kept and tx-draft
 				t.Errorf("%d Questionnaires stored, want %d", n, tc.stored)
 			}
 			if n := count("QuestionnaireResponse"); n != tc.stored {

@@ -346,11 +346,74 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 	if err == nil {
 		_, err = r.verdict(fhir.KindConflict, issues, nil)
 	}
+	if err == nil {
+		err = r.recheckResponses(ctx, ws, qs)
+	}
 	if err != nil {
 		r.qmu.Unlock()
 		return nil, err
 	}
 	return r.qmu.Unlock, nil
+}
+
+// recheckResponses checks once more each response of ws that names the url of one of the
+// Questionnaires qs write (or wrote before), against the Questionnaires as ws leave them: a
+// response served before the PUT or PATCH of its Questionnaire (POSTs come first) was
+// checked against the version before. A response that does not fit refuses the whole unit;
+// one that does gets the values derived from the Questionnaire it will be stored with.
+func (r *Rules) recheckResponses(ctx context.Context, ws, qs []fhir.Write) error {
+	urls := map[string]bool{}
+	var staged []*fhir.Resource
+	for _, w := range ws {
+		if w.Next.Type == "Questionnaire" {
+			staged = append(staged, w.Next)
+		}
+	}
+	for _, w := range qs {
+		for _, res := range []*fhir.Resource{w.Next, w.Prev} {
+			if res == nil || res.Deleted {
+				continue
+			}
+			if tree, err := decodeTree(res.Raw); err == nil {
+				urls[str(tree, "url")] = true
+			}
+		}
+	}
+	for _, w := range ws {
+		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
+			continue
+		}
+		tree, err := decodeTree(w.Next.Raw)
+		if err != nil {
+			return fhir.Wrap(err, "decode QuestionnaireResponse/%s", w.Next.ID)
+		}
+		canonical := str(tree, "questionnaire")
+		u, version, _ := strings.Cut(canonical, "|")
+		if !urls[u] {
+			continue
+		}
+		entry, err := r.resolver.versions(ctx, u)
+		if err != nil {
+			return err
+		}
+		c := match(withStaged(u, entry.versions, staged), version).Checker
+		if c == nil {
+			continue
+		}
+		result := c.Check(ctx, tree)
+		rep, err := r.verdict(fhir.KindUnprocessable, result.Issues, result.Derived)
+		var fe *fhir.Error
+		if errors.As(err, &fe) {
+			fe.Issues = append([]fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.IssueBusinessRule,
+				Diagnostics: fmt.Sprintf("QuestionnaireResponse/%s does not fit Questionnaire %s as this transaction leaves it", w.Next.ID, canonical)}}, fe.Issues...)
+			return fe
+		}
+		if err != nil {
+			return err
+		}
+		w.Next.Derived = rep.Derived
+	}
+	return nil
 }
 
 // stagedAnswers maps the questionnaire each QuestionnaireResponse of ws names (url|version
