@@ -134,3 +134,39 @@ func TestTransactionChecksResponsesAgainstItsQuestionnaires(t *testing.T) {
 		})
 	}
 }
+
+// TestTransactionScoresResponsesByTheQuestionnaireItLeaves: a response stored beside an
+// update of its Questionnaire is stored with the values derived from the updated version
+// (here an answer's ordinal value), as search finds them.
+func TestTransactionScoresResponsesByTheQuestionnaireItLeaves(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, questionnaire.ModeStrict)
+	q := func(ordinal int) string {
+		return `{"resourceType":"Questionnaire","id":"tx-scored","url":"https://example.org/Questionnaire/tx-scored","version":"1","status":"draft",` +
+			`"item":[{"linkId":"feel","text":"How do you feel?","type":"choice","answerOption":[{"valueCoding":{"system":"urn:test:feel","code":"ok",` +
+			`"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/ordinalValue","valueDecimal":` + strconv.Itoa(ordinal) + `}]}}]}]}`
+	}
+	s.mustPut([]byte(q(1)))
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"resource":{"resourceType":"QuestionnaireResponse","questionnaire":"https://example.org/Questionnaire/tx-scored|1","status":"completed",` +
+		`"item":[{"linkId":"feel","answer":[{"valueCoding":{"system":"urn:test:feel","code":"ok"}}]}]},"request":{"method":"POST","url":"QuestionnaireResponse"}},` +
+		`{"resource":` + q(5) + `,"request":{"method":"PUT","url":"Questionnaire/tx-scored"}}]}`
+	if r := s.do(http.MethodPost, "/fhir", []byte(tx)); r.status != http.StatusOK {
+		t.Fatalf("transaction: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		name, query string
+		want        string
+	}{
+		{"the updated Questionnaire's value", "item-answer-number=feel$5", "1"},
+		{"not the one before", "item-answer-number=feel$1", "0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(http.MethodGet, "/fhir/QuestionnaireResponse?_summary=count&"+tc.query, nil)
+			if r.status != http.StatusOK || fmt.Sprint(r.json(t)["total"]) != tc.want {
+				t.Errorf("%s: %d %s, want total %s", tc.query, r.status, r.body, tc.want)
+			}
+		})
+	}
+}
