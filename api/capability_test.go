@@ -59,6 +59,21 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 			}
 		}
 	}
+	// The system interactions: both kinds of Bundle, served at the base.
+	var system []string
+	for _, i := range rest["interaction"].([]any) {
+		system = append(system, i.(map[string]any)["code"].(string))
+	}
+	sort.Strings(system)
+	if fmt.Sprint(system) != "[batch transaction]" {
+		t.Errorf("system interactions %v, want [batch transaction]", system)
+	}
+	for _, typ := range []string{"batch", "transaction"} {
+		got := s.do("POST", "/fhir", []byte(`{"resourceType":"Bundle","type":"`+typ+`"}`))
+		if got.status != http.StatusOK || !strings.Contains(string(got.body), `"`+typ+`-response"`) {
+			t.Errorf("POST /fhir with a %s: %d %s", typ, got.status, got.body)
+		}
+	}
 	if fmt.Sprint(types) != "[AuditEvent CarePlan Questionnaire QuestionnaireResponse Subscription]" {
 		t.Errorf("types %v", types)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -338,8 +339,17 @@ func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, e
 		}
 		return 5
 	}
+	// Within each, Questionnaires first: the responses of the same group are checked
+	// against them as they will be stored.
+	rank := func(e *bundleEntry) int {
+		r := 2 * order(e)
+		if typ, _, _ := strings.Cut(strings.SplitN(e.path, "?", 2)[0], "/"); typ != "Questionnaire" {
+			r++
+		}
+		return r
+	}
 	sorted := append([]*bundleEntry(nil), entries...)
-	sort.SliceStable(sorted, func(i, j int) bool { return order(sorted[i]) < order(sorted[j]) })
+	sort.SliceStable(sorted, func(i, j int) bool { return rank(sorted[i]) < rank(sorted[j]) })
 	ctx := fhir.WithUnitOfWork(c.Request.Context(), unit)
 	for _, e := range sorted {
 		if e.method == http.MethodGet || e.method == http.MethodHead {
@@ -364,7 +374,7 @@ func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, e
 		}
 	}
 	if err := s.svc.Commit(c.Request.Context(), unit); err != nil {
-		if fhir.IsKind(err, fhir.KindConflict) {
+		if errors.Is(err, fhir.ErrVersionConflict) {
 			err = fhir.Errorf(fhir.KindConflict, "A resource this transaction changes was changed by another request while it ran; nothing was written: send it again")
 		}
 		return s.failTransaction(run, nil, err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +23,58 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
 
+// ownDatabase is an embedded database of a test's own, which the test can stop and start
+// again on the same address and directory.
+type ownDatabase struct {
+	t         *testing.T
+	dir, addr string
+	mu        sync.Mutex
+	emb       *embedded.Server
+}
+
+// startOwnDatabase starts an embedded database on dir; it is closed when the test ends.
+func startOwnDatabase(t *testing.T, dir string) *ownDatabase {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &ownDatabase{t: t, dir: dir, addr: l.Addr().String()}
+	l.Close()
+	db.start()
+	t.Cleanup(db.stop)
+	return db
+}
+
+// start starts the database again, once its address is free.
+func (db *ownDatabase) start() {
+	db.t.Helper()
+	var err error
+	for range 50 { // the address may take a moment to be free again
+		var emb *embedded.Server
+		if emb, err = embedded.Start(db.t.Context(), db.dir, slog.New(slog.DiscardHandler), embedded.Options{Addr: db.addr}); err == nil {
+			db.mu.Lock()
+			db.emb = emb
+			db.mu.Unlock()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	db.t.Fatalf("start the database on %s: %v", db.addr, err)
+}
+
+// stop closes the database, if it runs.
+func (db *ownDatabase) stop() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.emb != nil {
+		if err := db.emb.Close(); err != nil {
+			db.t.Error(err)
+		}
+		db.emb = nil
+	}
+}
+
 // TestDatabaseOutage runs the server on an embedded database of its own, stops the database
 // while clients keep sending requests, and starts it again on the same address: while it is
 // down every request answers 503 with Retry-After and an OperationOutcome (transient), within
@@ -30,34 +83,8 @@ import (
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	startDB := func() *embedded.Server {
-		t.Helper()
-		var emb *embedded.Server
-		var err error
-		for range 50 { // the address may take a moment to be free again
-			if emb, err = embedded.Start(t.Context(), dir, slog.New(slog.DiscardHandler), embedded.Options{Addr: addr}); err == nil {
-				return emb
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("start the database on %s: %v", addr, err)
-		return nil
-	}
-	emb := startDB()
-	var embMu sync.Mutex
-	t.Cleanup(func() {
-		embMu.Lock()
-		defer embMu.Unlock()
-		if emb != nil {
-			_ = emb.Close()
-		}
-	})
+	db := startOwnDatabase(t, dir)
+	emb := db.emb
 	client, err := store.Connect(t.Context(), emb.URI(), store.ConnectOptions{Timeout: 2 * time.Second, SelectionTimeout: time.Second}, emb.Monitor())
 	if err != nil {
 		t.Fatal(err)
@@ -129,12 +156,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	embMu.Lock()
-	if err := emb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	emb = nil
-	embMu.Unlock()
+	db.stop()
 	time.Sleep(300 * time.Millisecond)
 
 	down := []struct {
@@ -168,9 +190,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	})
 
-	embMu.Lock()
-	emb = startDB()
-	embMu.Unlock()
+	db.start()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := s.do("GET", "/fhir/QuestionnaireResponse/"+id, nil)
@@ -206,5 +226,103 @@ func TestDatabaseOutage(t *testing.T) {
 	_ = json.Unmarshal(r.body, &total)
 	if r.status != 200 || total.Total < len(down) {
 		t.Errorf("%d AuditEvents of failed requests (status %d), want at least %d", total.Total, r.status, len(down))
+	}
+}
+
+// TestTransactionCutShortByTheDatabase stops the database in the middle of a transaction on
+// the embedded database, so that the transaction fails and so does the rollback of what it
+// had written: it answers 503 with Retry-After, and once the database is back the first
+// write undoes it before anything else is written. Nothing of the transaction remains, and
+// the writes that follow are kept (a rollback left for the next start would undo them).
+func TestTransactionCutShortByTheDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := startOwnDatabase(t, dir)
+	client, err := store.Connect(t.Context(), db.emb.URI(), store.ConnectOptions{Timeout: 2 * time.Second, SelectionTimeout: 500 * time.Millisecond}, db.emb.Monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	var cut sync.Once
+	journal := filepath.Join(dir, "transaction-journal")
+	registry := fhir.DefaultRegistry()
+	st, err := store.New(client.Database("cut"), registry, store.Options{IDFiltersOnly: true, JournalDir: journal,
+		// Once the transaction's creates are written, the database goes away.
+		TransactionStep: func(n int) {
+			if n == 1 {
+				cut.Do(db.stop)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureIndexes(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := fhir.NewService(st, registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s := &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}
+
+	planID, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"}}`)
+	plan := func(status string) string {
+		return `{"resourceType":"CarePlan","id":"` + planID + `","status":"` + status + `","intent":"plan","subject":{"reference":"Patient/p1"}}`
+	}
+	tx := bundleOf("transaction",
+		entry{resource: `{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/p1"},"identifier":{"system":"urn:test","value":"cut"}}`,
+			method: "POST", url: "QuestionnaireResponse"},
+		entry{resource: plan("on-hold"), method: "PUT", url: "CarePlan/" + planID})
+	retryable(t, s.do("POST", "/fhir", tx), 503, "transient", "middle of the transaction")
+	if files, _ := os.ReadDir(journal); len(files) != 1 {
+		t.Fatalf("%d journal files once the rollback failed, want 1", len(files))
+	}
+
+	db.start()
+	// The first write undoes the transaction first, then is stored.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := s.do("PUT", "/fhir/CarePlan/"+planID, []byte(plan("completed")))
+		if r.status == http.StatusOK {
+			break
+		}
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("a write once the database is back: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if files, _ := os.ReadDir(journal); len(files) != 0 {
+		t.Errorf("%d journal files once the transaction is undone, want 0", len(files))
+	}
+	cases := []struct {
+		name, path string
+		want       []string
+	}{
+		{"the response it created", "/fhir/QuestionnaireResponse?identifier=urn:test|cut", []string{`"total":0`}},
+		{"the plan as written after it", "/fhir/CarePlan/" + planID, []string{`"completed"`, `"versionId":"2"`}},
+		{"the plan's history", "/fhir/CarePlan/" + planID + "/_history", []string{`"versionId":"2"`, `"versionId":"1"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", tc.path, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("does not say %s: %s", w, r.body)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,18 @@ type ContentChecker interface {
 	Written(r *Resource)
 }
 
+// CommitChecker is a ContentChecker that also judges the writes of a unit of work together,
+// as they are about to be stored: what it checked of each write when it was staged may no
+// longer hold (a single write stored meanwhile, another write of the same unit).
+type CommitChecker interface {
+	ContentChecker
+	// CheckCommit judges ws, the writes of one unit, against what is stored now and against
+	// each other; an error (of the kinds Check returns) refuses the whole unit. done, when
+	// not nil, is called once the unit is stored or not: until then the checker keeps the
+	// other writes it serialises waiting.
+	CheckCommit(ctx context.Context, ws []Write) (done func(), err error)
+}
+
 // ContentWrite is a write a ContentChecker judges.
 type ContentWrite struct {
 	// Type is the resource type.
@@ -152,6 +164,30 @@ func (cs checkers) Check(ctx context.Context, w *ContentWrite) (*ContentReport, 
 		}
 	}
 	return out, nil
+}
+
+func (cs checkers) CheckCommit(ctx context.Context, ws []Write) (func(), error) {
+	var dones []func()
+	release := func() {
+		for i := len(dones) - 1; i >= 0; i-- {
+			dones[i]()
+		}
+	}
+	for _, c := range cs {
+		cc, ok := c.(CommitChecker)
+		if !ok {
+			continue
+		}
+		done, err := cc.CheckCommit(ctx, ws)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if done != nil {
+			dones = append(dones, done)
+		}
+	}
+	return release, nil
 }
 
 func (cs checkers) Written(r *Resource) {

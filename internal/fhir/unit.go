@@ -50,6 +50,26 @@ func (u *UnitOfWork) Writes() []Write {
 	return append([]Write(nil), u.writes...)
 }
 
+// Staged returns the versions of type typ that the unit of work of ctx has staged (the
+// version written by a delete has Deleted set), in the order they were staged; nil outside
+// a unit of work. A content checker uses it to see what the transaction it checks for has
+// written so far, as the store will hold it once the transaction is stored.
+func Staged(ctx context.Context, typ string) []*Resource {
+	u := unitOf(ctx)
+	if u == nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []*Resource
+	for _, w := range u.writes {
+		if w.Next.Type == typ {
+			out = append(out, w.Next)
+		}
+	}
+	return out
+}
+
 type unitKey struct{}
 type writerKey struct{}
 
@@ -123,13 +143,24 @@ func (s *unitStore) Put(ctx context.Context, next, prev *Resource) error {
 }
 
 // Commit stores every write staged in u as one unit (AtomicStore.PutAll) and then tells the
-// content checker of them. A store that cannot is KindNotSupported.
+// content checker of them. When the content checker is a CommitChecker it judges the writes
+// once more first, and holds what it needs held until they are stored. A store that cannot
+// store a unit is KindNotSupported.
 func (s *Service) Commit(ctx context.Context, u *UnitOfWork) error {
 	ws := u.Writes()
 	if len(ws) > 0 {
 		as, ok := s.store.(AtomicStore)
 		if !ok {
 			return Errorf(KindNotSupported, "This server's database cannot store several writes as one transaction")
+		}
+		if cc, ok := s.checker.(CommitChecker); ok {
+			done, err := cc.CheckCommit(ctx, ws)
+			if err != nil {
+				return err
+			}
+			if done != nil {
+				defer done()
+			}
 		}
 		if err := as.PutAll(ctx, ws); err != nil {
 			return err

@@ -68,24 +68,68 @@ type Resolution struct {
 }
 
 // Resolve finds the stored Questionnaire that canonical (url|version, or url alone for the
-// highest version, as _include resolves it) names.
+// highest version, as _include resolves it) names. In a transaction (a unit of work in ctx)
+// the Questionnaires it has staged count as stored, and the stored versions it replaces or
+// deletes do not: a response is resolved as it will be once the transaction is stored.
 func (r *Resolver) Resolve(ctx context.Context, canonical string) (*Resolution, error) {
 	u, version, _ := strings.Cut(canonical, "|")
 	entry, err := r.versions(ctx, u)
 	if err != nil {
 		return nil, err
 	}
+	candidates := entry.versions
+	if staged := fhir.Staged(ctx, "Questionnaire"); len(staged) > 0 {
+		candidates = withStaged(u, candidates, staged)
+	}
+	return match(candidates, version), nil
+}
+
+// withStaged returns the versions under url once staged is stored: the stored versions
+// whose resources staged does not change, and the staged ones under url. Staged versions are
+// compiled but not cached: they may never be stored.
+func withStaged(url string, stored []*Checker, staged []*fhir.Resource) []*Checker {
+	changed := make(map[string]bool, len(staged))
+	for _, res := range staged {
+		changed[res.ID] = true
+	}
+	var out []*Checker
+	for _, c := range stored {
+		if !changed[c.ID] {
+			out = append(out, c)
+		}
+	}
+	for _, res := range staged {
+		if res.Deleted {
+			continue
+		}
+		tree, err := decodeTree(res.Raw)
+		if err != nil {
+			continue // the Service staged it after parsing it: not reached
+		}
+		if str(tree, "url") != url {
+			continue
+		}
+		c, _ := Compile(tree)
+		c.ID, c.VersionID = res.ID, res.VersionID
+		out = append(out, c)
+	}
+	return out
+}
+
+// match picks among the versions of one url the one version names (the highest when
+// version is "").
+func match(versions []*Checker, version string) *Resolution {
 	res := &Resolution{}
 	var matches []*Checker
 	if version != "" {
-		for _, c := range entry.versions {
+		for _, c := range versions {
 			if c.Version == version {
 				matches = append(matches, c)
 			}
 		}
 	} else {
 		var best []*Checker
-		for _, c := range entry.versions {
+		for _, c := range versions {
 			switch {
 			case len(best) == 0:
 				best = []*Checker{c}
@@ -99,7 +143,7 @@ func (r *Resolver) Resolve(ctx context.Context, canonical string) (*Resolution, 
 	}
 	switch len(matches) {
 	case 0:
-		for _, c := range entry.versions {
+		for _, c := range versions {
 			res.Versions = append(res.Versions, c.Version)
 		}
 	case 1:
@@ -109,7 +153,7 @@ func (r *Resolver) Resolve(ctx context.Context, canonical string) (*Resolution, 
 			res.Ambiguous = append(res.Ambiguous, c.ID)
 		}
 	}
-	return res, nil
+	return res
 }
 
 // versions returns the compiled versions stored under url, from the cache when it is fresh.

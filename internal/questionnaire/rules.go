@@ -66,7 +66,7 @@ type Rules struct {
 	qmu sync.Mutex
 }
 
-var _ fhir.ContentChecker = (*Rules)(nil)
+var _ fhir.CommitChecker = (*Rules)(nil)
 
 // New returns the rules, resolving Questionnaires with searcher.
 func New(searcher search.Searcher, opts Options) (*Rules, error) {
@@ -276,13 +276,7 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
 		}
 		if str(tree, "url") == c.URL && str(tree, "version") == c.Version {
-			what := "version " + c.Version
-			if c.Version == "" {
-				what = "no version"
-			}
-			out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.version"},
-				Diagnostics: fmt.Sprintf("Questionnaire/%s already has url %s and %s: two Questionnaires cannot share a url and version (responses name them by url|version); give this one another version, or update Questionnaire/%s",
-					o.ID, c.URL, what, o.ID)})
+			out = append(out, sharedCanonical(o.ID, "already has", c.URL, c.Version))
 		}
 	}
 	if w.Prev == nil {
@@ -300,9 +294,193 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 		return nil, err
 	}
 	if answered != "" {
-		out = append(out, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
-			Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
-				c.Canonical(), answered, nextVersion(c.Version))})
+		out = append(out, itemsFixed(c, answered))
+	}
+	return out, nil
+}
+
+// itemsFixed is the conflict of a write that changes the items of the active
+// Questionnaire c, which QuestionnaireResponse/answered answers.
+func itemsFixed(c *Checker, answered string) fhir.Issue {
+	return fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.item"},
+		Diagnostics: fmt.Sprintf("Questionnaire %s is active and has responses (such as QuestionnaireResponse/%s): its items cannot change, so bump version: write the changed items as a new version (a new Questionnaire with the same url and, say, version %s)",
+			c.Canonical(), answered, nextVersion(c.Version))}
+}
+
+// sharedCanonical is the conflict of a Questionnaire whose url and version Questionnaire/id
+// has too.
+func sharedCanonical(id, has, url, version string) fhir.Issue {
+	what := "version " + version
+	if version == "" {
+		what = "no version"
+	}
+	return fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueConflict, Expression: []string{"Questionnaire.version"},
+		Diagnostics: fmt.Sprintf("Questionnaire/%s %s url %s and %s: two Questionnaires cannot share a url and version (responses name them by url|version); give this one another version, or update Questionnaire/%s",
+			id, has, url, what, id)}
+}
+
+// CheckCommit implements fhir.CommitChecker: the url and version of each Questionnaire a
+// transaction writes are checked once more as it is stored, under the lock single
+// Questionnaire writes hold from their check to their write, against what is stored then
+// and against the transaction's other Questionnaires. The lock stays held until the
+// transaction is stored, so no write of the same url and version slips in between.
+func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error) {
+	if r.mode == ModeOff {
+		return nil, nil
+	}
+	var qs []fhir.Write
+	changed := map[string]bool{}
+	for _, w := range ws {
+		if w.Next.Type == "Questionnaire" {
+			changed[w.Next.ID] = true
+			if !w.Next.Deleted {
+				qs = append(qs, w)
+			}
+		}
+	}
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	r.qmu.Lock()
+	issues, err := r.commitConflicts(ctx, qs, changed, stagedAnswers(ws))
+	if err == nil {
+		_, err = r.verdict(fhir.KindConflict, issues, nil)
+	}
+	if err == nil {
+		err = r.recheckResponses(ctx, ws, qs)
+	}
+	if err != nil {
+		r.qmu.Unlock()
+		return nil, err
+	}
+	return r.qmu.Unlock, nil
+}
+
+// recheckResponses checks once more each response of ws that names the url of one of the
+// Questionnaires qs write (or wrote before), against the Questionnaires as ws leave them: a
+// response served before the PUT or PATCH of its Questionnaire (POSTs come first) was
+// checked against the version before. A response that does not fit refuses the whole unit;
+// one that does gets the values derived from the Questionnaire it will be stored with.
+func (r *Rules) recheckResponses(ctx context.Context, ws, qs []fhir.Write) error {
+	urls := map[string]bool{}
+	var staged []*fhir.Resource
+	for _, w := range ws {
+		if w.Next.Type == "Questionnaire" {
+			staged = append(staged, w.Next)
+		}
+	}
+	for _, w := range qs {
+		for _, res := range []*fhir.Resource{w.Next, w.Prev} {
+			if res == nil || res.Deleted {
+				continue
+			}
+			if tree, err := decodeTree(res.Raw); err == nil {
+				urls[str(tree, "url")] = true
+			}
+		}
+	}
+	for _, w := range ws {
+		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
+			continue
+		}
+		tree, err := decodeTree(w.Next.Raw)
+		if err != nil {
+			return fhir.Wrap(err, "decode QuestionnaireResponse/%s", w.Next.ID)
+		}
+		canonical := str(tree, "questionnaire")
+		u, version, _ := strings.Cut(canonical, "|")
+		if !urls[u] {
+			continue
+		}
+		entry, err := r.resolver.versions(ctx, u)
+		if err != nil {
+			return err
+		}
+		c := match(withStaged(u, entry.versions, staged), version).Checker
+		if c == nil {
+			continue
+		}
+		result := c.Check(ctx, tree)
+		rep, err := r.verdict(fhir.KindUnprocessable, result.Issues, result.Derived)
+		var fe *fhir.Error
+		if errors.As(err, &fe) {
+			fe.Issues = append([]fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.IssueBusinessRule,
+				Diagnostics: fmt.Sprintf("QuestionnaireResponse/%s does not fit Questionnaire %s as this transaction leaves it", w.Next.ID, canonical)}}, fe.Issues...)
+			return fe
+		}
+		if err != nil {
+			return err
+		}
+		w.Next.Derived = rep.Derived
+	}
+	return nil
+}
+
+// stagedAnswers maps the questionnaire each QuestionnaireResponse of ws names (url|version
+// as written) to the id of one of them.
+func stagedAnswers(ws []fhir.Write) map[string]string {
+	out := map[string]string{}
+	for _, w := range ws {
+		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
+			continue
+		}
+		if tree, err := decodeTree(w.Next.Raw); err == nil && str(tree, "questionnaire") != "" {
+			out[str(tree, "questionnaire")] = w.Next.ID
+		}
+	}
+	return out
+}
+
+// commitConflicts finds the url and version that the Questionnaires qs, written together,
+// share with each other or with a stored Questionnaire that the same writes leave as it is
+// (those with an id in changed are replaced or deleted), and the items changed of an active
+// Questionnaire that a response of the same writes answers (answers, see stagedAnswers).
+func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed map[string]bool, answers map[string]string) ([]fhir.Issue, error) {
+	var out []fhir.Issue
+	seen := map[string]string{} // url|version: the id of the first Questionnaire with them
+	for _, w := range qs {
+		q := w.Next
+		tree, err := decodeTree(q.Raw)
+		if err != nil {
+			return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+		}
+		url, version := str(tree, "url"), str(tree, "version")
+		if url == "" {
+			continue
+		}
+		if w.Prev != nil && !w.Prev.Deleted {
+			prev, err := decodeTree(w.Prev.Raw)
+			if err != nil {
+				return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+			}
+			c := &Checker{URL: url, Version: version}
+			if str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], tree["item"]) {
+				if id, ok := answers[c.Canonical()]; ok {
+					out = append(out, itemsFixed(c, id))
+				}
+			}
+		}
+		if first, ok := seen[url+"|"+version]; ok {
+			out = append(out, sharedCanonical(first, "has, in this transaction too,", url, version))
+			continue
+		}
+		seen[url+"|"+version] = q.ID
+		stored, err := FindByURL(ctx, r.searcher, url)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range stored {
+			if changed[o.ID] {
+				continue
+			}
+			ot, err := decodeTree(o.Raw)
+			if err != nil {
+				return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
+			}
+			if str(ot, "url") == url && str(ot, "version") == version {
+				out = append(out, sharedCanonical(o.ID, "already has", url, version))
+			}
+		}
 	}
 	return out, nil
 }

@@ -43,6 +43,9 @@ var _ fhir.AtomicStore = (*Store)(nil)
 func (s *Store) PutAll(ctx context.Context, ws []fhir.Write) (err error) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
+	if err := s.rollBackLeft(ctx, true); err != nil {
+		return err
+	}
 	var stripes []int
 	for _, w := range ws {
 		i := s.stripe(w.Next.Type, w.Next.ID)
@@ -195,10 +198,13 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 		s.txStep(0)
 	}
 	fail := func(err error) error {
-		// Roll back what was written, now; a failure here leaves the journal for the next
-		// start.
+		// Roll back what was written, now. When that fails too, the journal stays, and
+		// every write (and the next start) first tries the rollback again: until it is
+		// done none may change what it will put back, or the rollback would undo that.
 		if rerr := s.rollBack(context.WithoutCancel(ctx), &j); rerr != nil {
-			return fhir.Wrap(fmt.Errorf("%w; rolling back: %v", err, rerr), "store a transaction")
+			s.unrolled.Store(true)
+			return fhir.Unavailable(fmt.Errorf("store a transaction: %w; rolling back: %v", err, rerr), retryAfter,
+				"The database failed in the middle of the transaction and could not undo it yet; nothing of it is kept once it is undone, and writes wait for that. Try again shortly.")
 		}
 		if rerr := removeSynced(path); rerr != nil {
 			return fhir.Wrap(rerr, "remove the transaction journal")
@@ -243,6 +249,33 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 	if err := removeSynced(path); err != nil {
 		return fhir.Wrap(err, "remove the transaction journal")
 	}
+	return nil
+}
+
+// rollBackLeft rolls back, when a transaction's rollback failed (unrolled), what its journal
+// says, with no transaction running (txMu, held by the caller when held) and no single
+// write (every resource lock, taken in order). It fails with KindUnavailable while the
+// rollback still fails.
+func (s *Store) rollBackLeft(ctx context.Context, held bool) error {
+	if !s.unrolled.Load() {
+		return nil
+	}
+	if !held {
+		s.txMu.Lock()
+		defer s.txMu.Unlock()
+		if !s.unrolled.Load() {
+			return nil
+		}
+	}
+	for i := range s.locks {
+		s.locks[i].Lock()
+		defer s.locks[i].Unlock()
+	}
+	if _, err := s.RecoverTransactions(context.WithoutCancel(ctx)); err != nil {
+		return fhir.Unavailable(err, retryAfter,
+			"The database failed in the middle of a transaction, which is not undone yet; writes wait for that. Try again shortly.")
+	}
+	s.unrolled.Store(false)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -53,6 +54,9 @@ type Store struct {
 	txMu       sync.Mutex
 	journalDir string
 	txStep     func(int)
+	// unrolled is set while a transaction journal waits for a rollback that failed when the
+	// transaction did (see rollBackLeft): until it is done, writes try it first.
+	unrolled atomic.Bool
 	// txSupport caches whether MongoDB runs transactions (a replica set or a sharded
 	// cluster): nil until asked.
 	txSupport *bool
@@ -413,7 +417,16 @@ func (s *Store) Version(ctx context.Context, typ, id string, vid int64) (*fhir.R
 // Put implements fhir.Store.
 func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) (err error) {
 	mu := s.lock(next.Type, next.ID)
-	mu.Lock()
+	for {
+		if err := s.rollBackLeft(ctx, false); err != nil {
+			return err
+		}
+		mu.Lock()
+		if !s.unrolled.Load() {
+			break
+		}
+		mu.Unlock() // a transaction failed meanwhile: its rollback comes first
+	}
 	defer mu.Unlock()
 	doc, ix, err := s.currentDoc(next)
 	if err != nil {
