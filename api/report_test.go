@@ -107,9 +107,9 @@ func TestReport(t *testing.T) {
 	for _, c := range []struct {
 		name, period, stratum, link, answer, want string
 	}{
-		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8; mean 72/21,
-		// positive 11/21
-		{"overall n and mean", "2026-03-01", "all", "overall.1", "", "[ 21 52.4 3.43 false]"},
+		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8; mean 72/21.
+		// Share positive (11/21) is withheld: 11 minus the 8 of "5" is the 3 of "4".
+		{"overall n and mean", "2026-03-01", "all", "overall.1", "", "[ 21  3.43 false]"},
 		{"overall count of 5", "2026-03-01", "all", "overall.1", "5", "[8 21 38.1  false]"},
 		// 3 of 21 is 14 %, and no other count of 21 rounds to 14 %: withheld
 		{"overall count below 5 withheld", "2026-03-01", "all", "overall.1", "4", "[ 21   true]"},

@@ -110,6 +110,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 				}
 			}
 		}
+		l.guardScores(i, append([]*Stratum{all}, strata...), min)
 	}
 	for _, s := range append([]*Stratum{all}, strata...) {
 		l.dimensions(s)

@@ -77,7 +77,7 @@ func near(p *float64, want float64) bool { return p != nil && math.Abs(*p-want) 
 func TestFigures(t *testing.T) {
 	t.Parallel()
 	l, rows := testRows(t)
-	strata := run(t, l, rows, 3) // every unit published
+	strata := run(t, l, rows, 1) // nothing withheld: the figures as computed
 	byLabel := map[string]*Stratum{}
 	for _, s := range strata {
 		byLabel[s.Label] = s
@@ -117,6 +117,34 @@ func TestFigures(t *testing.T) {
 	}
 	if n := byLabel["Unit U2"].Items[q1].N; n != 10 {
 		t.Errorf("U2 n = %d, want 10 (don't know answered too)", n)
+	}
+}
+
+// TestScoresGuarded: a mean or share positive that, with n and the shown counts, solves
+// for a withheld count is withheld too.
+func TestScoresGuarded(t *testing.T) {
+	t.Parallel()
+	l, rows := testRows(t)
+	strata := run(t, l, rows, 3)
+	byLabel := map[string]*Stratum{}
+	for _, s := range strata {
+		byLabel[s.Label] = s
+	}
+	q1 := index(l, "q1")
+	// U1: 5×4, 4×5, 3×1 of 10. The 1 is withheld and the 4 with it; the mean 4.3 would
+	// say 3a + 5b = 23 with a + b = 5: a = 1. So the mean goes; share positive 9/10 says
+	// a = 1 as well and goes too.
+	u1 := byLabel["Unit U1"].Items[q1]
+	if u1.Options[2].Count != nil || u1.Options[4].Count != nil {
+		t.Fatalf("U1 counts of 3 and 5: %+v %+v, want withheld", u1.Options[2], u1.Options[4])
+	}
+	if u1.Mean != nil || u1.SharePositive != nil || u1.Significance != "" {
+		t.Errorf("U1 mean %v, share positive %v, significance %q: they give the count of 1 away", deref(u1.Mean), deref(u1.SharePositive), u1.Significance)
+	}
+	for i := range l.Items {
+		if c, ok := l.revealed(i, strata, 3); ok {
+			t.Errorf("%s: item %s option %d follows from the published figures", strata[c.si].Label, l.Items[i].LinkID, c.oi)
+		}
 	}
 }
 
