@@ -93,6 +93,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	residuals(t, rows, "2026-03-01", "overall.1", 5)
 	if got := strings.Join(rows[0], ","); got != "questionnaire,version,period_start,period_end,stratum,linkId,answer,count,n,percent,mean,suppressed" {
 		t.Errorf("header %s", got)
 	}
@@ -337,4 +338,80 @@ func TestReportVersions(t *testing.T) {
 			t.Error("no overall.1 row")
 		})
 	}
+}
+
+// residuals checks, on a report's CSV for one period, what the overall minus the shown
+// strata leaves for item link: n and each option's count must leave 0 or at least min.
+func residuals(t *testing.T, rows [][]string, period, link string, min int) {
+	t.Helper()
+	all := map[string]string{}
+	shown := map[string]int{}
+	for _, row := range rows[1:] {
+		if row[2] != period || row[5] != link {
+			continue
+		}
+		v := row[7] // an option's count
+		if row[6] == "" {
+			v = row[8] // the item's n
+		}
+		if row[4] == "all" {
+			all[row[6]] = v
+			continue
+		}
+		if v != "" {
+			var k int
+			fmt.Sscan(v, &k)
+			shown[row[6]] += k
+		}
+	}
+	for answer, v := range all {
+		if v == "" {
+			continue
+		}
+		var total int
+		fmt.Sscan(v, &total)
+		if left := total - shown[answer]; left > 0 && left < min {
+			t.Errorf("%s answer %q: the overall %d minus the shown strata leaves %d, below %d", link, answer, total, left, min)
+		}
+	}
+}
+
+// TestReportSuppressedPair: two units under the threshold are suppressed together, and
+// since their sum is under it as well, the next smallest goes with them.
+func TestReportSuppressedPair(t *testing.T) {
+	s := newTestServer(t)
+	raw, err := os.ReadFile("../fixtures/Questionnaire/lup-outpatient-v2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	units := map[string][]int{"P": {5, 1}, "Q": {4, 2}, "R": {5, 5, 4, 4, 3, 3}, "S": {5, 5, 5, 4, 4, 4, 3, 2}}
+	for unit, answers := range units {
+		for i, a := range answers {
+			s.mustCreate("QuestionnaireResponse", lupResponse(unit, fmt.Sprintf("2026-03-%02dT10:00:00+01:00", i+2), a, 4, ""))
+		}
+	}
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&url="+lupURL+march, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suppressed := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[5] == "overall.1" && row[6] == "" {
+			suppressed[row[4]] = row[11]
+		}
+	}
+	// P and Q (2 each) add up to 4: the overall 18 minus R and S would say so. R (6)
+	// goes with them.
+	want := map[string]string{"all": "false", "Unit P": "true", "Unit Q": "true", "Unit R": "true", "Unit S": "false"}
+	if fmt.Sprint(suppressed) != fmt.Sprint(want) {
+		t.Errorf("suppressed %v, want %v", suppressed, want)
+	}
+	residuals(t, rows, "2026-03-01", "overall.1", 5)
 }
