@@ -415,3 +415,57 @@ func TestReportSuppressedPair(t *testing.T) {
 	}
 	residuals(t, rows, "2026-03-01", "overall.1", 5)
 }
+
+// TestReportWithheldShareBase: a withheld count's whole percent is of all the item's answers,
+// not of those left shown after other cells were withheld.
+func TestReportWithheldShareBase(t *testing.T) {
+	s := newTestServer(t)
+	raw, err := os.ReadFile("../fixtures/Questionnaire/lup-outpatient-v2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	// overall.1 of 212: 1×2, 2×60, 3×70, 4×80. The 2 is withheld and the 60 with it.
+	var entries []string
+	for code, k := range map[int]int{1: 2, 2: 60, 3: 70, 4: 80} {
+		for range k {
+			entries = append(entries, `{"resource":`+lupResponse("A", "2026-03-05T10:00:00+01:00", code, 4, "")+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+		}
+	}
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+	if r := s.do(http.MethodPost, "/fhir", []byte(bundle)); r.status != http.StatusOK {
+		t.Fatalf("transaction: %d %.300s", r.status, r.body)
+	}
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&stratifier=none&url="+lupURL+march, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[4] == "all" && row[5] == "overall.1" {
+			got[row[6]] = strings.Join(row[7:], " ")
+		}
+	}
+	for _, c := range []struct{ name, answer, want string }{
+		// 2 of 212 is 0.9 %: 1 %, which 1, 2 and 3 of 212 round to
+		{"the small count as a whole percent", "1", " 212 1  true"},
+		// 60 of 212 is 28.3 %: 28 % (of the 210 left shown it would be 29 %)
+		{"its complement as a whole percent of all", "2", " 212 28  true"},
+		{"a shown count", "3", "70 212 33.0  false"},
+		// the mean would tell the 2 and the 60 apart (x1 + 2 x2 = 122, x1 + x2 = 62); share
+		// positive (80 of 212) holds neither and stays
+		{"no mean, share positive kept", "", " 212 37.7  false"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got[c.answer] != c.want {
+				t.Errorf("answer %s: %q, want %q", c.answer, got[c.answer], c.want)
+			}
+		})
+	}
+}

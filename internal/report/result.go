@@ -216,13 +216,12 @@ func (it *Item) positiveBase(counts []int) int {
 	return n
 }
 
-// answered is the number of answers an item's distribution holds.
+// answered is the number of answers an item's distribution holds, withheld ones included:
+// the base of its shares.
 func answered(f *Figures) int {
 	n := 0
-	for _, o := range f.Options {
-		if o.Count != nil {
-			n += *o.Count
-		}
+	for _, c := range f.counts {
+		n += c
 	}
 	return n
 }
