@@ -16,55 +16,42 @@ import "math"
 type cellRef struct{ si, oi int }
 
 // guardScores withholds, for item i, the means and shares positive that with the other
-// published figures would give a withheld count below min away.
+// published figures would give a withheld count below min away. Each round solves the
+// item's system once and, for every stratum with a count given away, withholds the score of
+// its own that gives it away (found on the stratum's own small system), else its own or
+// else the overall's first score left.
 func (l *Layout) guardScores(i int, ss []*Stratum, min int) {
 	it := l.Items[i]
 	if it.kind() != kindChoice && it.kind() != kindBoolean {
 		return
 	}
 	for {
-		c, ok := l.revealed(i, ss, min)
-		if !ok {
+		cells := l.revealed(i, ss, min)
+		if len(cells) == 0 {
 			return
 		}
-		// The scores that could be withheld, the revealed cell's stratum's first.
-		var scores []*Figures
-		scores = append(scores, ss[c.si].Items[i])
-		for si, s := range ss {
-			if si != c.si {
-				scores = append(scores, s.Items[i])
-			}
-		}
 		dropped := false
-		// Withhold the first single score whose withholding hides the cell, else the first
-		// score left, and look again.
-		for _, f := range scores {
-			for _, which := range []int{scoreMean, scoreShare} {
-				if !hasScore(f, which) {
-					continue
-				}
-				saved := *f
-				dropScore(f, which)
-				if _, still := l.revealedCell(i, ss, min, c); !still {
+		seen := map[int]bool{}
+		for _, c := range cells {
+			if seen[c.si] {
+				continue
+			}
+			seen[c.si] = true
+			if l.dropLocal(i, ss[c.si], c.oi, min) {
+				dropped = true
+				continue
+			}
+			for _, f := range []*Figures{ss[c.si].Items[i], ss[0].Items[i]} {
+				if dropFirst(f) {
 					dropped = true
 					break
 				}
-				*f = saved
-			}
-			if dropped {
-				break
 			}
 		}
 		if !dropped {
-			for _, f := range scores {
-				if hasScore(f, scoreMean) {
-					dropScore(f, scoreMean)
+			for _, s := range ss {
+				if dropFirst(s.Items[i]) {
 					dropped = true
-				} else if hasScore(f, scoreShare) {
-					dropScore(f, scoreShare)
-					dropped = true
-				}
-				if dropped {
 					break
 				}
 			}
@@ -73,6 +60,49 @@ func (l *Layout) guardScores(i int, ss []*Stratum, min int) {
 			return // the counts alone: the complementary rule's part
 		}
 	}
+}
+
+// dropLocal withholds the score of stratum s by which its own figures give option oi's
+// count away: the mean, the share positive, or both. It reports whether it withheld any.
+func (l *Layout) dropLocal(i int, s *Stratum, oi, min int) bool {
+	one := []*Stratum{s}
+	given := func() bool {
+		for _, c := range l.revealed(i, one, min) {
+			if c.oi == oi {
+				return true
+			}
+		}
+		return false
+	}
+	if !given() {
+		return false
+	}
+	f := s.Items[i]
+	for _, which := range []int{scoreMean, scoreShare} {
+		if !hasScore(f, which) {
+			continue
+		}
+		saved := *f
+		dropScore(f, which)
+		if !given() {
+			return true
+		}
+		*f = saved
+	}
+	dropScore(f, scoreMean)
+	dropScore(f, scoreShare)
+	return true
+}
+
+// dropFirst withholds f's mean, else its share positive; it reports whether there was one.
+func dropFirst(f *Figures) bool {
+	for _, which := range []int{scoreMean, scoreShare} {
+		if hasScore(f, which) {
+			dropScore(f, which)
+			return true
+		}
+	}
+	return false
 }
 
 const (
@@ -98,14 +128,10 @@ func dropScore(f *Figures, which int) {
 	f.SharePositive, f.Significance = nil, ""
 }
 
-// revealed returns a withheld option count of item i, above 0 and below min, that the
-// published figures determine.
-func (l *Layout) revealed(i int, ss []*Stratum, min int) (cellRef, bool) {
-	return l.revealedCell(i, ss, min, cellRef{-1, -1})
-}
-
-// revealedCell is revealed, or with only.si ≥ 0 whether that one cell is determined.
-func (l *Layout) revealedCell(i int, ss []*Stratum, min int, only cellRef) (cellRef, bool) {
+// revealed returns the withheld option counts of item i in strata ss (ss[0] the overall,
+// whose counts are the sums of the others'), above 0 and below min, that the published
+// figures determine.
+func (l *Layout) revealed(i int, ss []*Stratum, min int) []cellRef {
 	it := l.Items[i]
 	vars := map[cellRef]int{}
 	var refs []cellRef
@@ -213,15 +239,13 @@ func (l *Layout) revealedCell(i int, ss []*Stratum, min int, only cellRef) (cell
 		v := ss[c.si].Items[i].counts[c.oi]
 		return v > 0 && v < min
 	}
+	var out []cellRef
 	for v, c := range refs {
-		if c.oi < 0 || !determined[v] || !sensitive(c) {
-			continue
-		}
-		if only.si < 0 || only == c {
-			return c, true
+		if c.oi >= 0 && determined[v] && sensitive(c) {
+			out = append(out, c)
 		}
 	}
-	return cellRef{}, false
+	return out
 }
 
 // reduce brings rows (n coefficients and a right-hand side each) to reduced row echelon
