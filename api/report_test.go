@@ -469,3 +469,69 @@ func TestReportWithheldShareBase(t *testing.T) {
 		})
 	}
 }
+
+// TestReportVersionCounts: with version=*, a unit's responses minus the n of an item only
+// one version has would be the unit's responses to the other versions. Unit A has 2 to 1.0:
+// the 2.0-only item is withheld in A, and in B with it (the overall minus B would be A).
+func TestReportVersionCounts(t *testing.T) {
+	s := newTestServer(t)
+	for _, f := range []string{"lup-outpatient-v1.json", "lup-outpatient-v2.json"} {
+		raw, err := os.ReadFile("../fixtures/Questionnaire/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", f, r.status, r.body)
+		}
+	}
+	v2 := func(unit string) string { // answers coordination.2 (2.0 only) as well
+		return strings.Replace(lupResponse(unit, "2026-03-05T10:00:00+01:00", 4, 4, ""), `"item":[`,
+			`"item":[{"linkId":"coordination","item":[{"linkId":"coordination.2","answer":[{"valueBoolean":true}]}]},`, 1)
+	}
+	v1 := func(unit string) string {
+		return strings.ReplaceAll(lupResponse(unit, "2026-03-06T10:00:00+01:00", 5, 4, ""), "|2.0", "|1.0")
+	}
+	var entries []string
+	for unit, k := range map[string][2]int{"A": {6, 2}, "B": {7, 5}} {
+		for range k[0] {
+			entries = append(entries, `{"resource":`+v2(unit)+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+		}
+		for range k[1] {
+			entries = append(entries, `{"resource":`+v1(unit)+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+		}
+	}
+	if r := s.do(http.MethodPost, "/fhir", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); r.status != http.StatusOK {
+		t.Fatalf("transaction: %d %.300s", r.status, r.body)
+	}
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&version=*&url="+lupURL+march, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[6] == "" {
+			got[row[4]+" "+row[5]] = row[8] + " " + row[11]
+		}
+	}
+	for _, c := range []struct{ name, key, want string }{
+		{"the item of both versions in A", "Unit A overall.1", "8 false"},
+		{"the 2.0 item withheld in A", "Unit A coordination.2", " true"},
+		{"and in B, or the overall minus B gives A's", "Unit B coordination.2", " true"},
+		{"the 2.0 item overall", "all coordination.2", "13 false"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got[c.key] != c.want {
+				t.Errorf("%s: %q, want %q", c.key, got[c.key], c.want)
+			}
+		})
+	}
+	// The MeasureReport says A had 8 responses; with the 2.0 item's 6 that would be 2 to 1.0.
+	r = s.do(http.MethodGet, "/fhir/Questionnaire/$report?version=*&url="+lupURL+march, nil)
+	if r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"count":8`)) {
+		t.Fatalf("MeasureReport: %d, want A's 8 responses in it", r.status)
+	}
+}

@@ -139,6 +139,10 @@ type Layout struct {
 	// options maps an item index, then an option's "system|code" (or a boolean's code), to
 	// its index in the item's Options.
 	options []map[string]int
+	// versions are the versions' names, oldest first; versionOf maps a canonical to an index
+	// in them.
+	versions  []string
+	versionOf map[string]int
 }
 
 // newLayout lays out the items of versions (oldest first). With merge, items of several
@@ -146,7 +150,11 @@ type Layout struct {
 // has its own. positive, when set, names the codes counted as positive on every choice item
 // that has them.
 func newLayout(versions []*Version, merge bool, positive []string) *Layout {
-	l := &Layout{byVersion: map[string]map[string]int{}}
+	l := &Layout{byVersion: map[string]map[string]int{}, versionOf: map[string]int{}}
+	for i, v := range versions {
+		l.versions = append(l.versions, v.Version)
+		l.versionOf[v.Canonical()] = i
+	}
 	signature := map[string]int{} // linkId + type + options → index, when merging
 	// The newest version decides the order; older ones add their own items after.
 	for i := len(versions) - 1; i >= 0; i-- {

@@ -22,6 +22,7 @@ import (
 //     has exactly one withheld cell nor withheld cells summing to less than the minimum.
 //  5. A mean or share positive that, with the other published figures, determines a
 //     withheld count below the minimum is withheld too (guardScores).
+//  6. With version=*, a stratum's responses to a version are a count too (hideVersions).
 
 // suppress applies the rules to the overall stratum all and the other strata.
 func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
@@ -43,6 +44,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 			hideStratum(s)
 		}
 	}
+	l.hideVersions(append([]*Stratum{all}, strata...), min)
 	// Withheld item and option cells, found again until nothing changes.
 	hiddenItem := func(s *Stratum, i int) bool { return s.Suppressed || s.Items[i].Suppressed }
 	for i, it := range l.Items {
@@ -117,6 +119,48 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 	}
 	for _, s := range append([]*Stratum{all}, strata...) {
 		l.dimensions(s)
+	}
+}
+
+// hideVersions applies rule 6: with version=*, a stratum's responses are the sum of its
+// responses per version, and an item reported per version is answered by its versions'
+// responses only, so a stratum's responses minus such an item's n would tell how many
+// answered the other versions. Versions with fewer responses than min in a stratum are
+// withheld there (with the complementary rule over the versions), and so is, in that
+// stratum, every item whose versions hold some of the withheld versions but not all.
+func (l *Layout) hideVersions(ss []*Stratum, min int) {
+	if len(l.versions) < 2 {
+		return
+	}
+	for _, s := range ss {
+		if s.Suppressed {
+			continue
+		}
+		cells := make([]cell, len(s.versions))
+		for vi, c := range s.versions {
+			cells[vi] = cell{value: c, hidden: c > 0 && c < min}
+		}
+		protect(cells, min)
+		hidden := map[string]bool{}
+		for vi, c := range cells {
+			if c.hidden && c.value > 0 {
+				hidden[l.versions[vi]] = true
+			}
+		}
+		if len(hidden) == 0 {
+			continue
+		}
+		for i, it := range l.Items {
+			some := 0
+			for _, v := range it.Versions {
+				if hidden[v] {
+					some++
+				}
+			}
+			if some > 0 && some < len(hidden) {
+				hideItem(s.Items[i])
+			}
+		}
 	}
 }
 

@@ -47,7 +47,8 @@ type Stratum struct {
 	Items []*Figures
 	// Previous are the figures of the compared period, when asked.
 	Previous *Stratum
-	raw      int // Responses before suppression
+	raw      int   // Responses before suppression
+	versions []int // the responses per version, with version=*
 }
 
 // Figures are the published figures of one item in one stratum. Nil pointers are figures
@@ -97,7 +98,7 @@ const (
 
 // raw computes a stratum's unsuppressed figures from its counts.
 func (l *Layout) raw(s *stratumAcc) *Stratum {
-	out := &Stratum{Key: s.key, Label: s.label, Responses: s.responses, raw: s.responses, Items: make([]*Figures, len(l.Items))}
+	out := &Stratum{Key: s.key, Label: s.label, Responses: s.responses, raw: s.responses, versions: s.byVersion, Items: make([]*Figures, len(l.Items))}
 	for i, it := range l.Items {
 		acc := &s.items[i]
 		f := &Figures{N: acc.n, rawN: acc.n, counts: slices.Clone(acc.counts)}
