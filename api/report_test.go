@@ -340,6 +340,46 @@ func TestReportVersions(t *testing.T) {
 	}
 }
 
+// storeQuestionnaires stores fixture Questionnaires.
+func storeQuestionnaires(t *testing.T, s *testServer, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		raw, err := os.ReadFile("../fixtures/Questionnaire/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", f, r.status, r.body)
+		}
+	}
+}
+
+// createAll creates resources in one transaction.
+func createAll(t *testing.T, s *testServer, typ string, resources []string) {
+	t.Helper()
+	entries := make([]string, len(resources))
+	for i, res := range resources {
+		entries[i] = `{"resource":` + res + `,"request":{"method":"POST","url":"` + typ + `"}}`
+	}
+	if r := s.do(http.MethodPost, "/fhir", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); r.status != http.StatusOK {
+		t.Fatalf("transaction: %d %.300s", r.status, r.body)
+	}
+}
+
+// reportCSV asks for a report as CSV and parses it.
+func reportCSV(t *testing.T, s *testServer, query string) [][]string {
+	t.Helper()
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&"+query, nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("%d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
 // residuals checks, on a report's CSV for one period, what the overall minus the shown
 // strata leaves for item link: n and each option's count must leave 0 or at least min.
 func residuals(t *testing.T, rows [][]string, period, link string, min int) {
@@ -380,27 +420,14 @@ func residuals(t *testing.T, rows [][]string, period, link string, min int) {
 // since their sum is under it as well, the next smallest goes with them.
 func TestReportSuppressedPair(t *testing.T) {
 	s := newTestServer(t)
-	raw, err := os.ReadFile("../fixtures/Questionnaire/lup-outpatient-v2.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
+	storeQuestionnaires(t, s, "lup-outpatient-v2.json")
 	units := map[string][]int{"P": {5, 1}, "Q": {4, 2}, "R": {5, 5, 4, 4, 3, 3}, "S": {5, 5, 5, 4, 4, 4, 3, 2}}
 	for unit, answers := range units {
 		for i, a := range answers {
 			s.mustCreate("QuestionnaireResponse", lupResponse(unit, fmt.Sprintf("2026-03-%02dT10:00:00+01:00", i+2), a, 4, ""))
 		}
 	}
-	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&url="+lupURL+march, nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := reportCSV(t, s, "url="+lupURL+march)
 	suppressed := map[string]string{}
 	for _, row := range rows[1:] {
 		if row[5] == "overall.1" && row[6] == "" {
@@ -420,32 +447,16 @@ func TestReportSuppressedPair(t *testing.T) {
 // not of those left shown after other cells were withheld.
 func TestReportWithheldShareBase(t *testing.T) {
 	s := newTestServer(t)
-	raw, err := os.ReadFile("../fixtures/Questionnaire/lup-outpatient-v2.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
+	storeQuestionnaires(t, s, "lup-outpatient-v2.json")
 	// overall.1 of 212: 1×2, 2×60, 3×70, 4×80. The 2 is withheld and the 60 with it.
-	var entries []string
+	var responses []string
 	for code, k := range map[int]int{1: 2, 2: 60, 3: 70, 4: 80} {
 		for range k {
-			entries = append(entries, `{"resource":`+lupResponse("A", "2026-03-05T10:00:00+01:00", code, 4, "")+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+			responses = append(responses, lupResponse("A", "2026-03-05T10:00:00+01:00", code, 4, ""))
 		}
 	}
-	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
-	if r := s.do(http.MethodPost, "/fhir", []byte(bundle)); r.status != http.StatusOK {
-		t.Fatalf("transaction: %d %.300s", r.status, r.body)
-	}
-	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&stratifier=none&url="+lupURL+march, nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createAll(t, s, "QuestionnaireResponse", responses)
+	rows := reportCSV(t, s, "stratifier=none&url="+lupURL+march)
 	got := map[string]string{}
 	for _, row := range rows[1:] {
 		if row[4] == "all" && row[5] == "overall.1" {
@@ -475,15 +486,7 @@ func TestReportWithheldShareBase(t *testing.T) {
 // the 2.0-only item is withheld in A, and in B with it (the overall minus B would be A).
 func TestReportVersionCounts(t *testing.T) {
 	s := newTestServer(t)
-	for _, f := range []string{"lup-outpatient-v1.json", "lup-outpatient-v2.json"} {
-		raw, err := os.ReadFile("../fixtures/Questionnaire/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
-			t.Fatalf("create %s: %d %s", f, r.status, r.body)
-		}
-	}
+	storeQuestionnaires(t, s, "lup-outpatient-v1.json", "lup-outpatient-v2.json")
 	v2 := func(unit string) string { // answers coordination.2 (2.0 only) as well
 		return strings.Replace(lupResponse(unit, "2026-03-05T10:00:00+01:00", 4, 4, ""), `"item":[`,
 			`"item":[{"linkId":"coordination","item":[{"linkId":"coordination.2","answer":[{"valueBoolean":true}]}]},`, 1)
@@ -491,26 +494,17 @@ func TestReportVersionCounts(t *testing.T) {
 	v1 := func(unit string) string {
 		return strings.ReplaceAll(lupResponse(unit, "2026-03-06T10:00:00+01:00", 5, 4, ""), "|2.0", "|1.0")
 	}
-	var entries []string
+	var responses []string
 	for unit, k := range map[string][2]int{"A": {6, 2}, "B": {7, 5}} {
 		for range k[0] {
-			entries = append(entries, `{"resource":`+v2(unit)+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+			responses = append(responses, v2(unit))
 		}
 		for range k[1] {
-			entries = append(entries, `{"resource":`+v1(unit)+`,"request":{"method":"POST","url":"QuestionnaireResponse"}}`)
+			responses = append(responses, v1(unit))
 		}
 	}
-	if r := s.do(http.MethodPost, "/fhir", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); r.status != http.StatusOK {
-		t.Fatalf("transaction: %d %.300s", r.status, r.body)
-	}
-	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&version=*&url="+lupURL+march, nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createAll(t, s, "QuestionnaireResponse", responses)
+	rows := reportCSV(t, s, "version=*&url="+lupURL+march)
 	got := map[string]string{}
 	for _, row := range rows[1:] {
 		if row[6] == "" {
@@ -530,7 +524,7 @@ func TestReportVersionCounts(t *testing.T) {
 		})
 	}
 	// The MeasureReport says A had 8 responses; with the 2.0 item's 6 that would be 2 to 1.0.
-	r = s.do(http.MethodGet, "/fhir/Questionnaire/$report?version=*&url="+lupURL+march, nil)
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/$report?version=*&url="+lupURL+march, nil)
 	if r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"count":8`)) {
 		t.Fatalf("MeasureReport: %d, want A's 8 responses in it", r.status)
 	}
