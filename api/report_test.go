@@ -162,6 +162,7 @@ func TestReportRefusals(t *testing.T) {
 		{"other type", "/fhir/CarePlan/$report?url=" + lupURL + march, 404, "Questionnaire only"},
 		{"bad language", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&lang=fr", 400, "lang"},
 		{"bad format", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&_format=xml", 406, "not served"},
+		{"positive code of no option", "/fhir/Questionnaire/$report?url=" + lupURL + march + "&positive=zzz", 422, "positive=zzz names no answer option"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			outcome(t, s.do(http.MethodGet, c.path, nil), c.status, c.want)
@@ -272,6 +273,18 @@ func TestReportStratifiersAndPost(t *testing.T) {
 			}
 		})
 	}
+	// positive=5: only "5" is positive, not the top two. Overall, 8 of the 21 answers to
+	// overall.1 (the top two: 11 of 21, withheld as it would give the 3 of "4" away).
+	for _, c := range []struct{ name, query, want string }{
+		{"the top two by default", "", ""},
+		{"positive=5", "&positive=5", "38.1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := overallShare(t, csvRows(s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&stratifier=none&url="+lupURL+march+c.query, nil))); got != c.want {
+				t.Errorf("share positive %q, want %q", got, c.want)
+			}
+		})
+	}
 	outcome(t, s.do(http.MethodGet, "/fhir/Questionnaire/$report?url="+lupURL+march+"&stratifier="+url.QueryEscape("QuestionnaireResponse.item.where("), nil),
 		http.StatusBadRequest, "neither care-unit, none nor a FHIRPath expression")
 
@@ -304,6 +317,41 @@ func TestReportStratifiersAndPost(t *testing.T) {
 	if rows[1][1] != "2.0" || strata(rows) != "all" {
 		t.Errorf("POST by id: version %s, strata %s, want 2.0 and all", rows[1][1], strata(rows))
 	}
+
+	// A report-positive extension on overall.1 naming "5": 8 of 21. positive=4 overrides it:
+	// the 3 of "4", withheld.
+	r := s.do(http.MethodGet, "/fhir/Questionnaire/"+id, nil)
+	q := string(r.body)
+	const link = `"linkId":"overall.1",`
+	if !strings.Contains(q, link) {
+		t.Fatalf("no overall.1 in %s", id)
+	}
+	q = strings.Replace(q, link, link+`"extension":[{"url":"https://fhir.patient-involvement.example/StructureDefinition/report-positive","valueCoding":{"system":"https://fhir.patient-involvement.example/CodeSystem/likert-5","code":"5"}}],`, 1)
+	if r := s.do(http.MethodPut, "/fhir/Questionnaire/"+id, []byte(q)); r.status != http.StatusOK {
+		t.Fatalf("update: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct{ name, query, want string }{
+		{"the extension", "", "38.1"},
+		{"positive= before the extension", "&positive=4", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := overallShare(t, csvRows(s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&stratifier=none&url="+lupURL+march+c.query, nil))); got != c.want {
+				t.Errorf("share positive %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// overallShare is the overall share positive of overall.1 in a report's CSV.
+func overallShare(t *testing.T, rows [][]string) string {
+	t.Helper()
+	for _, row := range rows[1:] {
+		if row[4] == "all" && row[5] == "overall.1" && row[6] == "" {
+			return row[9]
+		}
+	}
+	t.Error("no overall.1 row")
+	return ""
 }
 
 func TestReportVersions(t *testing.T) {

@@ -260,10 +260,21 @@ func readItem(m map[string]any, depth int, positive []string) *Item {
 	return it
 }
 
-// markPositive sets which options are positive: those the report-positive extensions of
-// the item name, else those the positive parameter names, else the top two options by
-// ordinal value.
+// markPositive sets which options are positive: those the positive parameter names (when
+// the item has any of them), else those the report-positive extensions of the item name,
+// else the top two options by ordinal value.
 func (it *Item) markPositive(m map[string]any, positive []string) {
+	if len(positive) > 0 {
+		any := false
+		for i := range it.Options {
+			if slices.Contains(positive, it.Options[i].Code) {
+				it.Options[i].Positive, any = true, true
+			}
+		}
+		if any {
+			return
+		}
+	}
 	named := map[string]bool{}
 	exts, _ := m["extension"].([]any)
 	for _, x := range exts {
@@ -283,17 +294,6 @@ func (it *Item) markPositive(m map[string]any, positive []string) {
 			o.Positive = named[o.System+"|"+o.Code] || named["|"+o.Code]
 		}
 		return
-	}
-	if len(positive) > 0 {
-		any := false
-		for i := range it.Options {
-			if slices.Contains(positive, it.Options[i].Code) {
-				it.Options[i].Positive, any = true, true
-			}
-		}
-		if any {
-			return
-		}
 	}
 	var ords []float64
 	for _, o := range it.Options {
