@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +84,53 @@ func TestReport(t *testing.T) {
 	}
 	if tree["type"] != "summary" || fmt.Sprint(tree["period"]) != "map[end:2026-03-31 start:2026-03-01]" {
 		t.Errorf("type %v, period %v", tree["type"], tree["period"])
+	}
+	// overall.1: the mean as score, the units in stratifier 0, the options overall in 1 (by
+	// value), the units' options in 2 (by components, one code each).
+	var overall map[string]any
+	for _, g := range tree["group"].([]any) {
+		g := g.(map[string]any)
+		if c := g["code"].(map[string]any)["coding"].([]any)[0].(map[string]any); c["code"] == "overall.1" {
+			overall = g
+		}
+	}
+	if overall == nil {
+		t.Fatal("no group for overall.1")
+	}
+	if got := fmt.Sprint(overall["measureScore"], overall["population"]); got != "map[value:3.429] [map[code:map[coding:[map[code:initial-population system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21] map[code:map[coding:[map[code:denominator system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21]]" {
+		t.Errorf("overall.1 score and populations: %s", got)
+	}
+	strs := overall["stratifier"].([]any)
+	shape := func(st any) string {
+		m := st.(map[string]any)
+		var kinds []string
+		for _, x := range m["stratum"].([]any) {
+			x := x.(map[string]any)
+			comps, _ := x["component"].([]any)
+			_, value := x["value"]
+			kinds = append(kinds, fmt.Sprintf("%v/%d", value, len(comps)))
+		}
+		slices.Sort(kinds)
+		return fmt.Sprint(len(m["code"].([]any)), slices.Compact(kinds))
+	}
+	for i, want := range []string{"1 [true/0]", "1 [true/0]", "2 [false/2]"} {
+		if i >= len(strs) {
+			t.Errorf("overall.1 has %d stratifiers, want 3", len(strs))
+			break
+		}
+		if got := shape(strs[i]); got != want {
+			t.Errorf("stratifier %d: codes and strata (value/components) %s, want %s", i, got, want)
+		}
+	}
+	fives := ""
+	for _, x := range strs[1].(map[string]any)["stratum"].([]any) {
+		x := x.(map[string]any)
+		if c := x["value"].(map[string]any)["coding"].([]any)[0].(map[string]any); c["code"] == "5" {
+			fives = fmt.Sprint(x["population"], x["measureScore"])
+		}
+	}
+	if !strings.Contains(fives, "code:numerator") || !strings.Contains(fives, "count:8") || !strings.Contains(fives, "value:38.1") {
+		t.Errorf("overall count of 5: %s, want numerator 8 and 38.1 %%", fives)
 	}
 
 	r = s.do(http.MethodGet, "/fhir/Questionnaire/$report?_format=csv&url="+lupURL+"|2.0"+march+"&compare=previous", nil)
