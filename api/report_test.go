@@ -85,19 +85,22 @@ func TestReport(t *testing.T) {
 	if tree["type"] != "summary" || fmt.Sprint(tree["period"]) != "map[end:2026-03-31 start:2026-03-01]" {
 		t.Errorf("type %v, period %v", tree["type"], tree["period"])
 	}
-	// overall.1: the mean as score, the units in stratifier 0, the options overall in 1 (by
+	// overall.1: its populations (its mean is withheld, see below), the units in stratifier 0, the options overall in 1 (by
 	// value), the units' options in 2 (by components, one code each).
-	var overall map[string]any
+	groups := map[string]map[string]any{}
 	for _, g := range tree["group"].([]any) {
 		g := g.(map[string]any)
-		if c := g["code"].(map[string]any)["coding"].([]any)[0].(map[string]any); c["code"] == "overall.1" {
-			overall = g
-		}
+		groups[fmt.Sprint(g["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"])] = g
 	}
+	overall := groups["overall.1"]
 	if overall == nil {
 		t.Fatal("no group for overall.1")
 	}
-	if got := fmt.Sprint(overall["measureScore"], overall["population"]); got != "map[value:3.429] [map[code:map[coding:[map[code:initial-population system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21] map[code:map[coding:[map[code:denominator system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21]]" {
+	// welcome.1: all 21 answered "4": every count shown, the mean 4 is the score
+	if got := fmt.Sprint(groups["welcome.1"]["measureScore"]); got != "map[value:4]" {
+		t.Errorf("welcome.1 measureScore %s, want the mean 4", got)
+	}
+	if got := fmt.Sprint(overall["measureScore"], overall["population"]); got != "<nil> [map[code:map[coding:[map[code:initial-population system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21] map[code:map[coding:[map[code:denominator system:http://terminology.hl7.org/CodeSystem/measure-population]]] count:21]]" {
 		t.Errorf("overall.1 score and populations: %s", got)
 	}
 	strs := overall["stratifier"].([]any)
@@ -156,24 +159,26 @@ func TestReport(t *testing.T) {
 	for _, c := range []struct {
 		name, period, stratum, link, answer, want string
 	}{
-		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8; mean 72/21.
-		// Share positive (11/21) is withheld: 11 minus the 8 of "5" is the 3 of "4".
-		{"overall n and mean", "2026-03-01", "all", "overall.1", "", "[ 21  3.43 false]"},
+		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8. Only the 8 is
+		// shown, so the mean (72/21) and share positive (11/21) go (rule 5): 11 minus the 8 of
+		// "5" would be the 3 of "4".
+		{"overall n, no mean nor share", "2026-03-01", "all", "overall.1", "", "[ 21   false]"},
 		{"overall count of 5", "2026-03-01", "all", "overall.1", "5", "[8 21 38.1  false]"},
 		// 3 of 21 is 14 %, and no other count of 21 rounds to 14 %: withheld
 		{"overall count below 5 withheld", "2026-03-01", "all", "overall.1", "4", "[ 21   true]"},
-		// A: 5,5,4,4,3,1: mean 22/6, positive 4/6
-		{"unit A mean", "2026-03-01", "Unit A", "overall.1", "", "[ 6 66.7 3.67 false]"},
+		// A: 5,5,4,4,3,1: every count is below 5, so neither mean (22/6) nor share (4/6)
+		{"unit A n alone", "2026-03-01", "Unit A", "overall.1", "", "[ 6   false]"},
 		// 1 of 6 is 17 %, which only a count of 1 rounds to: withheld
 		{"unit A count 1 of 6 withheld", "2026-03-01", "Unit A", "overall.1", "1", "[ 6   true]"},
 		// C has 3 responses: suppressed, and B (5, the next smallest) with it
 		{"unit C suppressed", "2026-03-01", "Unit C", "overall.1", "", "[    true]"},
 		{"unit B suppressed with C", "2026-03-01", "Unit B", "overall.1", "", "[    true]"},
-		{"unit D published", "2026-03-01", "Unit D", "overall.1", "", "[ 7 28.6 3.14 false]"},
+		{"unit D published, n alone", "2026-03-01", "Unit D", "overall.1", "", "[ 7   false]"},
 		// dimension: welcome has one item, all 4
 		{"dimension score", "2026-03-01", "all", "welcome", "", "[ 21  4 false]"},
-		// February: A has 5: 3,3,3,2,1 mean 12/5
-		{"previous period unit A", "2026-02-01", "Unit A", "overall.1", "", "[ 5 0.0 2.4 false]"},
+		// February: A has 5: 3,3,3,2,1. The withheld are all not positive: share positive 0 %
+		// follows from the shown 0s of "4" and "5"; the mean (12/5) does not.
+		{"previous period unit A", "2026-02-01", "Unit A", "overall.1", "", "[ 5 0.0  false]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := fmt.Sprint(find(c.period, c.stratum, c.link, c.answer)); got != c.want {

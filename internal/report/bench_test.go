@@ -86,8 +86,8 @@ func BenchmarkAggregate(b *testing.B) {
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N*len(rows))/1000, "µs/response")
 }
 
-// BenchmarkSuppressManyUnits measures the figures and their suppression (the linear system
-// of guardScores above all) for a report of 80 care units of 8 to 40 responses each.
+// BenchmarkSuppressManyUnits measures the figures and their suppression, complementary rule
+// included, for a report of 80 care units of 8 to 40 responses each.
 func BenchmarkSuppressManyUnits(b *testing.B) {
 	v, err := ReadVersion([]byte(testQuestionnaire))
 	if err != nil {

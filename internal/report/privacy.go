@@ -20,8 +20,8 @@ import (
 //     less than the minimum, the total minus the others would give it (or their sum) away,
 //     so the smallest other cell above 0 is withheld too. This is repeated until no total
 //     has exactly one withheld cell nor withheld cells summing to less than the minimum.
-//  5. A mean or share positive that, with the other published figures, determines a
-//     withheld count below the minimum is withheld too (guardScores).
+//  5. A mean or share positive is published only where it follows from the published
+//     counts and n alone (guardScores).
 //  6. With version=*, a stratum's responses to a version are a count too (hideVersions).
 
 // suppress applies the rules to the overall stratum all and the other strata.
@@ -115,7 +115,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 				}
 			}
 		}
-		l.guardScores(i, append([]*Stratum{all}, strata...), min)
+		l.guardScores(i, append([]*Stratum{all}, strata...))
 	}
 	for _, s := range append([]*Stratum{all}, strata...) {
 		l.dimensions(s)
