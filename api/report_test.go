@@ -630,3 +630,24 @@ func TestReportVersionCounts(t *testing.T) {
 		t.Fatalf("MeasureReport: %d, want A's 8 responses in it", r.status)
 	}
 }
+
+// TestReportCSVFormulas: a unit's name comes from the responses; in the CSV a name a
+// spreadsheet would run as a formula is kept as text.
+func TestReportCSVFormulas(t *testing.T) {
+	s := newTestServer(t)
+	storeQuestionnaires(t, s, "lup-outpatient-v2.json")
+	var responses []string
+	for range 5 {
+		responses = append(responses, strings.Replace(lupResponse("F", "2026-03-05T10:00:00+01:00", 4, 4, ""),
+			`"display":"Unit F"`, `"display":"=HYPERLINK(\"http://evil.example\")"`, 1))
+	}
+	createAll(t, s, "QuestionnaireResponse", responses)
+	rows := reportCSV(t, s, "url="+lupURL+march)
+	strata := map[string]bool{}
+	for _, row := range rows[1:] {
+		strata[row[4]] = true
+	}
+	if want := `map['=HYPERLINK("http://evil.example"):true all:true]`; fmt.Sprint(strata) != want {
+		t.Errorf("strata %v, want %s", strata, want)
+	}
+}
