@@ -162,23 +162,23 @@ func TestReport(t *testing.T) {
 		// all: 21 responses: overall.1 = 1×4 (C 3, A 1), 2×2, 3×4, 4×3, 5×8. Only the 8 is
 		// shown, so the mean (72/21) and share positive (11/21) go (rule 5): 11 minus the 8 of
 		// "5" would be the 3 of "4".
-		{"overall n, no mean nor share", "2026-03-01", "all", "overall.1", "", "[ 21   false]"},
+		{"overall n, no mean nor share", "2026-03-01", "all", "overall.1", "", "[ 21   true]"},
 		{"overall count of 5", "2026-03-01", "all", "overall.1", "5", "[8 21 38.1  false]"},
 		// 3 of 21 is 14 %, and no other count of 21 rounds to 14 %: withheld
 		{"overall count below 5 withheld", "2026-03-01", "all", "overall.1", "4", "[ 21   true]"},
 		// A: 5,5,4,4,3,1: every count is below 5, so neither mean (22/6) nor share (4/6)
-		{"unit A n alone", "2026-03-01", "Unit A", "overall.1", "", "[ 6   false]"},
+		{"unit A n alone", "2026-03-01", "Unit A", "overall.1", "", "[ 6   true]"},
 		// 1 of 6 is 17 %, which only a count of 1 rounds to: withheld
 		{"unit A count 1 of 6 withheld", "2026-03-01", "Unit A", "overall.1", "1", "[ 6   true]"},
 		// C has 3 responses: suppressed, and B (5, the next smallest) with it
 		{"unit C suppressed", "2026-03-01", "Unit C", "overall.1", "", "[    true]"},
 		{"unit B suppressed with C", "2026-03-01", "Unit B", "overall.1", "", "[    true]"},
-		{"unit D published, n alone", "2026-03-01", "Unit D", "overall.1", "", "[ 7   false]"},
+		{"unit D published, n alone", "2026-03-01", "Unit D", "overall.1", "", "[ 7   true]"},
 		// dimension: welcome has one item, all 4
 		{"dimension score", "2026-03-01", "all", "welcome", "", "[ 21  4 false]"},
 		// February: A has 5: 3,3,3,2,1. The withheld are all not positive: share positive 0 %
 		// follows from the shown 0s of "4" and "5"; the mean (12/5) does not.
-		{"previous period unit A", "2026-02-01", "Unit A", "overall.1", "", "[ 5 0.0  false]"},
+		{"previous period unit A", "2026-02-01", "Unit A", "overall.1", "", "[ 5 0.0  true]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := fmt.Sprint(find(c.period, c.stratum, c.link, c.answer)); got != c.want {
@@ -529,17 +529,17 @@ func TestReportSuppressedPair(t *testing.T) {
 		}
 	}
 	rows := reportCSV(t, s, "url="+lupURL+march)
-	suppressed := map[string]string{}
+	ns := map[string]string{}
 	for _, row := range rows[1:] {
 		if row[5] == "overall.1" && row[6] == "" {
-			suppressed[row[4]] = row[11]
+			ns[row[4]] = row[8]
 		}
 	}
 	// P and Q (2 each) add up to 4: the overall 18 minus R and S would say so. R (6)
 	// goes with them.
-	want := map[string]string{"all": "false", "Unit P": "true", "Unit Q": "true", "Unit R": "true", "Unit S": "false"}
-	if fmt.Sprint(suppressed) != fmt.Sprint(want) {
-		t.Errorf("suppressed %v, want %v", suppressed, want)
+	want := map[string]string{"all": "18", "Unit P": "", "Unit Q": "", "Unit R": "", "Unit S": "8"}
+	if fmt.Sprint(ns) != fmt.Sprint(want) {
+		t.Errorf("n per stratum %v, want %v", ns, want)
 	}
 	residuals(t, rows, "2026-03-01", "overall.1", 5)
 }
@@ -572,7 +572,7 @@ func TestReportWithheldShareBase(t *testing.T) {
 		{"a shown count", "3", "70 212 33.0  false"},
 		// the mean would tell the 2 and the 60 apart (x1 + 2 x2 = 122, x1 + x2 = 62); share
 		// positive (80 of 212) holds neither and stays
-		{"no mean, share positive kept", "", " 212 37.7  false"},
+		{"no mean, share positive kept", "", " 212 37.7  true"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got[c.answer] != c.want {
@@ -613,7 +613,7 @@ func TestReportVersionCounts(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ name, key, want string }{
-		{"the item of both versions in A", "Unit A overall.1", "8 false"},
+		{"the item of both versions in A", "Unit A overall.1", "8 true"},
 		{"the 2.0 item withheld in A", "Unit A coordination.2", " true"},
 		{"and in B, or the overall minus B gives A's", "Unit B coordination.2", " true"},
 		{"the 2.0 item overall", "all coordination.2", "13 false"},

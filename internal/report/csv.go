@@ -64,9 +64,10 @@ func (r *Report) WriteCSV(w io.Writer, loc *time.Location) error {
 					}
 				}
 				row := append(append([]string{}, base...), "", "", "", "", "", "false")
-				if f.Suppressed {
+				if f.Suppressed || f.ScoresWithheld {
 					row[11] = "true"
-				} else {
+				}
+				if !f.Suppressed {
 					row[8] = strconv.Itoa(f.N)
 					if f.Mean != nil {
 						row[10] = formatNumber(*f.Mean)

@@ -32,11 +32,11 @@ func (l *Layout) guardScores(i int, ss []*Stratum) {
 			ordinal = ordinal || opt.Ordinal != nil
 			kinds[[2]bool{opt.Positive, !it.ordinal || opt.Ordinal != nil}] = true
 		}
-		if ordinal {
-			f.Mean = nil
+		if ordinal && f.Mean != nil {
+			f.Mean, f.ScoresWithheld = nil, true
 		}
-		if len(kinds) > 1 {
-			f.SharePositive, f.Significance = nil, ""
+		if len(kinds) > 1 && f.SharePositive != nil {
+			f.SharePositive, f.Significance, f.ScoresWithheld = nil, "", true
 		}
 	}
 }

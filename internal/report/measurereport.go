@@ -142,6 +142,9 @@ func (r *Report) figures(el jsonObject, s *Stratum, i int) {
 	if f.Significance != "" {
 		ext = append(ext, jsonObject{"url": extSignificance, "valueCode": f.Significance})
 	}
+	if f.ScoresWithheld {
+		ext = append(ext, jsonObject{"url": extSuppressed, "valueBoolean": true})
+	}
 	for _, st := range []struct {
 		name string
 		v    *float64
