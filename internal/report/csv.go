@@ -64,7 +64,7 @@ func (r *Report) WriteCSV(w io.Writer, loc *time.Location) error {
 					}
 				}
 				row := append(append([]string{}, base...), "", "", "", "", "", "false")
-				if f.Suppressed || f.ScoresWithheld {
+				if f.Suppressed || f.MeanWithheld || f.ShareWithheld {
 					row[11] = "true"
 				}
 				if !f.Suppressed {

@@ -33,10 +33,10 @@ func (l *Layout) guardScores(i int, ss []*Stratum) {
 			kinds[[2]bool{opt.Positive, !it.ordinal || opt.Ordinal != nil}] = true
 		}
 		if ordinal && f.Mean != nil {
-			f.Mean, f.ScoresWithheld = nil, true
+			f.Mean, f.MeanWithheld = nil, true
 		}
 		if len(kinds) > 1 && f.SharePositive != nil {
-			f.SharePositive, f.Significance, f.ScoresWithheld = nil, "", true
+			f.SharePositive, f.Significance, f.ShareWithheld = nil, "", true
 		}
 	}
 }

@@ -142,7 +142,7 @@ func (r *Report) figures(el jsonObject, s *Stratum, i int) {
 	if f.Significance != "" {
 		ext = append(ext, jsonObject{"url": extSignificance, "valueCode": f.Significance})
 	}
-	if f.ScoresWithheld {
+	if f.MeanWithheld || f.ShareWithheld {
 		ext = append(ext, jsonObject{"url": extSuppressed, "valueBoolean": true})
 	}
 	for _, st := range []struct {

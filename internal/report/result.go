@@ -70,9 +70,9 @@ type Figures struct {
 	Significance string
 	// Comments are the free-text answers (when asked and published).
 	Comments []string
-	// ScoresWithheld says the mean or the share positive is withheld (rule 5) though the
-	// item's n is published.
-	ScoresWithheld bool
+	// MeanWithheld and ShareWithheld say the mean or the share positive is withheld (rule 5)
+	// though the item's n is published.
+	MeanWithheld, ShareWithheld bool
 	// positives counts the positive answers, for the test; never published as such.
 	positives int
 	// rawN and counts are N and the option counts before suppression.
