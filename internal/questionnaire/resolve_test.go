@@ -192,14 +192,20 @@ func TestResolverTTL(t *testing.T) {
 		}
 		return res.Checker.Version
 	}
+	start := time.Now() // the cached answer is made after this, so it stands at least until start+ttl
 	if got := resolve(); got != "none" {
 		t.Fatalf("before any write: %s", got)
 	}
 	if _, err := other.Update(t.Context(), "Questionnaire", "test-all-rules", readFile(t, allRules), nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := resolve(); got != "none" {
+	got := resolve()
+	// Only a resolve that ended within the TTL must see the cached answer: on a busy machine
+	// the write may take longer than the TTL.
+	if within := time.Since(start) < ttl; within && got != "none" {
 		t.Errorf("within the TTL the cached answer stands, got %s", got)
+	} else if !within {
+		t.Logf("the write took longer than the TTL (%s): the cached answer is not checked", ttl)
 	}
 	time.Sleep(ttl + 50*time.Millisecond)
 	if got := resolve(); got != "1.0" {

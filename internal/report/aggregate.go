@@ -24,6 +24,8 @@ type stratumAcc struct {
 	key, label string
 	responses  int
 	items      []itemAcc
+	// byVersion counts the responses per Questionnaire version (Layout.versions).
+	byVersion []int
 }
 
 // itemAcc is what has been counted of one item in one stratum.
@@ -47,7 +49,7 @@ func newAggregator(l *Layout, fallback string, stratify func(*Row) (string, stri
 const allStratum = "all"
 
 func (a *aggregator) newStratum(key, label string) *stratumAcc {
-	s := &stratumAcc{key: key, label: label, items: make([]itemAcc, len(a.layout.Items))}
+	s := &stratumAcc{key: key, label: label, items: make([]itemAcc, len(a.layout.Items)), byVersion: make([]int, len(a.layout.versions))}
 	for i, it := range a.layout.Items {
 		if len(it.Options) > 0 {
 			s.items[i].counts = make([]int, len(it.Options))
@@ -83,6 +85,16 @@ func (a *aggregator) add(r *Row) error {
 	a.all.responses++
 	if s != a.all {
 		s.responses++
+	}
+	if n := len(a.layout.versions); n > 1 {
+		vi, ok := a.layout.versionOf[r.Questionnaire]
+		if !ok {
+			vi = n - 1 // the url alone: the newest version
+		}
+		a.all.byVersion[vi]++
+		if s != a.all {
+			s.byVersion[vi]++
+		}
 	}
 	items := a.layout.Items
 	for _, k := range r.Codes {

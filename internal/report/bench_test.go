@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -83,4 +84,36 @@ func BenchmarkAggregate(b *testing.B) {
 		layout.finish(a, DefaultMinCount, true)
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N*len(rows))/1000, "µs/response")
+}
+
+// BenchmarkSuppressManyUnits measures the figures and their suppression, complementary rule
+// included, for a report of 80 care units of 8 to 40 responses each.
+func BenchmarkSuppressManyUnits(b *testing.B) {
+	v, err := ReadVersion([]byte(testQuestionnaire))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := newLayout([]*Version{v}, false, nil)
+	var rows []Row
+	seed := uint32(7)
+	next := func(n int) int { seed = seed*1664525 + 1013904223; return int(seed>>16) % n }
+	codes := []string{"1", "2", "3", "3", "4", "4", "4", "5", "5", "5", "5", "9"}
+	for u := range 80 {
+		for range 8 + next(33) {
+			code := codes[next(len(codes))]
+			rows = append(rows, Row{Questionnaire: "https://example.org/q|1", Unit: fmt.Sprintf("sys|U%02d", u), UnitName: fmt.Sprintf("Unit %02d", u),
+				Codes: []string{"q1$s|" + code, fmt.Sprintf("b$%v", next(3) > 0)}})
+		}
+	}
+	s := &Service{}
+	stratify, _, _ := s.stratifier(b.Context(), StratifyCareUnit)
+	for b.Loop() {
+		a := newAggregator(l, "https://example.org/q|1", stratify, false)
+		for i := range rows {
+			if err := a.add(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		l.finish(a, 5, true)
+	}
 }

@@ -43,10 +43,10 @@ func (r *Report) WriteCSV(w io.Writer, loc *time.Location) error {
 					continue
 				}
 				f := s.Items[i]
-				base := []string{r.URL, strings.Join(it.Versions, "+"), ps, pe, cur.Label, it.LinkID}
+				base := []string{cellText(r.URL), cellText(strings.Join(it.Versions, "+")), ps, pe, cellText(cur.Label), cellText(it.LinkID)}
 				for oi, o := range it.Options {
 					of := f.Options[oi]
-					row := append(append([]string{}, base...), o.Code, "", "", "", "", "false")
+					row := append(append([]string{}, base...), cellText(o.Code), "", "", "", "", "false")
 					if of.Count != nil {
 						row[7] = strconv.Itoa(*of.Count)
 					}
@@ -64,9 +64,10 @@ func (r *Report) WriteCSV(w io.Writer, loc *time.Location) error {
 					}
 				}
 				row := append(append([]string{}, base...), "", "", "", "", "", "false")
-				if f.Suppressed {
+				if f.Suppressed || f.MeanWithheld || f.ShareWithheld {
 					row[11] = "true"
-				} else {
+				}
+				if !f.Suppressed {
 					row[8] = strconv.Itoa(f.N)
 					if f.Mean != nil {
 						row[10] = formatNumber(*f.Mean)
@@ -83,6 +84,16 @@ func (r *Report) WriteCSV(w io.Writer, loc *time.Location) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cellText guards a text cell against spreadsheets that run a cell starting with =, +, -, @,
+// a tab or a carriage return as a formula (a unit's name comes from the responses): such a
+// cell gets a leading apostrophe, which spreadsheets show as text and do not display.
+func cellText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // formatDate writes an instant as a date when it is midnight in loc, else as a dateTime.

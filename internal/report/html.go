@@ -162,6 +162,12 @@ func (r *Report) htmlRow(i int, s *Stratum, label string, wd map[string]string) 
 	row.N = fmt.Sprint(f.N)
 	row.Mean = opt(f.Mean, formatNumber)
 	row.Positive = opt(f.SharePositive, func(v float64) string { return formatPercent(v, false) + " %" })
+	if f.MeanWithheld {
+		row.Mean = "–"
+	}
+	if f.ShareWithheld {
+		row.Positive = "–"
+	}
 	row.Median, row.Min, row.Max = opt(f.Median, formatNumber), opt(f.Min, formatNumber), opt(f.Max, formatNumber)
 	if f.Significance != "" {
 		row.Sig, row.SigClass = wd[f.Significance], f.Significance

@@ -139,6 +139,10 @@ type Layout struct {
 	// options maps an item index, then an option's "system|code" (or a boolean's code), to
 	// its index in the item's Options.
 	options []map[string]int
+	// versions are the versions' names, oldest first; versionOf maps a canonical to an index
+	// in them.
+	versions  []string
+	versionOf map[string]int
 }
 
 // newLayout lays out the items of versions (oldest first). With merge, items of several
@@ -146,7 +150,11 @@ type Layout struct {
 // has its own. positive, when set, names the codes counted as positive on every choice item
 // that has them.
 func newLayout(versions []*Version, merge bool, positive []string) *Layout {
-	l := &Layout{byVersion: map[string]map[string]int{}}
+	l := &Layout{byVersion: map[string]map[string]int{}, versionOf: map[string]int{}}
+	for i, v := range versions {
+		l.versions = append(l.versions, v.Version)
+		l.versionOf[v.Canonical()] = i
+	}
 	signature := map[string]int{} // linkId + type + options → index, when merging
 	// The newest version decides the order; older ones add their own items after.
 	for i := len(versions) - 1; i >= 0; i-- {
@@ -252,10 +260,21 @@ func readItem(m map[string]any, depth int, positive []string) *Item {
 	return it
 }
 
-// markPositive sets which options are positive: those the report-positive extensions of
-// the item name, else those the positive parameter names, else the top two options by
-// ordinal value.
+// markPositive sets which options are positive: those the positive parameter names (when
+// the item has any of them), else those the report-positive extensions of the item name,
+// else the top two options by ordinal value.
 func (it *Item) markPositive(m map[string]any, positive []string) {
+	if len(positive) > 0 {
+		any := false
+		for i := range it.Options {
+			if slices.Contains(positive, it.Options[i].Code) {
+				it.Options[i].Positive, any = true, true
+			}
+		}
+		if any {
+			return
+		}
+	}
 	named := map[string]bool{}
 	exts, _ := m["extension"].([]any)
 	for _, x := range exts {
@@ -275,17 +294,6 @@ func (it *Item) markPositive(m map[string]any, positive []string) {
 			o.Positive = named[o.System+"|"+o.Code] || named["|"+o.Code]
 		}
 		return
-	}
-	if len(positive) > 0 {
-		any := false
-		for i := range it.Options {
-			if slices.Contains(positive, it.Options[i].Code) {
-				it.Options[i].Positive, any = true, true
-			}
-		}
-		if any {
-			return
-		}
 	}
 	var ords []float64
 	for _, o := range it.Options {

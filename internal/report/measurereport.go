@@ -70,7 +70,7 @@ func (r *Report) MeasureReport(loc *time.Location) ([]byte, error) {
 			stratifiers = append(stratifiers, jsonObject{"code": []any{jsonObject{"text": r.Stratifier}}, "stratum": strata})
 		}
 		if len(it.Options) > 0 {
-			var opts []any
+			var opts, unitOpts []any
 			for _, s := range r.Strata {
 				f := s.Items[i]
 				for oi, o := range it.Options {
@@ -94,10 +94,18 @@ func (r *Report) MeasureReport(loc *time.Location) ([]byte, error) {
 					default:
 						st["extension"] = []any{jsonObject{"url": extSuppressed, "valueBoolean": true}}
 					}
-					opts = append(opts, st)
+					if s == all {
+						opts = append(opts, st)
+					} else {
+						unitOpts = append(unitOpts, st)
+					}
 				}
 			}
 			stratifiers = append(stratifiers, jsonObject{"code": []any{jsonObject{"text": "answer"}}, "stratum": opts})
+			if len(unitOpts) > 0 {
+				// Components: one code per component, in the components' order.
+				stratifiers = append(stratifiers, jsonObject{"code": []any{jsonObject{"text": r.Stratifier}, jsonObject{"text": "answer"}}, "stratum": unitOpts})
+			}
 		}
 		if len(stratifiers) > 0 {
 			g["stratifier"] = stratifiers
@@ -133,6 +141,9 @@ func (r *Report) figures(el jsonObject, s *Stratum, i int) {
 	}
 	if f.Significance != "" {
 		ext = append(ext, jsonObject{"url": extSignificance, "valueCode": f.Significance})
+	}
+	if f.MeanWithheld || f.ShareWithheld {
+		ext = append(ext, jsonObject{"url": extSuppressed, "valueBoolean": true})
 	}
 	for _, st := range []struct {
 		name string

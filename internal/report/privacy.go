@@ -16,9 +16,13 @@ import (
 //     n give the count away.
 //  4. Complementary suppression: wherever a total is published (the overall responses, the
 //     overall n of an item, the overall count of an option, a stratum's n of an item) and
-//     exactly one of the cells that add up to it is withheld, the total minus the others
-//     would give it away, so the smallest other cell above 0 is withheld too. This is
-//     repeated until no total has exactly one withheld cell.
+//     exactly one of the cells that add up to it is withheld, or the withheld ones add up to
+//     less than the minimum, the total minus the others would give it (or their sum) away,
+//     so the smallest other cell above 0 is withheld too. This is repeated until no total
+//     has exactly one withheld cell nor withheld cells summing to less than the minimum.
+//  5. A mean or share positive is published only where it follows from the published
+//     counts and n alone (guardScores).
+//  6. With version=*, a stratum's responses to a version are a count too (hideVersions).
 
 // suppress applies the rules to the overall stratum all and the other strata.
 func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
@@ -34,12 +38,13 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 	for i, s := range strata {
 		cells[i] = cell{value: s.raw, hidden: s.raw < min}
 	}
-	protect(cells)
+	protect(cells, min)
 	for i, s := range strata {
 		if cells[i].hidden {
 			hideStratum(s)
 		}
 	}
+	l.hideVersions(append([]*Stratum{all}, strata...), min)
 	// Withheld item and option cells, found again until nothing changes.
 	hiddenItem := func(s *Stratum, i int) bool { return s.Suppressed || s.Items[i].Suppressed }
 	for i, it := range l.Items {
@@ -66,7 +71,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 			for si, s := range strata {
 				cells[si] = cell{value: s.Items[i].rawN, hidden: hiddenItem(s, i)}
 			}
-			if protect(cells) {
+			if protect(cells, min) {
 				changed = true
 				for si, s := range strata {
 					if cells[si].hidden && !hiddenItem(s, i) {
@@ -88,7 +93,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 					c := f.counts[oi]
 					cells[oi] = cell{value: c, hidden: o.Count == nil || (c > 0 && c < min)}
 				}
-				protect(cells)
+				protect(cells, min)
 				for oi := range f.Options {
 					if cells[oi].hidden && f.Options[oi].Count != nil {
 						withhold(&f.Options[oi], answered(f), &changed)
@@ -101,7 +106,7 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 					o := s.Items[i].Options[oi]
 					cells[si] = cell{value: s.Items[i].counts[oi], hidden: hiddenItem(s, i) || o.Count == nil}
 				}
-				if protect(cells) {
+				if protect(cells, min) {
 					for si, s := range strata {
 						if cells[si].hidden && !hiddenItem(s, i) && s.Items[i].Options[oi].Count != nil {
 							withhold(&s.Items[i].Options[oi], answered(s.Items[i]), &changed)
@@ -110,9 +115,52 @@ func (l *Layout) suppress(all *Stratum, strata []*Stratum, min int) {
 				}
 			}
 		}
+		l.guardScores(i, append([]*Stratum{all}, strata...))
 	}
 	for _, s := range append([]*Stratum{all}, strata...) {
 		l.dimensions(s)
+	}
+}
+
+// hideVersions applies rule 6: with version=*, a stratum's responses are the sum of its
+// responses per version, and an item reported per version is answered by its versions'
+// responses only, so a stratum's responses minus such an item's n would tell how many
+// answered the other versions. Versions with fewer responses than min in a stratum are
+// withheld there (with the complementary rule over the versions), and so is, in that
+// stratum, every item whose versions hold some of the withheld versions but not all.
+func (l *Layout) hideVersions(ss []*Stratum, min int) {
+	if len(l.versions) < 2 {
+		return
+	}
+	for _, s := range ss {
+		if s.Suppressed {
+			continue
+		}
+		cells := make([]cell, len(s.versions))
+		for vi, c := range s.versions {
+			cells[vi] = cell{value: c, hidden: c > 0 && c < min}
+		}
+		protect(cells, min)
+		hidden := map[string]bool{}
+		for vi, c := range cells {
+			if c.hidden && c.value > 0 {
+				hidden[l.versions[vi]] = true
+			}
+		}
+		if len(hidden) == 0 {
+			continue
+		}
+		for i, it := range l.Items {
+			some := 0
+			for _, v := range it.Versions {
+				if hidden[v] {
+					some++
+				}
+			}
+			if some > 0 && some < len(hidden) {
+				hideItem(s.Items[i])
+			}
+		}
 	}
 }
 
@@ -122,21 +170,23 @@ type cell struct {
 	hidden bool
 }
 
-// protect withholds, while exactly one cell above 0 is withheld, the smallest other cell
-// above 0 as well. It reports whether it withheld any.
-func protect(cells []cell) bool {
+// protect withholds, while exactly one cell above 0 is withheld or the withheld cells add up
+// to less than min (the total minus the shown cells would give that sum away), the
+// smallest other cell above 0 as well. It reports whether it withheld any.
+func protect(cells []cell, min int) bool {
 	changed := false
 	for {
-		hidden, open := 0, -1
+		hidden, sum, open := 0, 0, -1
 		for i, c := range cells {
 			switch {
 			case c.hidden && c.value > 0:
 				hidden++
+				sum += c.value
 			case !c.hidden && c.value > 0 && (open < 0 || c.value < cells[open].value):
 				open = i
 			}
 		}
-		if hidden != 1 || open < 0 {
+		if (hidden != 1 && (sum == 0 || sum >= min)) || open < 0 {
 			return changed
 		}
 		cells[open].hidden = true

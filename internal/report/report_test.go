@@ -77,7 +77,7 @@ func near(p *float64, want float64) bool { return p != nil && math.Abs(*p-want) 
 func TestFigures(t *testing.T) {
 	t.Parallel()
 	l, rows := testRows(t)
-	strata := run(t, l, rows, 3) // every unit published
+	strata := run(t, l, rows, 1) // nothing withheld: the figures as computed
 	byLabel := map[string]*Stratum{}
 	for _, s := range strata {
 		byLabel[s.Label] = s
@@ -117,6 +117,143 @@ func TestFigures(t *testing.T) {
 	}
 	if n := byLabel["Unit U2"].Items[q1].N; n != 10 {
 		t.Errorf("U2 n = %d, want 10 (don't know answered too)", n)
+	}
+}
+
+// TestScoresGuarded: a mean or share positive that does not follow from n and the shown
+// counts alone is withheld.
+func TestScoresGuarded(t *testing.T) {
+	t.Parallel()
+	l, rows := testRows(t)
+	strata := run(t, l, rows, 3)
+	byLabel := map[string]*Stratum{}
+	for _, s := range strata {
+		byLabel[s.Label] = s
+	}
+	q1 := index(l, "q1")
+	for _, c := range []struct {
+		name, unit      string
+		mean, share     bool
+		withheldOptions string
+	}{
+		// U1: 5×4, 4×5, 3×1 of 10. The 1 is withheld, the 4 of "5" with it (rule 4), the 5
+		// of "4" across the units: ordinal options withheld, positive and not: neither.
+		{"positive and not withheld", "Unit U1", false, false, "3 4 5"},
+		// U3: 4×1, 3×3, 2×3, 1×3: the 1 of "4" is withheld, "1" and "3" with it (rule 4 in
+		// the unit and across the units): neither.
+		{"a positive option withheld with others", "Unit U3", false, false, "1 3 4"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := byLabel[c.unit].Items[q1]
+			var withheld []string
+			for oi, o := range f.Options {
+				if o.Count == nil {
+					withheld = append(withheld, l.Items[q1].Options[oi].Code)
+				}
+			}
+			if got := fmt.Sprint(withheld); got != "["+c.withheldOptions+"]" {
+				t.Errorf("withheld %s, want [%s]", got, c.withheldOptions)
+			}
+			if (f.Mean != nil) != c.mean || (f.SharePositive != nil) != c.share || (f.SharePositive == nil && f.Significance != "") {
+				t.Errorf("mean %v, share positive %v, mark %q; want mean %v, share %v", deref(f.Mean), deref(f.SharePositive), f.Significance, c.mean, c.share)
+			}
+		})
+	}
+}
+
+// TestNothingPinned plays the attacker on one stratum: over every table of counts that
+// agrees with all that is published of an item (shown counts, n, whole percents, mean,
+// share positive), each withheld count from 1 to 4 must be able to take more than one value.
+func TestNothingPinned(t *testing.T) {
+	t.Parallel()
+	l, _ := testRows(t)
+	q1 := index(l, "q1")
+	it := l.Items[q1]
+	seed := uint32(11)
+	next := func(n int) int { seed = seed*1664525 + 1013904223; return int(seed>>16) % n }
+	codes := []string{"1", "2", "3", "4", "5", "9"}
+	for trial := range 300 {
+		n := 5 + next(40)
+		w := []int{1 + next(5), 1 + next(5), 1 + next(8), 1 + next(10), 1 + next(10), next(3)}
+		sum := 0
+		for _, x := range w {
+			sum += x
+		}
+		a := newAggregator(l, "https://example.org/q|1", nil, false)
+		for range n {
+			r, oi := next(sum), 0
+			for r >= w[oi] {
+				r -= w[oi]
+				oi++
+			}
+			if err := a.add(&Row{Questionnaire: "https://example.org/q|1", Codes: []string{"q1$s|" + codes[oi]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f := l.finish(a, 5, false)[0].Items[q1]
+		if f.Suppressed {
+			continue
+		}
+		x := make([]int, len(f.Options))
+		var hidden []int
+		left := f.N
+		for oi, o := range f.Options {
+			if o.Count == nil {
+				hidden = append(hidden, oi)
+			} else {
+				x[oi] = *o.Count
+				left -= x[oi]
+			}
+		}
+		values := make([]map[int]bool, len(f.Options))
+		for _, oi := range hidden {
+			values[oi] = map[int]bool{}
+		}
+		agrees := func() bool {
+			ordSum, ordN, pos, base := 0.0, 0, 0, 0
+			for oi, o := range it.Options {
+				if fo := f.Options[oi]; fo.Share != nil && fo.Count == nil && math.Round(100*float64(x[oi])/float64(f.N)) != math.Round(*fo.Share*100) {
+					return false
+				}
+				if o.Ordinal != nil {
+					ordSum += *o.Ordinal * float64(x[oi])
+					ordN += x[oi]
+					base += x[oi]
+				}
+				if o.Positive {
+					pos += x[oi]
+				}
+			}
+			if f.Mean != nil && (ordN == 0 || math.Abs(ordSum/float64(ordN)-*f.Mean) > 1e-9) {
+				return false
+			}
+			return f.SharePositive == nil || base > 0 && math.Abs(float64(pos)/float64(base)-*f.SharePositive) < 1e-9
+		}
+		var fill func(k, left int)
+		fill = func(k, left int) {
+			if k == len(hidden)-1 {
+				x[hidden[k]] = left
+				if agrees() {
+					for _, oi := range hidden {
+						values[oi][x[oi]] = true
+					}
+				}
+				return
+			}
+			for v := 0; v <= left; v++ {
+				x[hidden[k]] = v
+				fill(k+1, left-v)
+			}
+		}
+		if len(hidden) > 0 {
+			fill(0, left)
+		}
+		for _, oi := range hidden {
+			if c := f.counts[oi]; c > 0 && c < 5 && len(values[oi]) < 2 {
+				t.Errorf("trial %d: counts %v, n %d: the %d of %q follows from what is published (mean %v, share positive %v, options %+v)",
+					trial, f.counts, f.N, c, it.Options[oi].Code, deref(f.Mean), deref(f.SharePositive), f.Options)
+			}
+		}
 	}
 }
 

@@ -47,7 +47,8 @@ type Stratum struct {
 	Items []*Figures
 	// Previous are the figures of the compared period, when asked.
 	Previous *Stratum
-	raw      int // Responses before suppression
+	raw      int   // Responses before suppression
+	versions []int // the responses per version, with version=*
 }
 
 // Figures are the published figures of one item in one stratum. Nil pointers are figures
@@ -69,6 +70,9 @@ type Figures struct {
 	Significance string
 	// Comments are the free-text answers (when asked and published).
 	Comments []string
+	// MeanWithheld and ShareWithheld say the mean or the share positive is withheld (rule 5)
+	// though the item's n is published.
+	MeanWithheld, ShareWithheld bool
 	// positives counts the positive answers, for the test; never published as such.
 	positives int
 	// rawN and counts are N and the option counts before suppression.
@@ -97,7 +101,7 @@ const (
 
 // raw computes a stratum's unsuppressed figures from its counts.
 func (l *Layout) raw(s *stratumAcc) *Stratum {
-	out := &Stratum{Key: s.key, Label: s.label, Responses: s.responses, raw: s.responses, Items: make([]*Figures, len(l.Items))}
+	out := &Stratum{Key: s.key, Label: s.label, Responses: s.responses, raw: s.responses, versions: s.byVersion, Items: make([]*Figures, len(l.Items))}
 	for i, it := range l.Items {
 		acc := &s.items[i]
 		f := &Figures{N: acc.n, rawN: acc.n, counts: slices.Clone(acc.counts)}
@@ -216,13 +220,12 @@ func (it *Item) positiveBase(counts []int) int {
 	return n
 }
 
-// answered is the number of answers an item's distribution holds.
+// answered is the number of answers an item's distribution holds, withheld ones included:
+// the base of its shares.
 func answered(f *Figures) int {
 	n := 0
-	for _, o := range f.Options {
-		if o.Count != nil {
-			n += *o.Count
-		}
+	for _, c := range f.counts {
+		n += c
 	}
 	return n
 }

@@ -88,6 +88,11 @@ func (s *Service) Run(ctx context.Context, req *Request) (*Report, error) {
 		return nil, err
 	}
 	layout := newLayout(versions, req.AllVersions, req.Positive)
+	for _, code := range req.Positive {
+		if !layout.hasCode(code) {
+			return nil, fhir.Errorf(fhir.KindUnprocessable, "positive=%s names no answer option of the Questionnaire: give the codes of options to count as positive", code)
+		}
+	}
 	newest := versions[len(versions)-1]
 	rep := &Report{
 		URL: newest.URL, Title: newest.Title, Start: req.Start, End: req.End, Compare: req.Compare,
@@ -138,6 +143,18 @@ func (s *Service) Run(ctx context.Context, req *Request) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// hasCode reports whether some choice item has an answer option with code.
+func (l *Layout) hasCode(code string) bool {
+	for _, it := range l.Items {
+		for _, o := range it.Options {
+			if it.kind() == kindChoice && o.Code == code {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func emptyFigures(l *Layout) []*Figures {
