@@ -9,11 +9,10 @@
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { execFileSync, spawn } from "node:child_process";
 import { createServer as createHTTPServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { freePort, stopServer } from "./process.mjs";
+import { freePort, harness, stopServer } from "./process.mjs";
 
 const [binary] = process.argv.slice(2);
 if (!binary) {
@@ -23,34 +22,21 @@ if (!binary) {
 const STEP_MS = 30_000;
 const TOTAL_MS = 5 * 60_000;
 
-const watchdog = setTimeout(() => fail(new Error(`the CORS browser test took longer than ${TOTAL_MS / 1000}s`)), TOTAL_MS);
-const dataDir = mkdtempSync(join(tmpdir(), "fhir-cors-data-"));
-const profileDir = mkdtempSync(join(tmpdir(), "fhir-cors-chromium-"));
 let server;
 let serverLog = "";
 let browser;
 const pages = [];
-let cleaned = false;
-
-async function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  clearTimeout(watchdog);
-  if (browser) await browser.close().catch(() => {});
+const { dataDir, profileDir, fail, cleanup } = harness({
+  name: "CORS",
+  prefix: "fhir-cors",
+  totalMs: TOTAL_MS,
+  log: () => serverLog,
+  close: async () => {
+    if (browser) await browser.close().catch(() => {});
   for (const p of pages) p.close();
-  await stopServer(server);
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
-}
-
-async function fail(err) {
-  console.error("CORS browser test FAILED:", err?.stack || err);
-  if (serverLog) console.error("server output:\n" + serverLog.slice(-4000));
-  await cleanup();
-  process.exit(1);
-}
-process.on("SIGINT", () => fail(new Error("interrupted")));
-process.on("SIGTERM", () => fail(new Error("terminated")));
+    await stopServer(server);
+  },
+});
 
 // serverEnv is the environment of the server and of the token command: the data directory,
 // the allowed app origin, and nothing that would change the auth mode or the base URL.

@@ -10,11 +10,10 @@
 // Usage: node docs.test.mjs SERVER_BINARY FIXTURE_JSON SCREENSHOT_DIR
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { freePort, stopServer } from "./process.mjs";
+import { freePort, harness, stopServer } from "./process.mjs";
 
 const [binary, fixturePath, shotDir] = process.argv.slice(2);
 if (!binary || !fixturePath || !shotDir) {
@@ -24,31 +23,19 @@ if (!binary || !fixturePath || !shotDir) {
 const STEP_MS = 30_000; // any single wait in the page
 const TOTAL_MS = 5 * 60_000; // the whole test
 
-const watchdog = setTimeout(() => fail(new Error(`the browser test took longer than ${TOTAL_MS / 1000}s`)), TOTAL_MS);
-const dataDir = mkdtempSync(join(tmpdir(), "fhir-docs-data-"));
-const profileDir = mkdtempSync(join(tmpdir(), "fhir-docs-chromium-"));
 let server;
 let serverLog = "";
 let browser;
-let cleaned = false;
-
-async function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  clearTimeout(watchdog);
-  if (browser) await browser.close().catch(() => {});
-  await stopServer(server);
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
-}
-
-async function fail(err) {
-  console.error("docs browser test FAILED:", err?.stack || err);
-  await cleanup();
-  process.exit(1);
-}
-process.on("SIGINT", () => fail(new Error("interrupted")));
-process.on("SIGTERM", () => fail(new Error("terminated")));
+const { dataDir, profileDir, fail, cleanup } = harness({
+  name: "docs",
+  prefix: "fhir-docs",
+  totalMs: TOTAL_MS,
+  log: () => serverLog,
+  close: async () => {
+    if (browser) await browser.close().catch(() => {});
+    await stopServer(server);
+  },
+});
 
 // serverEnv is the environment of the server and of the token command: the data directory
 // and nothing that would change the auth mode, its issuer or its audience.

@@ -9,11 +9,10 @@
 // Usage: node reports.test.mjs SERVER_BINARY SCREENSHOT_DIR
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { freePort, stopServer } from "./process.mjs";
+import { freePort, harness, stopServer } from "./process.mjs";
 
 const [binary, shotDir] = process.argv.slice(2);
 if (!binary || !shotDir) {
@@ -24,32 +23,19 @@ const STEP_MS = 60_000;
 const TOTAL_MS = 5 * 60_000;
 const CSV_HEADER = "questionnaire,version,period_start,period_end,stratum,linkId,answer,count,n,percent,mean,suppressed";
 
-const watchdog = setTimeout(() => fail(new Error(`the reports browser test took longer than ${TOTAL_MS / 1000}s`)), TOTAL_MS);
-const dataDir = mkdtempSync(join(tmpdir(), "fhir-reports-data-"));
-const profileDir = mkdtempSync(join(tmpdir(), "fhir-reports-chromium-"));
 let server;
 let serverLog = "";
 let browser;
-let cleaned = false;
-
-async function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  clearTimeout(watchdog);
-  if (browser) await browser.close().catch(() => {});
-  await stopServer(server);
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
-}
-
-async function fail(err) {
-  console.error("reports browser test FAILED:", err?.stack || err);
-  console.error("server output:\n" + serverLog.slice(-4000));
-  await cleanup();
-  process.exit(1);
-}
-process.on("SIGINT", () => fail(new Error("interrupted")));
-process.on("SIGTERM", () => fail(new Error("terminated")));
+const { dataDir, profileDir, fail, cleanup } = harness({
+  name: "reports",
+  prefix: "fhir-reports",
+  totalMs: TOTAL_MS,
+  log: () => serverLog,
+  close: async () => {
+    if (browser) await browser.close().catch(() => {});
+    await stopServer(server);
+  },
+});
 
 async function startServer() {
   const port = await freePort();
