@@ -226,6 +226,7 @@ func TestSearchRejectsInvalidValues(t *testing.T) {
 		{"negative _count", "_count=-1", "_count", "non-negative"},
 		{"_count not a number", "_count=ten", "_count", "non-negative"},
 		{"_sort on an unknown parameter", "_sort=colour", "_sort", "cannot sort"},
+		{"_sort on one parameter twice", "_sort=-_lastUpdated,_lastUpdated", "_sort", "twice: a second key on the same parameter"},
 		{"_summary unknown", "_summary=some", "_summary", "_summary"},
 		{"_include of another type", "_include=CarePlan:subject", "_include", "source"},
 		{"two cursors", "_cursor=a&_cursor=b", "_cursor", "only once"},

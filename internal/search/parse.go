@@ -254,6 +254,11 @@ func (p *parser) result(key, name, mod string, values []string) error {
 			if d.Type == TypeComposite {
 				return invalid(key, "cannot sort on the composite parameter %q", k)
 			}
+			for _, prev := range p.c.Sort {
+				if prev.Param == d {
+					return invalid(key, "sorts on %q twice: a second key on the same parameter could never change the order; name it once", k)
+				}
+			}
 			p.c.Sort = append(p.c.Sort, SortKey{Param: d, Descending: desc})
 		}
 	case "_total":

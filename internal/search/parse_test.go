@@ -254,6 +254,8 @@ func TestParseErrors(t *testing.T) {
 		{"_sort unknown", "CarePlan", "_sort=-nope", "_sort"},
 		{"_sort composite", "Questionnaire", "_sort=context-type-value", "_sort"},
 		{"_sort empty key", "CarePlan", "_sort=date,", "_sort"},
+		{"_sort same key twice", "CarePlan", "_sort=-_lastUpdated,_lastUpdated", "_sort"},
+		{"_sort same key in two _sort", "CarePlan", "_sort=date&_sort=-date", "_sort"},
 		{"bad _total", "CarePlan", "_total=all", "_total"},
 		{"bad _summary", "CarePlan", "_summary=yes", "_summary"},
 		{"bad _elements", "CarePlan", "_elements=status,a.b", "_elements"},
