@@ -74,9 +74,17 @@ func (s *Server) observe(c *gin.Context) {
 		typ = t // unknown types stay unlabelled: a client must not make new series at will
 	}
 	m.ObserveRequest(ep.name, typ, c.Writer.Status(), time.Since(start))
-	if c.Writer.Status() == http.StatusBadRequest && (ep.interaction == fhir.InteractionCreate || ep.interaction == fhir.InteractionUpdate) {
-		if e, ok := c.Get(errorKey); ok && fhir.IsKind(e.(error), fhir.KindInvalid) {
-			m.ValidationRefused(typ)
+	// A patch's refusals are left out: its 400s and 422s are mostly about the patch itself.
+	switch ep.interaction {
+	case fhir.InteractionCreate, fhir.InteractionUpdate:
+		e, ok := c.Get(errorKey)
+		if !ok {
+			break
+		}
+		switch status := c.Writer.Status(); {
+		case status == http.StatusBadRequest && fhir.IsKind(e.(error), fhir.KindInvalid),
+			status == http.StatusUnprocessableEntity && fhir.IsKind(e.(error), fhir.KindUnprocessable):
+			m.ValidationRefused(typ, status)
 		}
 	}
 }

@@ -21,7 +21,8 @@ import (
 
 // TestRequestMetrics makes requests of several kinds and reads them back from /metrics:
 // counted by interaction, resource type and status (unknown types unlabelled), timed, none
-// left in flight, and the refused invalid resource counted as a validation refusal.
+// left in flight, and the refused invalid resource counted as a validation refusal (400;
+// TestBusinessRuleRefusalsAreCounted has the 422s).
 func TestRequestMetrics(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
@@ -58,7 +59,7 @@ func TestRequestMetrics(t *testing.T) {
 		{"preflight", `fhir_http_requests_total{interaction="preflight",resource_type="CarePlan",status="204"} 1`},
 		{"latency", `fhir_http_request_duration_seconds_count{interaction="read",resource_type="QuestionnaireResponse"} 2`},
 		{"nothing in flight", `fhir_http_requests_in_flight 0`},
-		{"validation refusal", `fhir_validation_refusals_total{resource_type="QuestionnaireResponse"} 1`},
+		{"validation refusal", `fhir_validation_refusals_total{resource_type="QuestionnaireResponse",status="400"} 1`},
 		{"the runtime", `go_goroutines `},
 	}
 	for _, tc := range tests {

@@ -144,7 +144,7 @@ func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...stri
 	if err := subs.Start(t.Context(), svc); err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Audit: w, Subscriptions: subs})
+	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Audit: w, Subscriptions: subs, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,8 +62,8 @@ func New() *Metrics {
 		}, []string{"command"}),
 		validation: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "validation_refusals_total",
-			Help: "Creates and updates refused because the resource is not valid (400), by resource type.",
-		}, []string{"resource_type"}),
+			Help: "Creates and updates refused because of the resource they would store, by resource type and status: 400 for an invalid R4 structure, 422 for a broken rule of its content (a response that does not fit its Questionnaire).",
+		}, []string{"resource_type", "status"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "subscription", Name: "deliveries_total",
 			Help: "Subscription notifications and handshakes, by outcome: delivered, failed (retried), dropped (its write did not happen, or the creator may not read it), handshake, handshake-failed, error (a subscription gave up).",
@@ -102,12 +102,13 @@ func (m *Metrics) ObserveRequest(interaction, resourceType string, status int, d
 	m.duration.WithLabelValues(interaction, resourceType).Observe(d.Seconds())
 }
 
-// ValidationRefused counts a create or update refused as an invalid resource.
-func (m *Metrics) ValidationRefused(resourceType string) {
+// ValidationRefused counts a create or update refused for the resource it would store,
+// with the status it was answered (400 or 422).
+func (m *Metrics) ValidationRefused(resourceType string, status int) {
 	if m == nil {
 		return
 	}
-	m.validation.WithLabelValues(resourceType).Inc()
+	m.validation.WithLabelValues(resourceType, strconv.Itoa(status)).Inc()
 }
 
 // SubscriptionDelivery counts one subscription delivery attempt by its outcome.
