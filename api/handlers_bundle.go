@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"sort"
@@ -535,37 +536,14 @@ func (s *Server) serveEntry(c *gin.Context, run *bundleRun, e *bundleEntry, ctx 
 		req.Header.Set("Content-Type", e.contentType)
 	}
 	req.Header.Set(RequestIDHeader, requestID(c)+"-"+strconv.Itoa(e.n))
-	rec := &entryRecorder{header: http.Header{}}
+	rec := httptest.NewRecorder() // the first status written wins; none written is 200
 	s.engine.ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	e.res = &entryResult{status: rec.status, header: rec.header, body: rec.body.Bytes()}
+	e.res = &entryResult{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
 // errorResult is the answer an entry gets for err without being served.
 func errorResult(err error) *entryResult {
 	return &entryResult{status: fhir.ErrorKind(err).Status(), header: http.Header{}, body: fhir.OutcomeFor(err).JSON()}
-}
-
-// entryRecorder keeps the answer to an entry's request.
-type entryRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *entryRecorder) Header() http.Header { return r.header }
-func (r *entryRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
-}
-func (r *entryRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
 }
 
 // writeBundleResponse answers with the batch-response or transaction-response Bundle.
