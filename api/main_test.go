@@ -17,6 +17,7 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/report"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -38,11 +39,18 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 // newTestServerOn is newTestServer with a store made with so.
 func newTestServerOn(t testing.TB, so store.Options, opts ...serverOption) *testServer {
 	t.Helper()
+	return newTestServerWith(t, storetest.NewDatabase(t), so, opts...)
+}
+
+// newTestServerWith is newTestServerOn on db: for tests that run, and stop, a database of
+// their own.
+func newTestServerWith(t testing.TB, db *mongo.Database, so store.Options, opts ...serverOption) *testServer {
+	t.Helper()
 	registry := fhir.DefaultRegistry()
 	if so.IDFiltersOnly && so.JournalDir == "" {
 		so.JournalDir = t.TempDir() // transactions on the embedded database are journaled
 	}
-	st, err := store.New(storetest.NewDatabase(t), registry, so)
+	st, err := store.New(db, registry, so)
 	if err != nil {
 		t.Fatal(err)
 	}

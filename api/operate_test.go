@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/patient-involvement/fhir-server/api"
-	"github.com/patient-involvement/fhir-server/internal/auth"
-	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
@@ -102,25 +100,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database("readiness"), registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := fhir.NewService(st, registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := newTestServerWith(t, client.Database("readiness"), store.Options{})
 	// Generous against a loaded machine; the server's own bound is 1.5 s.
 	client10 := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) (*http.Response, string) {

@@ -245,35 +245,13 @@ func TestTransactionCutShortByTheDatabase(t *testing.T) {
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	var cut sync.Once
 	journal := filepath.Join(dir, "transaction-journal")
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database("cut"), registry, store.Options{IDFiltersOnly: true, JournalDir: journal,
+	s := newTestServerWith(t, client.Database("cut"), store.Options{IDFiltersOnly: true, JournalDir: journal,
 		// Once the transaction's creates are written, the database goes away.
 		TransactionStep: func(n int) {
 			if n == 1 {
 				cut.Do(db.stop)
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.EnsureIndexes(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := fhir.NewService(st, registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s := &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}
 
 	planID, _ := s.mustCreate("CarePlan", `{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/p1"}}`)
 	plan := func(status string) string {
