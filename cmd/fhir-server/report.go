@@ -58,14 +58,7 @@ func runReport(ctx context.Context, args []string, env config.Lookup, stdout, st
 		f.StringVar(&version, "version", "", "* reports every version of the url")
 		f.StringVar(&out, "out", "", "file to write; empty: standard output")
 		f.SetOutput(stderr)
-		f.Usage = func() {
-			fmt.Fprintln(stderr, reportUsage)
-			for _, name := range reportFlags {
-				if fl := f.Lookup(name); fl != nil {
-					fmt.Fprintf(stderr, "  --%s\n    \t%s\n", fl.Name, fl.Usage)
-				}
-			}
-		}
+		f.Usage = commandUsage(stderr, f, reportUsage, reportFlags)
 	})
 	switch {
 	case errors.Is(err, flag.ErrHelp):

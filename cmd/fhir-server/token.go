@@ -42,14 +42,7 @@ func runToken(args []string, env config.Lookup, stdout, stderr io.Writer) error 
 		f.StringVar(&o.Subject, "sub", "", "sub claim (default: the fhir-user, else dev-user)")
 		f.StringVar(&o.ClientID, "client-id", "", "client_id claim (default fhir-server-dev)")
 		f.SetOutput(stderr)
-		f.Usage = func() {
-			fmt.Fprintln(stderr, tokenUsage)
-			for _, name := range tokenFlags {
-				if fl := f.Lookup(name); fl != nil {
-					fmt.Fprintf(stderr, "  --%s\n    \t%s\n", fl.Name, fl.Usage)
-				}
-			}
-		}
+		f.Usage = commandUsage(stderr, f, tokenUsage, tokenFlags)
 	})
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -84,6 +77,19 @@ func runToken(args []string, env config.Lookup, stdout, stderr io.Writer) error 
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// commandUsage prints a command's usage text and then, of the flags of f, only those
+// named, in that order: every server flag is accepted, these are the ones that matter here.
+func commandUsage(stderr io.Writer, f *flag.FlagSet, usage string, names []string) func() {
+	return func() {
+		fmt.Fprintln(stderr, usage)
+		for _, name := range names {
+			if fl := f.Lookup(name); fl != nil {
+				fmt.Fprintf(stderr, "  --%s\n    \t%s\n", fl.Name, fl.Usage)
+			}
+		}
+	}
 }
 
 // usageError is a command line a command cannot run; main exits with status 2 for it, as
