@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	journalfile "github.com/patient-involvement/fhir-server/internal/journal"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
@@ -390,7 +391,7 @@ func writeJournal(dir string, j *journal) (string, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return "", err
 	}
-	return path, syncDir(dir)
+	return path, journalfile.SyncDir(dir)
 }
 
 // removeSynced removes path and syncs its directory.
@@ -398,14 +399,5 @@ func removeSynced(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return journalfile.SyncDir(filepath.Dir(path))
 }
