@@ -1,7 +1,8 @@
 // Package journal holds what the server's fsync'd journals share: lines framed with a
 // checksum, so that a line a crash cut short is found and skipped, durable directory
-// entries, and a group-commit appender, which gives the records that arrive together one
-// write and one fsync. The audit trail's journal and the subscription outbox use it.
+// entries, files written whole, and a group-commit appender, which gives the records that
+// arrive together one write and one fsync. The audit trail's journal, the subscription
+// outbox and the embedded database's transaction journal use it.
 package journal
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 )
@@ -52,6 +54,31 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync the journal directory: %w", err)
 	}
 	return nil
+}
+
+// WriteFile writes data as the file path durably and whole: first as path+".tmp", synced,
+// then renamed over path, with the directory synced, so that path never holds part of it.
+// A crash may leave the .tmp file behind.
+func WriteFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
 }
 
 // Appender appends lines to one file durably: Append returns once its line is on disk.

@@ -360,8 +360,8 @@ func (s *Store) rollBack(ctx context.Context, j *journal) error {
 	return nil
 }
 
-// writeJournal writes j durably as a new file in dir: first under a .tmp name, synced,
-// then renamed, with the directory synced, so that a .journal file is always whole.
+// writeJournal writes j durably as a new file in dir, so that a .journal file is always
+// whole (a crash may leave a .tmp file, which start removes).
 func writeJournal(dir string, j *journal) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -370,28 +370,8 @@ func writeJournal(dir string, j *journal) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := fhir.NewID()
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, name+".journal")
-	if err := os.Rename(tmp, path); err != nil {
-		return "", err
-	}
-	return path, journalfile.SyncDir(dir)
+	path := filepath.Join(dir, fhir.NewID()+".journal")
+	return path, journalfile.WriteFile(path, data)
 }
 
 // removeSynced removes path and syncs its directory.

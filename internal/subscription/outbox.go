@@ -145,28 +145,11 @@ func eventRecords(sub string, es []*entry) []record {
 // and appends to it from then on. The caller holds o.mu, or is alone with o.
 func (o *outbox) rewrite(recs []record) error {
 	path := filepath.Join(o.dir, outboxFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("subscriptions: compact the outbox: %w", err)
-	}
 	var buf bytes.Buffer
 	for _, r := range recs {
 		buf.Write(encode(r))
 	}
-	_, err = f.Write(buf.Bytes())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = journal.SyncDir(o.dir)
-	}
+	err := journal.WriteFile(path, buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("subscriptions: compact the outbox: %w", err)
 	}
