@@ -24,23 +24,21 @@ const formatKey = "fhir.format"
 // negotiate picks the response media type from _format or Accept and rejects requests whose
 // body is not JSON. It runs before every FHIR handler.
 func negotiate(c *gin.Context) {
+	var media string
+	var err error
 	if isReportPath(c.Request.URL.Path) {
-		// A report also comes as CSV and HTML; its errors are FHIR JSON.
-		media, err := reportMedia(c.Query("_format"), c.GetHeader("Accept"))
-		c.Set(formatKey, mediaFHIRJSON)
-		if err != nil {
-			writeError(c, err)
-			c.Abort()
-			return
+		// A report also comes as CSV and HTML; its errors, and its JSON, are FHIR JSON
+		// (plain JSON when that is what was asked for).
+		var report string
+		if report, err = reportMedia(c.Query("_format"), c.GetHeader("Accept")); err == nil {
+			c.Set(reportMediaKey, report)
+			media = mediaFHIRJSON
+			if report == mediaJSON {
+				media = mediaJSON
+			}
 		}
-		if media == mediaJSON {
-			c.Set(formatKey, mediaJSON)
-		}
-		c.Set(reportMediaKey, media)
-	}
-	media, err := responseMedia(c.Query("_format"), c.GetHeader("Accept"))
-	if isReportPath(c.Request.URL.Path) {
-		media, err = c.GetString(formatKey), nil
+	} else {
+		media, err = responseMedia(c.Query("_format"), c.GetHeader("Accept"))
 	}
 	if err != nil {
 		c.Set(formatKey, mediaFHIRJSON)
