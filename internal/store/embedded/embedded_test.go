@@ -108,8 +108,10 @@ func TestIDLookupsUseAnIndex(t *testing.T) {
 }
 
 // Under sustained writes with reads in between the write-ahead log is checkpointed and
-// truncated instead of growing with every write (without the checkpoints, the same writes
-// grow it to some 20 MB).
+// truncated again and again while the writes go on, instead of growing with every write
+// (without the checkpoints, 2,000 such writes grow it to some 20 MB), and it is under the
+// limit a moment after they pause. How large it gets between two checkpoints depends on
+// how busy the machine is, so that is logged, not asserted.
 func TestWriteAheadLogStaysBounded(t *testing.T) {
 	const limit = 1 << 20
 	e, c := start(t, t.TempDir(), embedded.Options{CheckpointInterval: 250 * time.Millisecond, CheckpointBytes: limit})
@@ -117,24 +119,29 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 	defer func() { _ = c.Disconnect(ctx); _ = e.Close() }()
 	coll := c.Database("soak").Collection("docs")
 	pad := strings.Repeat("x", 4000)
-	largest := int64(0)
-	for i := 0; i < 2000; i++ {
-		id := fmt.Sprint(i % 50)
-		if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "n", Value: i}, {Key: "pad", Value: pad}}, options.Replace().SetUpsert(true)); err != nil {
+	var largest, previous int64
+	truncations, writes := 0, 0
+	// Writes go on until the log has been truncated three times under them (and at least
+	// 2,000 writes, some 30 MB of log frames, were made), or for at most two minutes.
+	giveUp := time.Now().Add(2 * time.Minute)
+	for ; writes < 2000 || truncations < 3; writes++ {
+		if time.Now().After(giveUp) {
+			t.Fatalf("after %d writes in two minutes the log was truncated %d times under them (largest %d bytes); want 3", writes, truncations, largest)
+		}
+		id := fmt.Sprint(writes % 50)
+		if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "n", Value: writes}, {Key: "pad", Value: pad}}, options.Replace().SetUpsert(true)); err != nil {
 			t.Fatal(err)
 		}
-		if i%10 == 0 {
-			if err := coll.FindOne(ctx, bson.D{{Key: "n", Value: i}}).Err(); err != nil {
+		if writes%10 == 0 {
+			if err := coll.FindOne(ctx, bson.D{{Key: "n", Value: writes}}).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		largest = max(largest, e.WALSize("soak"))
-	}
-	// Some 30 MB of log frames were written. While writes go on, a checkpoint finishes only
-	// when no reader holds an older snapshot, so the log passes the limit (further on a
-	// loaded machine); once writes pause it is truncated.
-	if largest > 24*limit {
-		t.Errorf("the write-ahead log reached %d bytes with a limit of %d", largest, limit)
+		size := e.WALSize("soak")
+		if previous > limit && size < previous {
+			truncations++
+		}
+		previous, largest = size, max(largest, size)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for e.WALSize("soak") > limit && time.Now().Before(deadline) {
@@ -143,5 +150,5 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 	if n := e.WALSize("soak"); n > limit {
 		t.Errorf("the write-ahead log is %d bytes a moment after the writes, over the limit of %d", n, limit)
 	}
-	t.Logf("largest write-ahead log: %d bytes (limit %d)", largest, limit)
+	t.Logf("%d writes; the log was truncated %d times under them; largest write-ahead log: %d bytes (limit %d)", writes, truncations, largest, limit)
 }

@@ -245,10 +245,10 @@ func (f *sqliteFiles) walSize(database string) int64 {
 // into the database file and truncates the log. FerretDB's own connections checkpoint
 // only passively, which under steady reads never gets to the log's end, so the log grows
 // without bound.
-func (f *sqliteFiles) checkpoint(ctx context.Context, limit int64) {
+func (f *sqliteFiles) checkpoint(ctx context.Context, limit int64) (missed bool) {
 	dbs, err := f.databases()
 	if err != nil {
-		return
+		return false
 	}
 	for _, d := range dbs {
 		size := f.walSize(d)
@@ -257,8 +257,8 @@ func (f *sqliteFiles) checkpoint(ctx context.Context, limit int64) {
 		}
 		// A truncating checkpoint holds the write lock while it copies the log into the
 		// database and waits for readers of older snapshots to finish. A reader can be part
-		// of a write that waits for that same lock, so it waits only briefly; it tries
-		// again at the next look if readers did not let it finish.
+		// of a write that waits for that same lock, so it waits only briefly and lets go;
+		// the writers get their turn, and it tries again soon after.
 		db, err := f.openWait(d, checkpointWait)
 		if err != nil {
 			continue
@@ -266,28 +266,42 @@ func (f *sqliteFiles) checkpoint(ctx context.Context, limit int64) {
 		var busy, logPages, done int
 		err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
 		_ = db.Close()
-		if err != nil && !isMissingFile(err) {
+		if err != nil && isMissingFile(err) {
+			continue
+		}
+		if err != nil || busy == 1 {
+			missed = true
 			f.logger.Debug("embedded database: write-ahead log checkpoint did not finish; will retry", "database", d, "wal_bytes", size, "err", err)
 			continue
 		}
-		f.logger.Debug("embedded database: checkpointed the write-ahead log", "database", d, "wal_bytes_before", size, "wal_bytes_after", f.walSize(d), "busy", busy == 1)
+		f.logger.Debug("embedded database: checkpointed the write-ahead log", "database", d, "wal_bytes_before", size, "wal_bytes_after", f.walSize(d))
 	}
+	return missed
 }
 
 // checkpointWait is the longest a checkpoint holds up the database's writers while it waits
-// for readers of older snapshots to finish.
+// for readers of older snapshots to finish. Waiting longer does not help: the reader it
+// waits for can be a write waiting for the lock the checkpoint holds.
 const checkpointWait = 25 * time.Millisecond
 
-// checkpoints runs checkpoint every interval until ctx ends.
+// checkpointRetry is how soon a checkpoint that readers kept from finishing is tried again,
+// so that the log of a busy database is still truncated while writes go on; the pause
+// between tries is the writers' turn.
+const checkpointRetry = 200 * time.Millisecond
+
+// checkpoints runs checkpoint every interval until ctx ends, and every checkpointRetry
+// while the last one did not finish.
 func (f *sqliteFiles) checkpoints(ctx context.Context, interval time.Duration, limit int64) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	next := interval
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			f.checkpoint(ctx, limit)
+		case <-time.After(next):
+			next = interval
+			if f.checkpoint(ctx, limit) {
+				next = min(interval, checkpointRetry)
+			}
 		}
 	}
 }
