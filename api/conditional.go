@@ -17,6 +17,12 @@ import (
 // ifNoneExist is the header of a conditional create, in canonical form.
 const ifNoneExist = "If-None-Exist"
 
+// condScope is where a conditional interaction of the request looks for its matches: the
+// request's base URL and the compartment its token is limited to.
+func (s *Server) condScope(c *gin.Context) conditional.Scope {
+	return conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}
+}
+
 // conditionalCreate answers POST /fhir/{type} with an If-None-Exist header (see create).
 func (s *Server) conditionalCreate(c *gin.Context, header string, body []byte) error {
 	typ := c.Param("type")
@@ -31,7 +37,7 @@ func (s *Server) conditionalCreate(c *gin.Context, header string, body []byte) e
 	if err != nil {
 		return err
 	}
-	res, err := s.cond.Create(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, body)
+	res, err := s.cond.Create(c.Request.Context(), criteria, s.condScope(c), body)
 	if err != nil {
 		return err
 	}
@@ -90,7 +96,7 @@ func (s *Server) conditionalUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.cond.Update(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, body, ifMatch)
+	res, err := s.cond.Update(c.Request.Context(), criteria, s.condScope(c), body, ifMatch)
 	if err != nil {
 		return limitedNotFound(c, err)
 	}
@@ -134,7 +140,7 @@ func (s *Server) conditionalDelete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := s.cond.Delete(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, ifMatch)
+	deleted, err := s.cond.Delete(c.Request.Context(), criteria, s.condScope(c), ifMatch)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/patient-involvement/fhir-server/internal/conditional"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/patch"
 )
@@ -128,7 +127,7 @@ func (s *Server) conditionalPatch(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.cond.Patch(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartmentOf(c)}, p, ifMatch)
+	res, err := s.cond.Patch(c.Request.Context(), criteria, s.condScope(c), p, ifMatch)
 	if err != nil {
 		return limitedNotFound(c, err)
 	}
