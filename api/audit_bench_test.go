@@ -98,15 +98,7 @@ func newAuditedServer(b *testing.B) (*testServer, string) {
 		b.Fatal(err)
 	}
 	var w *audit.Writer
-	s := newTestServer(b, func(o *api.Options) {
-		o.Auth = verifier
-		w, err = audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(o.Service, nil), Dir: b.TempDir(), Logger: o.Logger})
-		if err != nil {
-			b.Fatal(err)
-		}
-		o.Audit = w
-	})
-	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	s := newTestServer(b, func(o *api.Options) { o.Auth = verifier }, withAudit(b, &w, audit.WriterOptions{Dir: b.TempDir()}))
 	token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev"})
 	if err != nil {
 		b.Fatal(err)

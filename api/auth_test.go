@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,18 +47,10 @@ func newAuthServer(t *testing.T, opts ...serverOption) *authServer {
 		t.Fatal(err)
 	}
 	var w *audit.Writer
-	srv := newTestServer(t, append([]serverOption{func(o *api.Options) {
-		o.Auth = verifier
-		w, err = audit.NewWriter(audit.WriterOptions{
-			Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-			Sink: audit.ServiceSink(o.Service, nil), Dir: filepath.Join(dir, "audit-journal"),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Audit = w
-	}}, opts...)...)
-	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	srv := newTestServer(t, append([]serverOption{
+		func(o *api.Options) { o.Auth = verifier },
+		withAudit(t, &w, audit.WriterOptions{Source: audit.Source{Observer: "fhir-server-test"}, Dir: filepath.Join(dir, "audit-journal")}),
+	}, opts...)...)
 	data, err := os.ReadFile(filepath.Join(dir, auth.DevKeyFile))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/patient-involvement/fhir-server/api"
+	"github.com/patient-involvement/fhir-server/internal/audit"
 	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/report"
@@ -82,6 +84,26 @@ func newTestServerWith(t testing.TB, db *mongo.Database, so store.Options, opts 
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}
+}
+
+// withAudit turns the audit trail on, as a server runs: a writer made with wo, storing
+// through the server's own service unless wo names a sink and logging to the server's logger
+// unless wo names one. *w receives it; it is closed when t ends, after the server.
+func withAudit(t testing.TB, w **audit.Writer, wo audit.WriterOptions) serverOption {
+	return func(o *api.Options) {
+		if wo.Sink == nil {
+			wo.Sink = audit.ServiceSink(o.Service, nil)
+		}
+		if wo.Logger == nil {
+			wo.Logger = o.Logger
+		}
+		var err error
+		if *w, err = audit.NewWriter(wo); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = (*w).Close(context.Background()) })
+		o.Audit = *w
+	}
 }
 
 // response is what a test inspects of an HTTP response.

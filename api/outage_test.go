@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patient-involvement/fhir-server/api"
 	"github.com/patient-involvement/fhir-server/internal/audit"
-	"github.com/patient-involvement/fhir-server/internal/auth"
-	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/store"
 	"github.com/patient-involvement/fhir-server/internal/store/embedded"
 )
@@ -90,35 +86,9 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(client.Database("outage"), registry, store.Options{IDFiltersOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.EnsureIndexes(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := fhir.NewService(st, registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trail, err := audit.NewWriter(audit.WriterOptions{Sink: audit.ServiceSink(svc, nil), Dir: filepath.Join(dir, "audit"),
-		Logger: slog.New(slog.DiscardHandler), MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = trail.Close(context.Background()) })
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Audit: trail})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s := &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}
+	var trail *audit.Writer
+	s := newTestServerWith(t, client.Database("outage"), store.Options{IDFiltersOnly: true},
+		withAudit(t, &trail, audit.WriterOptions{Dir: filepath.Join(dir, "audit"), MaxBackoff: 200 * time.Millisecond}))
 	id, _ := s.mustCreate("QuestionnaireResponse", qrMinimal)
 
 	// Clients that keep reading through the outage: every answer is 200 or a 503 that says
@@ -180,7 +150,7 @@ func TestDatabaseOutage(t *testing.T) {
 		})
 	}
 	t.Run("database down: readyz", func(t *testing.T) {
-		resp, err := bounded.Get(srv.URL + "/readyz")
+		resp, err := bounded.Get(s.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
