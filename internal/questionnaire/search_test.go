@@ -132,10 +132,10 @@ func TestSearchByAnswer(t *testing.T) {
 	}
 
 	// Extracting the search values again (a new server version) computes the scores again.
-	if _, err := s.db.Collection("QuestionnaireResponse").UpdateMany(t.Context(), bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "spv", Value: 0}}}}); err != nil {
+	if _, err := s.DB.Collection("QuestionnaireResponse").UpdateMany(t.Context(), bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "spv", Value: 0}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.store.Reindex(t.Context(), nil); err != nil {
+	if err := s.Store.Reindex(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.searchIDs("item-answer-number=44261-6$6"); !slices.Equal(got, []string{"qr-phq9-006"}) {

@@ -4,22 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
-	"github.com/patient-involvement/fhir-server/api"
-	"github.com/patient-involvement/fhir-server/internal/auth"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
-	"github.com/patient-involvement/fhir-server/internal/store"
+	"github.com/patient-involvement/fhir-server/internal/servertest"
 	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 )
 
@@ -28,45 +22,13 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // testServer is the real server, with the Questionnaire rules, on a fresh database, reached
 // over HTTP.
 type testServer struct {
-	*httptest.Server
+	*servertest.Server
 	t testing.TB
-	// store and db are the server's store and database, for the tests that look beneath
-	// the API.
-	store *store.Store
-	db    *mongo.Database
 }
 
 func newTestServer(t testing.TB, mode questionnaire.Mode) *testServer {
 	t.Helper()
-	registry := fhir.DefaultRegistry()
-	db := storetest.NewDatabase(t)
-	st, err := store.New(db, registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t), JournalDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.EnsureIndexes(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	rules, err := questionnaire.New(st, questionnaire.Options{Mode: mode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.DeriveWith(rules)
-	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(rules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, t: t, store: st, db: db}
+	return &testServer{Server: servertest.New(t, servertest.Options{Questionnaire: questionnaire.Options{Mode: mode}}), t: t}
 }
 
 // response is what a test reads of an answer.
