@@ -483,7 +483,7 @@ func placeOf(ptr string) place {
 	return p
 }
 
-func unescape(tok string) string { return strings.NewReplacer("~1", "/", "~0", "~").Replace(tok) }
+func unescape(tok string) string { return pointerUnescaper.Replace(tok) }
 
 // schemaPath is the element path of a pointer: its member names without array positions.
 func schemaPath(ptr string) []string {

@@ -71,10 +71,15 @@ func applyJSON(p jsonpatch.Patch, doc []byte) ([]byte, error) {
 	return out, nil
 }
 
+// pointerEscaper and pointerUnescaper escape and unescape a JSON Pointer reference token
+// (RFC 6901); built once, since a FHIRPath Patch escapes every member of the resource.
+var (
+	pointerEscaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
+
 // pointerToken escapes one JSON Pointer reference token (RFC 6901).
-func pointerToken(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
+func pointerToken(s string) string { return pointerEscaper.Replace(s) }
 
 // op is one JSON Patch operation.
 type op struct {

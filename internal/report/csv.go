@@ -99,7 +99,7 @@ func cellText(s string) string {
 // formatDate writes an instant as a date when it is midnight in loc, else as a dateTime.
 func formatDate(t time.Time, loc *time.Location) string {
 	lt := t.In(loc)
-	if lt.Hour() == 0 && lt.Minute() == 0 && lt.Second() == 0 && lt.Nanosecond() == 0 {
+	if isMidnight(lt) {
 		return lt.Format("2006-01-02")
 	}
 	return lt.Format(time.RFC3339)

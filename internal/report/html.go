@@ -31,13 +31,6 @@ var words = map[string]map[string]string{
 		"statuses": "Status", "noComments": "Inga kommentarer.", "overview": "Svar per enhet"},
 }
 
-func (r *Report) word(key string) string {
-	if m, ok := words[r.Lang]; ok {
-		return m[key]
-	}
-	return words["en"][key]
-}
-
 // Page data of the HTML form.
 type htmlPage struct {
 	Lang, Title, Period, PrevPeriod, Versions, Statuses, Generated, MinNote string

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -195,10 +196,8 @@ func optionConcept(o Option, lang string) jsonObject {
 // unitCoding is a stratum's key as a coding: "system|value" of a unit, the value alone of
 // a FHIRPath stratifier.
 func unitCoding(key string) jsonObject {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '|' {
-			return jsonObject{"system": key[:i], "code": key[i+1:]}
-		}
+	if system, code, ok := strings.Cut(key, "|"); ok {
+		return jsonObject{"system": system, "code": code}
 	}
 	return jsonObject{"code": key}
 }

@@ -108,10 +108,7 @@ func (l *Layout) raw(s *stratumAcc) *Stratum {
 		switch it.kind() {
 		case kindChoice, kindBoolean:
 			f.Options = make([]OptionFigures, len(it.Options))
-			total := 0
-			for _, c := range acc.counts {
-				total += c
-			}
+			total := answered(f)
 			for oi, c := range acc.counts {
 				c := c
 				f.Options[oi].Count = &c

@@ -63,9 +63,6 @@ func New(src Source, reader Reader, searcher search.Searcher, opts Options) (*Se
 	return &Service{src: src, reader: reader, searcher: searcher, opts: opts}, nil
 }
 
-// MinCount is the server's minimum count.
-func (s *Service) MinCount() int { return s.opts.MinCount }
-
 // Location is the time zone of dates given without one.
 func (s *Service) Location() *time.Location { return s.opts.Location }
 
