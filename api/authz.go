@@ -132,20 +132,11 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 		if !ok {
 			return fhir.Errorf(fhir.KindForbidden, "The %s interaction is not covered by any scope", in)
 		}
-		level, err := p.Authorize(typ, action)
+		compartment, err := reach(p, typ, action, isWrite(in))
 		if err != nil {
 			return err
 		}
-		a := access{principal: p}
-		if level == auth.AccessPatient {
-			if auditOnlyTypes[typ] {
-				return fhir.Errorf(fhir.KindForbidden, "%s resources can be read or written only with user/ or system/ scopes, not patient/ ones", typ)
-			}
-			if isWrite(in) && !isPatientData(typ) {
-				return fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", typ)
-			}
-			a.compartment = "Patient/" + p.Patient
-		}
+		a := access{principal: p, compartment: compartment}
 		c.Set(accessKey, a)
 		ctx := fhir.WithWriteGuard(auth.WithPrincipal(c.Request.Context(), p), s.writeGuard(a, typ))
 		if a.compartment != "" {
@@ -155,6 +146,24 @@ func (s *Server) authorize(in fhir.Interaction, next handlerFunc) handlerFunc {
 		c.Request = c.Request.WithContext(ctx)
 		return next(c)
 	}
+}
+
+// reach decides how much of typ the principal p may reach for action (a write when write is
+// set): all of it (""), the resources of its patient's compartment ("Patient/<id>"), or
+// nothing, with a 403 that says why. Interactions and the conditional references of a
+// transaction decide with it.
+func reach(p *auth.Principal, typ string, action auth.Action, write bool) (string, error) {
+	level, err := p.Authorize(typ, action)
+	if err != nil || level != auth.AccessPatient {
+		return "", err
+	}
+	if auditOnlyTypes[typ] {
+		return "", fhir.Errorf(fhir.KindForbidden, "%s resources can be read or written only with user/ or system/ scopes, not patient/ ones", typ)
+	}
+	if write && !isPatientData(typ) {
+		return "", fhir.Errorf(fhir.KindForbidden, "A token with patient/ scopes cannot change %s resources: they are not patient data", typ)
+	}
+	return "Patient/" + p.Patient, nil
 }
 
 func isWrite(in fhir.Interaction) bool {

@@ -299,6 +299,34 @@ func TestBundleEntriesAreAuthorisedOneByOne(t *testing.T) {
 	}
 }
 
+// TestConditionalReferencesReachWhatTheCallerMaySearch: a transaction's conditional
+// references are searched as the caller may search, so a patient token learns nothing through
+// them of the audit trail, of Subscriptions or of another patient's data.
+func TestConditionalReferencesReachWhatTheCallerMaySearch(t *testing.T) {
+	t.Parallel()
+	s := newAuthServer(t)
+	admin := "Bearer " + s.mint(auth.TokenOptions{Scope: "system/*.*"})
+	if r := s.do("POST", "/fhir/QuestionnaireResponse", []byte(`{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/bo"},"identifier":{"system":"urn:test","value":"bo-1"}}`), "Authorization", admin); r.status != http.StatusCreated {
+		t.Fatalf("seed: %d %s", r.status, r.body)
+	}
+	anna := "Bearer " + s.mint(auth.TokenOptions{Scope: "patient/*.cruds", Patient: "anna"})
+	cases := []struct {
+		name, reference string
+		status          int
+		want            string
+	}{
+		{"the audit trail", "AuditEvent?action=C", 403, "AuditEvent resources can be read or written only with user/ or system/ scopes"},
+		{"Subscriptions", "Subscription?status=requested,active,off,error", 403, "Subscription resources can be read or written only with user/ or system/ scopes"},
+		{"another patient's response", "QuestionnaireResponse?identifier=urn:test|bo-1", 404, "no QuestionnaireResponse matches"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			qr := `{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/anna"},"author":{"reference":"` + tc.reference + `"}}`
+			outcome(t, s.do("POST", "/fhir", bundleOf("transaction", entry{resource: qr, method: "POST", url: "QuestionnaireResponse"}), "Authorization", anna), tc.status, tc.want)
+		})
+	}
+}
+
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // TestBundleEntriesAreAudited: every entry of a batch or transaction has its AuditEvent,

@@ -485,16 +485,11 @@ func (s *Server) resolveReference(c *gin.Context, typ, query string) (*fhir.Reso
 	if err != nil {
 		return nil, err
 	}
-	scope := conditional.Scope{BaseURL: s.baseURL(c)}
-	if p := principal(c); p != nil {
-		switch p.Access(typ, auth.ActionSearch) {
-		case auth.AccessNone:
-			return nil, fhir.Errorf(fhir.KindForbidden, "the access token does not allow searching %s resources", typ)
-		case auth.AccessPatient:
-			scope.Compartment = "Patient/" + p.Patient
-		}
+	compartment, err := reach(principal(c), typ, auth.ActionSearch, false)
+	if err != nil {
+		return nil, err
 	}
-	return s.cond.Resolve(c.Request.Context(), criteria, scope)
+	return s.cond.Resolve(c.Request.Context(), criteria, conditional.Scope{BaseURL: s.baseURL(c), Compartment: compartment})
 }
 
 // createdID is the id in the Location of a create's answer.
