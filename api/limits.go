@@ -239,13 +239,20 @@ func (b *largeBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.release == nil && b.read+int64(len(p)) > b.l.largeBytes {
-		if err := b.take(); err != nil {
-			return 0, err
+	if b.release == nil {
+		// Without a slot, read at most one byte past the large size: the body is large when
+		// that byte comes, not when the reader's buffer would have room for it.
+		if room := b.l.largeBytes - b.read + 1; int64(len(p)) > room {
+			p = p[:room]
 		}
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.read += int64(n)
+	if b.release == nil && b.read > b.l.largeBytes {
+		if err := b.take(); err != nil {
+			return 0, err
+		}
+	}
 	return n, err
 }
 

@@ -190,11 +190,23 @@ func TestConcurrencyCaps(t *testing.T) {
 		if r := s.do("POST", "/fhir/QuestionnaireResponse", []byte(qrMinimal)); r.status != 201 {
 			t.Errorf("a small body while a large one is read: %d %s", r.status, r.body)
 		}
+		// Just under the large size, whatever the sizes of the reads that take it in.
+		under := `{"resourceType":"QuestionnaireResponse","status":"completed","item":[{"linkId":"` + strings.Repeat("u", 1950) + `"}]}`
+		if r := s.do("POST", "/fhir/QuestionnaireResponse", []byte(under)); r.status != 201 || len(under) > 2048 {
+			t.Errorf("a body of %d bytes, under the large size, while a large one is read: %d %s", len(under), r.status, r.body)
+		}
 		if st := finish(); st != 201 {
 			t.Errorf("the held request: %d", st)
 		}
 		if r := s.do("POST", "/fhir/QuestionnaireResponse", []byte(body)); r.status != 201 {
 			t.Errorf("a large body after the turn was given back: %d %s", r.status, r.body)
+		}
+		// A large entry is read as part of its Bundle, in the Bundle's turn.
+		for _, typ := range []string{"batch", "transaction"} {
+			res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf(typ, entry{resource: body, method: "POST", url: "QuestionnaireResponse"})), typ+"-response")
+			if st := res.Entry[0].Response.Status; st != "201 Created" {
+				t.Errorf("a large entry of a %s: %s %s", typ, st, res.Entry[0].Response.Outcome)
+			}
 		}
 	})
 }

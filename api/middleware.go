@@ -91,9 +91,15 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Abort()
 		return
 	}
+	if runOf(c) != nil {
+		// An entry's body is part of its Bundle's, read in the Bundle's turn.
+		c.Request.Body = readErrors{body}
+		c.Next()
+		return
+	}
 	lb := &largeBody{ReadCloser: readErrors{body}, l: s.limits, ctx: c.Request.Context()}
 	defer lb.done()
-	if c.Request.ContentLength > s.limits.largeBytes && runOf(c) == nil { // an entry's body is part of its Bundle's
+	if c.Request.ContentLength > s.limits.largeBytes {
 		if err := lb.take(); err != nil {
 			c.Set(formatKey, mediaFHIRJSON)
 			writeError(c, err)
