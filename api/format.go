@@ -18,6 +18,16 @@ const (
 	mediaJSON     = "application/json"
 )
 
+// isJSONMedia reports whether a Content-Type of an answer is FHIR JSON or JSON ("" counts as
+// JSON: every answer the server writes without one is).
+func isJSONMedia(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == mediaFHIRJSON || mt == mediaJSON)
+}
+
 // formatKey holds the negotiated response media type in the gin context.
 const formatKey = "fhir.format"
 

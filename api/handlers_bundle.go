@@ -555,7 +555,18 @@ func (s *Server) writeBundleResponse(c *gin.Context, typ string, entries []*bund
 			resp.LastModified = fhir.FormatInstant(lm)
 		}
 		entry := BundleEntry{Response: resp}
-		if len(bytes.TrimSpace(r.body)) > 0 {
+		if ct := r.header.Get("Content-Type"); len(r.body) > 0 && !isJSONMedia(ct) {
+			// What is not FHIR JSON (a report's CSV or page) is the entry's resource as a Binary.
+			bin, err := marshalJSON(struct {
+				ResourceType string `json:"resourceType"`
+				ContentType  string `json:"contentType"`
+				Data         string `json:"data"`
+			}{"Binary", ct, base64.StdEncoding.EncodeToString(r.body)})
+			if err != nil {
+				return fhir.Wrap(err, "encode %s", typ)
+			}
+			entry.Resource = bin
+		} else if len(bytes.TrimSpace(r.body)) > 0 {
 			var head struct {
 				ResourceType string `json:"resourceType"`
 				Meta         struct {

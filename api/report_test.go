@@ -148,6 +148,14 @@ func TestReport(t *testing.T) {
 	if got := strings.Join(rows[0], ","); got != "questionnaire,version,period_start,period_end,stratum,linkId,answer,count,n,percent,mean,suppressed" {
 		t.Errorf("header %s", got)
 	}
+
+	// In a batch, the CSV is the entry's resource as a Binary.
+	csvBody := r.body
+	res := readBundleResponse(t, s.do(http.MethodPost, "/fhir", bundleOf("batch", entry{method: "GET", url: "Questionnaire/$report?_format=csv&url=" + url.QueryEscape(lupURL+"|2.0") + march + "&compare=previous"})), "batch-response")
+	var bin struct{ ResourceType, ContentType, Data string }
+	if err := json.Unmarshal(res.Entry[0].Resource, &bin); err != nil || res.Entry[0].Response.Status != "200 OK" || bin.ResourceType != "Binary" || !strings.HasPrefix(bin.ContentType, "text/csv") || bin.Data != base64Std(string(csvBody)) {
+		t.Errorf("the CSV in a batch: %s %v %s %s", res.Entry[0].Response.Status, err, bin.ResourceType, bin.ContentType)
+	}
 	find := func(period, stratum, link, answer string) []string {
 		for _, row := range rows[1:] {
 			if row[2] == period && row[4] == stratum && row[5] == link && row[6] == answer {
