@@ -148,13 +148,18 @@ func checkRequestMedia(contentType, path string) error {
 }
 
 // writeJSON writes a JSON body in the negotiated media type, with the FHIR version it is in,
-// indented when _pretty=true.
+// indented when _pretty=true, and the Subscription headers the caller may not read masked.
 func writeJSON(c *gin.Context, status int, body []byte) {
+	writeMaskedJSON(c, status, maskSecrets(c, body))
+}
+
+// writeMaskedJSON is writeJSON for a body whose Subscription headers were masked already:
+// a batch or transaction answer, each of whose entries was answered by its own request.
+func writeMaskedJSON(c *gin.Context, status int, body []byte) {
 	media := c.GetString(formatKey)
 	if media == "" {
 		media = mediaFHIRJSON
 	}
-	body = maskSecrets(c, body)
 	if c.Query("_pretty") == "true" {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, body, "", "  "); err == nil {

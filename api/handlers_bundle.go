@@ -592,7 +592,7 @@ func (s *Server) writeBundleResponse(c *gin.Context, typ string, entries []*bund
 	if err != nil {
 		return fhir.Wrap(err, "encode %s", typ)
 	}
-	writeJSON(c, http.StatusOK, data)
+	writeMaskedJSON(c, http.StatusOK, data)
 	return nil
 }
 

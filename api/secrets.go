@@ -10,7 +10,8 @@ import (
 // A Subscription's channel.header carries its receiver's secret. Every JSON body the API
 // answers passes maskSecrets, which leaves the header values to those who may read them
 // (the Subscription's creator and system/ tokens) and masks them for every other caller,
-// whatever the path: read, vread, history, search, a write's answer, a Bundle's entries.
+// whatever the path: read, vread, history, search, a write's answer, a Bundle's entries
+// (each masked by the entry's own request, and the batch or transaction answer not again).
 
 const secretsKey = "fhir.secrets"
 

@@ -93,4 +93,12 @@ func TestSubscriptionHeadersOnlyForTheirCreator(t *testing.T) {
 			t.Errorf("after the PATCH the creator reads %s", r.body)
 		}
 	})
+	t.Run("the creator reads it and deletes it in one batch", func(t *testing.T) {
+		// Each entry is answered as its own request would be: the batch's answer is not
+		// masked again once the Subscription is gone.
+		res := readBundleResponse(t, s.do("POST", "/fhir", bundleOf("batch", entry{method: "GET", url: "Subscription/" + id}, entry{method: "DELETE", url: "Subscription/" + id}), h(creator)...), "batch-response")
+		if len(res.Entry) != 2 || res.Entry[0].Response.Status != "200 OK" || !strings.Contains(string(res.Entry[0].Resource), secret) || strings.Contains(string(res.Entry[0].Resource), subscription.SubsettedCode) {
+			t.Errorf("the creator's batch: %+v", res.Entry)
+		}
+	})
 }
