@@ -202,11 +202,7 @@ func describeParam(d *search.Definition) string {
 		b.WriteString(" Values join, with $, " + strings.Join(parts, " and ") + ".")
 		for _, c := range d.Components {
 			if len(c.Def.Comparators) > 0 {
-				prefixes := make([]string, len(c.Def.Comparators))
-				for i, p := range c.Def.Comparators {
-					prefixes[i] = string(p)
-				}
-				b.WriteString(" Prefixes on " + c.Def.Name + ": " + strings.Join(prefixes, ", ") + " (none means eq).")
+				b.WriteString(" Prefixes on " + c.Def.Name + ": " + joinPrefixes(c.Def.Comparators) + " (none means eq).")
 			}
 		}
 	}
@@ -226,13 +222,18 @@ func describeParam(d *search.Definition) string {
 		b.WriteString(" Modifiers: " + strings.Join(mods, ", ") + ".")
 	}
 	if len(d.Comparators) > 0 {
-		prefixes := make([]string, len(d.Comparators))
-		for i, p := range d.Comparators {
-			prefixes[i] = string(p)
-		}
-		b.WriteString(" Prefixes: " + strings.Join(prefixes, ", ") + " (none means eq).")
+		b.WriteString(" Prefixes: " + joinPrefixes(d.Comparators) + " (none means eq).")
 	}
 	return b.String()
+}
+
+// joinPrefixes lists search prefixes, comma-separated.
+func joinPrefixes(ps []search.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return strings.Join(out, ", ")
 }
 
 // capabilities serves GET /fhir/metadata.

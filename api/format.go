@@ -171,12 +171,10 @@ func writeMaskedJSON(c *gin.Context, status int, body []byte) {
 
 // writeValue encodes v without HTML escaping and writes it.
 func writeValue(c *gin.Context, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := marshalJSON(v)
+	if err != nil {
 		writeError(c, fhir.Wrap(err, "encode response"))
 		return
 	}
-	writeJSON(c, status, bytes.TrimRight(buf.Bytes(), "\n"))
+	writeJSON(c, status, body)
 }

@@ -38,11 +38,9 @@ func maskSecrets(c *gin.Context, body []byte) []byte {
 	if err := dec.Decode(&tree); err != nil || !secrets.MaskHeaders(tree, p) {
 		return body
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(tree); err != nil {
+	out, err := marshalJSON(tree)
+	if err != nil {
 		return body
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	return out
 }
