@@ -65,17 +65,21 @@ type requestEntry struct {
 
 // bundleEntry is one entry being served.
 type bundleEntry struct {
-	n   int
-	req *http.Request
+	n int
+	// header holds the request headers its request element gives (If-Match, …).
+	header http.Header
+	// fullURL is the entry's fullUrl, which the other entries of a transaction may refer to.
+	fullURL string
 	// name says which entry it is, for messages: "entry 3 (PUT CarePlan/1)".
 	name string
 	// key is the resource it changes, when its URL names one ("CarePlan/1", or the URL of
 	// a conditional write), for refusing two entries of a transaction that change one.
 	key    string
 	method string
-	// target is the type and id (or query) of its URL.
-	path string
-	body []byte
+	// path is its URL relative to the base: type, id and query; target is path without the
+	// query.
+	path, target string
+	body         []byte
 	// contentType is the media type of body.
 	contentType string
 	// assigned is the id a transaction's plain create takes.
@@ -202,7 +206,7 @@ func (s *Server) serveBundle(c *gin.Context, run *bundleRun, b *requestBundle) (
 		}
 		return "batch-response", entries, nil
 	}
-	return "transaction-response", entries, s.transaction(c, run, b, entries)
+	return "transaction-response", entries, s.transaction(c, run, entries)
 }
 
 // maxBundleEntries is the configured bound on a Bundle's entries.
@@ -234,8 +238,8 @@ func (s *Server) readEntry(c *gin.Context, i int, re *requestEntry) (*bundleEntr
 	if u, err := url.Parse(path); err != nil || u.IsAbs() || strings.HasPrefix(path, "fhir/") || path == "" {
 		return nil, fhir.Errorf(fhir.KindInvalid, "Entry %d has the url %q: give it relative to the server's base, e.g. QuestionnaireResponse/123 or CarePlan?subject=Patient/1", i, re.Request.URL).At(at + ".url")
 	}
-	e := &bundleEntry{n: i, method: method, path: path, ifNoneExist: re.Request.IfNoneExist,
-		name: fmt.Sprintf("entry %d (%s %s)", i, method, path)}
+	e := &bundleEntry{n: i, method: method, path: path, target: strings.SplitN(path, "?", 2)[0], fullURL: re.FullURL,
+		ifNoneExist: re.Request.IfNoneExist, name: fmt.Sprintf("entry %d (%s %s)", i, method, path)}
 	if method != http.MethodGet && method != http.MethodHead && method != http.MethodPost {
 		e.key = path
 	}
@@ -252,13 +256,12 @@ func (s *Server) readEntry(c *gin.Context, i int, re *requestEntry) (*bundleEntr
 		}
 		e.body, e.contentType = body, ct
 	}
-	h := http.Header{}
+	e.header = http.Header{}
 	for name, v := range map[string]string{"If-None-Match": re.Request.IfNoneMatch, "If-Modified-Since": re.Request.IfModifiedSince, "If-Match": re.Request.IfMatch, ifNoneExist: re.Request.IfNoneExist} {
 		if v != "" {
-			h.Set(name, v)
+			e.header.Set(name, v)
 		}
 	}
-	e.req = &http.Request{Header: h}
 	return e, nil
 }
 
@@ -291,7 +294,7 @@ func patchEntryBody(i int, res json.RawMessage) ([]byte, string, error) {
 }
 
 // transaction serves the entries of a transaction Bundle all or nothing.
-func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, entries []*bundleEntry) error {
+func (s *Server) transaction(c *gin.Context, run *bundleRun, entries []*bundleEntry) error {
 	// Two entries that change one resource: refused before anything is done.
 	seen := map[string]*bundleEntry{}
 	for _, e := range entries {
@@ -310,16 +313,15 @@ func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, e
 
 	unit := fhir.NewUnitOfWork()
 	refs := map[string]string{}
-	for i, e := range entries {
+	for _, e := range entries {
 		if e.method == http.MethodPost {
-			typ := strings.SplitN(e.path, "?", 2)[0]
 			e.assigned = fhir.NewID()
 			if e.ifNoneExist == "" {
-				s.mapFullURL(refs, b.Entry[i].FullURL, typ, e.assigned)
+				s.mapFullURL(refs, e.fullURL, e.target, e.assigned)
 			}
 		}
 	}
-	if err := s.resolveConditionalReferences(c, b, entries, refs); err != nil {
+	if err := s.resolveConditionalReferences(c, entries, refs); err != nil {
 		return err
 	}
 	// R4 order: DELETE, POST (conditional creates first, their ids being known only once
@@ -344,7 +346,7 @@ func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, e
 	// against them as they will be stored.
 	rank := func(e *bundleEntry) int {
 		r := 2 * order(e)
-		if typ, _, _ := strings.Cut(strings.SplitN(e.path, "?", 2)[0], "/"); typ != "Questionnaire" {
+		if typ, _, _ := strings.Cut(e.target, "/"); typ != "Questionnaire" {
 			r++
 		}
 		return r
@@ -370,7 +372,7 @@ func (s *Server) transaction(c *gin.Context, run *bundleRun, b *requestBundle, e
 		if e.method == http.MethodPost && e.ifNoneExist != "" {
 			// A conditional create that matched keeps the id it matched.
 			if id := createdID(e.res); id != "" {
-				s.mapFullURL(refs, b.Entry[e.n].FullURL, strings.SplitN(e.path, "?", 2)[0], id)
+				s.mapFullURL(refs, e.fullURL, e.target, id)
 			}
 		}
 	}
@@ -447,7 +449,7 @@ var conditionalReference = regexp.MustCompile(`^([A-Z][A-Za-z]+)\?(.+)$`)
 
 // resolveConditionalReferences finds every conditional reference in the entries' resources
 // and maps it to the one resource it matches, among those the caller may search.
-func (s *Server) resolveConditionalReferences(c *gin.Context, b *requestBundle, entries []*bundleEntry, refs map[string]string) error {
+func (s *Server) resolveConditionalReferences(c *gin.Context, entries []*bundleEntry, refs map[string]string) error {
 	for _, e := range entries {
 		var err error
 		walkStrings(e.body, func(key, v string) {
@@ -518,7 +520,7 @@ func (s *Server) serveEntry(c *gin.Context, run *bundleRun, e *bundleEntry, ctx 
 		return
 	}
 	req.Host, req.RemoteAddr, req.TLS = parent.Host, parent.RemoteAddr, parent.TLS
-	for k, v := range e.req.Header {
+	for k, v := range e.header {
 		req.Header[k] = v
 	}
 	for _, h := range []string{"Authorization", "Prefer", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {
