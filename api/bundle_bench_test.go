@@ -55,11 +55,11 @@ func BenchmarkTransactionVersusSingleCreates(b *testing.B) {
 		return float64(d[len(d)/2].Microseconds()) / 1000
 	}
 	for _, n := range bundleBenchSizes(b) {
-		entries := make([]string, n)
+		entries := make([]entry, n)
 		for i := range entries {
-			entries[i] = `{"resource":` + qrMinimal + `,"request":{"method":"POST","url":"QuestionnaireResponse"}}`
+			entries[i] = entry{resource: qrMinimal, method: "POST", url: "QuestionnaireResponse"}
 		}
-		bundle := `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+		bundle := string(bundleOf("transaction", entries...))
 		var single, tx []time.Duration
 		b.Run(strconv.Itoa(n)+" single creates", func(b *testing.B) {
 			for b.Loop() {

@@ -232,7 +232,7 @@ func TestBatchServesEachEntryOnItsOwn(t *testing.T) {
 		entry{resource: `{"resourceType":"CarePlan","id":"` + planID + `","status":"bogus","intent":"plan"}`, method: "PUT", url: "CarePlan/" + planID},
 		entry{method: "GET", url: "CarePlan/" + planID},
 		entry{method: "GET", url: "CarePlan/nope"},
-		entry{resource: `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + b64(`[{"op":"replace","path":"/status","value":"completed"}]`) + `"}`, method: "PATCH", url: "CarePlan/" + planID},
+		entry{resource: `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + base64Std(`[{"op":"replace","path":"/status","value":"completed"}]`) + `"}`, method: "PATCH", url: "CarePlan/" + planID},
 	)), `]}`, `,{"resource":{"resourceType":"CarePlan"}}]}`, 1))
 	res := readBundleResponse(t, s.do("POST", "/fhir", b, "Prefer", "return=minimal"), "batch-response")
 	want := []string{"201 Created", "400 Bad Request", "200 OK", "404 Not Found", "200 OK", "400 Bad Request"}
@@ -254,10 +254,6 @@ func TestBatchServesEachEntryOnItsOwn(t *testing.T) {
 	if res.Entry[2].Resource == nil || res.Entry[4].Response.Etag != `W/"2"` {
 		t.Errorf("read %s, patch %+v", res.Entry[2].Resource, res.Entry[4].Response)
 	}
-}
-
-func b64(s string) string {
-	return strings.TrimSpace(fmt.Sprint(base64Std(s)))
 }
 
 // TestBundleEntriesAreAuthorisedOneByOne: a patient token's transaction that touches another
@@ -284,7 +280,7 @@ func TestBundleEntriesAreAuthorisedOneByOne(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			other := tc.other
 			if other.method == "PATCH" {
-				other.resource = `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + b64(other.resource) + `"}`
+				other.resource = `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + base64Std(other.resource) + `"}`
 			}
 			before := s.versions("QuestionnaireResponse", "Authorization", "Bearer "+admin)
 			outcome(t, s.do("POST", "/fhir", bundleOf("transaction", own, other), "Authorization", anna), tc.status, tc.want)

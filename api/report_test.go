@@ -37,15 +37,7 @@ func lupResponse(unit, authored string, overall, welcome int, comment string) st
 func reportServer(t *testing.T) *testServer {
 	t.Helper()
 	s := newTestServer(t)
-	for _, f := range []string{"lup-outpatient-v1.json", "lup-outpatient-v2.json"} {
-		raw, err := os.ReadFile("../fixtures/Questionnaire/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := s.do(http.MethodPost, "/fhir/Questionnaire", raw); r.status != http.StatusCreated {
-			t.Fatalf("create %s: %d %s", f, r.status, r.body)
-		}
-	}
+	storeQuestionnaires(t, s, "lup-outpatient-v1.json", "lup-outpatient-v2.json")
 	units := map[string][]int{"A": {5, 5, 4, 4, 3, 1}, "B": {5, 5, 5, 5, 5}, "C": {1, 1, 1}, "D": {2, 2, 3, 3, 3, 4, 5}}
 	for unit, answers := range units {
 		for i, a := range answers {
@@ -467,11 +459,11 @@ func storeQuestionnaires(t *testing.T, s *testServer, files ...string) {
 // createAll creates resources in one transaction.
 func createAll(t *testing.T, s *testServer, typ string, resources []string) {
 	t.Helper()
-	entries := make([]string, len(resources))
+	entries := make([]entry, len(resources))
 	for i, res := range resources {
-		entries[i] = `{"resource":` + res + `,"request":{"method":"POST","url":"` + typ + `"}}`
+		entries[i] = entry{resource: res, method: "POST", url: typ}
 	}
-	if r := s.do(http.MethodPost, "/fhir", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); r.status != http.StatusOK {
+	if r := s.do(http.MethodPost, "/fhir", bundleOf("transaction", entries...)); r.status != http.StatusOK {
 		t.Fatalf("transaction: %d %.300s", r.status, r.body)
 	}
 }
