@@ -444,11 +444,14 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) (err error) 
 	return s.putLocked(ctx, next, prev, doc, putMode{})
 }
 
-// putMode says how putLocked runs: in a MongoDB transaction (inTxn), and what to call after
-// each database operation (step, inside a transaction on the embedded database).
+// putMode says how putLocked runs: in a MongoDB transaction (inTxn), whether the version
+// being replaced was read and checked already under the resource's lock (checked, inside a
+// transaction on the embedded database), and what to call after each database operation
+// (step, there too).
 type putMode struct {
-	inTxn bool
-	step  func()
+	inTxn   bool
+	checked bool
+	step    func()
 }
 
 func (m putMode) stepped() {
@@ -482,7 +485,7 @@ func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bs
 		return s.wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
 	}
 	m.stepped()
-	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc); err != nil {
+	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc, m.checked); err != nil {
 		if errors.Is(err, fhir.ErrVersionConflict) {
 			return err
 		}
@@ -507,8 +510,9 @@ func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bs
 
 // replaceVersion replaces the current document of typ/id with doc if it still holds version
 // vid, and reports fhir.ErrVersionConflict if it does not. The caller holds the resource's
-// lock.
-func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, doc bson.D) error {
+// lock. On the embedded database, checked says the caller read the current document under
+// that lock and found it is version vid, so it is not read again.
+func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, doc bson.D, checked bool) error {
 	if !s.idFiltersOnly {
 		// One atomic conditional replace, served by the _id index.
 		res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "vid", Value: vid}}, doc)
@@ -522,12 +526,14 @@ func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, d
 	}
 	// Under the lock nothing in this process writes the resource, and nothing else writes
 	// the database: reading the version and then replacing by _id is exact.
-	holds, err := s.holdsVersion(ctx, typ, id, vid)
-	if err != nil {
-		return err
-	}
-	if !holds {
-		return fhir.ErrVersionConflict
+	if !checked {
+		holds, err := s.holdsVersion(ctx, typ, id, vid)
+		if err != nil {
+			return err
+		}
+		if !holds {
+			return fhir.ErrVersionConflict
+		}
 	}
 	res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
 	if err != nil {
