@@ -121,9 +121,10 @@ type segment struct {
 	path string
 	// size is how many bytes of it are durable; read how many the drainer has dispatched.
 	size, read int64
-	// sealed: nothing more is appended. dispatched and done count its batches.
-	sealed           bool
-	dispatched, done int
+	// sealed: nothing more is appended. pending counts its batches dispatched and not
+	// stored yet.
+	sealed  bool
+	pending int
 	// kept: a batch of it was given up at Close, so it must stay for the next start.
 	kept bool
 }
@@ -459,7 +460,7 @@ func (w *Writer) drainLoop() {
 			if seg != nil {
 				break
 			}
-			if w.appenderDone && !w.outstanding() {
+			if w.appenderDone && len(w.inflight) == 0 {
 				w.jmu.Unlock()
 				return // what is left is kept for the next start
 			}
@@ -504,7 +505,7 @@ func (w *Writer) drainLoop() {
 				}
 			}
 			w.jmu.Lock()
-			seg.dispatched++
+			seg.pending++
 			w.inflight[b] = oldest
 			w.jmu.Unlock()
 			select {
@@ -524,17 +525,6 @@ func (w *Writer) drainLoop() {
 	}
 }
 
-// outstanding reports whether a batch of some journal file is still being stored. Called
-// with jmu held.
-func (w *Writer) outstanding() bool {
-	for _, s := range w.segs {
-		if s.done < s.dispatched && !s.kept {
-			return true
-		}
-	}
-	return len(w.inflight) > 0
-}
-
 // aborted reports whether Close gave up.
 func (w *Writer) aborted() bool {
 	select {
@@ -549,7 +539,7 @@ func (w *Writer) aborted() bool {
 func (w *Writer) removeStored(files map[*segment]*os.File) {
 	kept := w.segs[:0]
 	for _, s := range w.segs {
-		if s.sealed && !s.kept && s.read >= s.size && s.done == s.dispatched {
+		if s.sealed && !s.kept && s.read >= s.size && s.pending == 0 {
 			if f := files[s]; f != nil {
 				_ = f.Close()
 				delete(files, s)
@@ -573,7 +563,7 @@ func (w *Writer) storeLoop() {
 		w.jmu.Lock()
 		delete(w.inflight, b)
 		if stored {
-			b.seg.done++
+			b.seg.pending--
 			w.stored += int64(len(b.events))
 		} else {
 			b.seg.kept = true
