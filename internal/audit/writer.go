@@ -205,16 +205,13 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 // It returns an error when r is invalid (see Record.Validate), the writer is closed
 // (ErrClosed) or the journal cannot be written: then r was not taken.
 func (w *Writer) Record(r Record) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	if r.ID == "" {
 		r.ID = fhir.NewID()
 	}
-	ev, err := Build(r, w.o.Source)
+	ev, err := Build(r, w.o.Source) // validates r
 	if err != nil {
 		return err
 	}
