@@ -332,9 +332,8 @@ const indexVersion = 6
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	tree := r.Tree
 	if tree == nil {
-		dec := json.NewDecoder(bytes.NewReader(r.Raw))
-		dec.UseNumber()
-		if err := dec.Decode(&tree); err != nil {
+		var err error
+		if tree, err = decodeTree(r.Raw); err != nil {
 			return nil, s.wrap(err, "decode %s/%s to index it", r.Type, r.ID)
 		}
 	}
@@ -351,6 +350,15 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	delete(ix, "_id")
 	delete(ix, "_lastUpdated")
 	return ix, nil
+}
+
+// decodeTree decodes a stored body as fhir.Resource.Tree holds it: numbers as json.Number.
+func decodeTree(raw []byte) (map[string]any, error) {
+	var tree map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	err := dec.Decode(&tree)
+	return tree, err
 }
 
 func historyDoc(r *fhir.Resource) bson.D {
@@ -847,11 +855,11 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	if s.deriver != nil {
 		// What was computed from the content when the version was written (scores) is
 		// computed again: it is not kept apart from the search values.
-		dec := json.NewDecoder(bytes.NewReader(r.Raw))
-		dec.UseNumber()
-		if err := dec.Decode(&r.Tree); err != nil {
+		tree, err := decodeTree(r.Raw)
+		if err != nil {
 			return fmt.Errorf("decode %s/%s to index it: %w", r.Type, r.ID, err)
 		}
+		r.Tree = tree
 		r.Derived = s.deriver.Derive(ctx, r.Type, r.Tree)
 	}
 	ix, err := s.index(r)
