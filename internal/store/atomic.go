@@ -180,7 +180,7 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 		}
 		if w.Prev != nil {
 			jw.History = historyID(w.Prev.ID, w.Prev.VersionID)
-			if !sameStrings(w.Prev.Compartments, w.Next.Compartments) {
+			if !slices.Equal(w.Prev.Compartments, w.Next.Compartments) {
 				jw.MovedUpTo, jw.Compartments = w.Prev.VersionID, w.Prev.Compartments
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -500,7 +501,7 @@ func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bs
 		return s.wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
 	}
 	m.stepped()
-	if !sameStrings(prev.Compartments, next.Compartments) {
+	if !slices.Equal(prev.Compartments, next.Compartments) {
 		// The resource moved to another patient: its earlier versions belong to whoever it
 		// belongs to now, so that the patient it left reads none of them. (A process that
 		// dies right here leaves them with the old patient until the resource is written
@@ -582,18 +583,6 @@ func (s *Store) moveHistory(ctx context.Context, typ, id string, upTo int64, cmp
 		}
 	}
 	return nil
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // InsertNew implements fhir.BatchStore: one unordered insert command per type and batch of
@@ -691,7 +680,7 @@ func (s *Store) Indexes() []Index {
 			)
 		}
 		for _, d := range search.Definitions(t.Name) {
-			if d.Type == search.TypeComposite || d.Name == "_id" || d.Name == "_lastUpdated" {
+			if d.Type == search.TypeComposite || documentFields[d.Name] != "" {
 				continue // composites do not sort; _id and _lastUpdated sort on _id and ts
 			}
 			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, d.SortKey()), Value: 1}, {Key: "_id", Value: 1}}})
