@@ -470,20 +470,14 @@ func (w *Writer) drainLoop() {
 		if f == nil {
 			var err error
 			if f, err = os.Open(seg.path); err != nil {
-				w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
-				w.jmu.Lock()
-				seg.kept, seg.read = true, seg.size
-				w.jmu.Unlock()
+				w.keepUnread(seg, err)
 				continue
 			}
 			files[seg] = f
 		}
 		events, next, err := readLines(f, from, to, 1<<20, sealed, w.log, seg.path)
 		if err != nil {
-			w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
-			w.jmu.Lock()
-			seg.kept, seg.read = true, seg.size
-			w.jmu.Unlock()
+			w.keepUnread(seg, err)
 			continue
 		}
 		w.jmu.Lock()
@@ -520,6 +514,15 @@ func (w *Writer) drainLoop() {
 		w.jcond.Broadcast()
 		w.jmu.Unlock()
 	}
+}
+
+// keepUnread gives up reading seg, which err kept from being read: the file stays for the
+// next start.
+func (w *Writer) keepUnread(seg *segment, err error) {
+	w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
+	w.jmu.Lock()
+	seg.kept, seg.read = true, seg.size
+	w.jmu.Unlock()
 }
 
 // aborted reports whether Close gave up.
