@@ -121,9 +121,10 @@ type segment struct {
 	path string
 	// size is how many bytes of it are durable; read how many the drainer has dispatched.
 	size, read int64
-	// sealed: nothing more is appended. dispatched and done count its batches.
-	sealed           bool
-	dispatched, done int
+	// sealed: nothing more is appended. pending counts its batches dispatched and not
+	// stored yet.
+	sealed  bool
+	pending int
 	// kept: a batch of it was given up at Close, so it must stay for the next start.
 	kept bool
 }
@@ -204,16 +205,13 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 // It returns an error when r is invalid (see Record.Validate), the writer is closed
 // (ErrClosed) or the journal cannot be written: then r was not taken.
 func (w *Writer) Record(r Record) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	if r.ID == "" {
 		r.ID = fhir.NewID()
 	}
-	ev, err := Build(r, w.o.Source)
+	ev, err := Build(r, w.o.Source) // validates r
 	if err != nil {
 		return err
 	}
@@ -459,7 +457,7 @@ func (w *Writer) drainLoop() {
 			if seg != nil {
 				break
 			}
-			if w.appenderDone && !w.outstanding() {
+			if w.appenderDone && len(w.inflight) == 0 {
 				w.jmu.Unlock()
 				return // what is left is kept for the next start
 			}
@@ -472,20 +470,14 @@ func (w *Writer) drainLoop() {
 		if f == nil {
 			var err error
 			if f, err = os.Open(seg.path); err != nil {
-				w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
-				w.jmu.Lock()
-				seg.kept, seg.read = true, seg.size
-				w.jmu.Unlock()
+				w.keepUnread(seg, err)
 				continue
 			}
 			files[seg] = f
 		}
 		events, next, err := readLines(f, from, to, 1<<20, sealed, w.log, seg.path)
 		if err != nil {
-			w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
-			w.jmu.Lock()
-			seg.kept, seg.read = true, seg.size
-			w.jmu.Unlock()
+			w.keepUnread(seg, err)
 			continue
 		}
 		w.jmu.Lock()
@@ -504,7 +496,7 @@ func (w *Writer) drainLoop() {
 				}
 			}
 			w.jmu.Lock()
-			seg.dispatched++
+			seg.pending++
 			w.inflight[b] = oldest
 			w.jmu.Unlock()
 			select {
@@ -524,15 +516,13 @@ func (w *Writer) drainLoop() {
 	}
 }
 
-// outstanding reports whether a batch of some journal file is still being stored. Called
-// with jmu held.
-func (w *Writer) outstanding() bool {
-	for _, s := range w.segs {
-		if s.done < s.dispatched && !s.kept {
-			return true
-		}
-	}
-	return len(w.inflight) > 0
+// keepUnread gives up reading seg, which err kept from being read: the file stays for the
+// next start.
+func (w *Writer) keepUnread(seg *segment, err error) {
+	w.log.Error("audit: cannot read a journal file; it is kept for the next start", "file", seg.path, "err", err)
+	w.jmu.Lock()
+	seg.kept, seg.read = true, seg.size
+	w.jmu.Unlock()
 }
 
 // aborted reports whether Close gave up.
@@ -549,7 +539,7 @@ func (w *Writer) aborted() bool {
 func (w *Writer) removeStored(files map[*segment]*os.File) {
 	kept := w.segs[:0]
 	for _, s := range w.segs {
-		if s.sealed && !s.kept && s.read >= s.size && s.done == s.dispatched {
+		if s.sealed && !s.kept && s.read >= s.size && s.pending == 0 {
 			if f := files[s]; f != nil {
 				_ = f.Close()
 				delete(files, s)
@@ -573,7 +563,7 @@ func (w *Writer) storeLoop() {
 		w.jmu.Lock()
 		delete(w.inflight, b)
 		if stored {
-			b.seg.done++
+			b.seg.pending--
 			w.stored += int64(len(b.events))
 		} else {
 			b.seg.kept = true

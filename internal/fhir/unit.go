@@ -19,6 +19,7 @@ type AtomicStore interface {
 	// newest version of its resource; when one is not it returns ErrVersionConflict and
 	// stores nothing. Whatever fails, and even when the process dies meanwhile, either every
 	// write is stored or none is (on the embedded database: once it has started again).
+	// Each resource is written at most once in ws, as UnitOfWork ensures.
 	PutAll(ctx context.Context, ws []Write) error
 }
 

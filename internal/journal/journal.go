@@ -1,8 +1,11 @@
 // Package journal holds what the server's fsync'd journals share: lines framed with a
 // checksum, so that a line a crash cut short is found and skipped, durable directory
 // entries, files written whole, and a group-commit appender, which gives the records that
-// arrive together one write and one fsync. The audit trail's journal, the subscription
-// outbox and the embedded database's transaction journal use it.
+// arrive together one write and one fsync. The subscription outbox uses all of them; the
+// audit trail's journal frames its lines and syncs its directory (it appends with a loop
+// of its own, which also starts new files and counts what they hold); the embedded
+// database's transaction journal writes its files whole and syncs their directory when it
+// removes one.
 package journal
 
 import (
@@ -96,8 +99,8 @@ type Appender struct {
 }
 
 type appendReq struct {
-	line []byte
-	done chan error
+	lines [][]byte
+	done  chan error
 }
 
 // NewAppender appends to f, which must be open for writing at its end.
@@ -110,11 +113,7 @@ var ErrClosed = errors.New("journal: closed")
 // before, and returns once they are durable. After an error the file may hold part of
 // what was appended, which Unframe finds.
 func (a *Appender) Append(lines ...[]byte) error {
-	var buf []byte
-	for _, l := range lines {
-		buf = append(buf, l...)
-	}
-	req := &appendReq{line: buf, done: make(chan error, 1)}
+	req := &appendReq{lines: lines, done: make(chan error, 1)}
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -134,7 +133,9 @@ func (a *Appender) Append(lines ...[]byte) error {
 		a.mu.Unlock()
 		var all []byte
 		for _, r := range batch {
-			all = append(all, r.line...)
+			for _, l := range r.lines {
+				all = append(all, l...)
+			}
 		}
 		_, err := a.f.Write(all)
 		if err == nil {

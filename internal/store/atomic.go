@@ -40,7 +40,9 @@ import (
 
 var _ fhir.AtomicStore = (*Store)(nil)
 
-// PutAll implements fhir.AtomicStore.
+// PutAll implements fhir.AtomicStore. Each resource is written at most once in ws (as
+// fhir.UnitOfWork ensures): on the embedded database the version each write replaces is
+// checked once, before the journal is written, and not again when it is replaced.
 func (s *Store) PutAll(ctx context.Context, ws []fhir.Write) (err error) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
@@ -178,7 +180,7 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 		}
 		if w.Prev != nil {
 			jw.History = historyID(w.Prev.ID, w.Prev.VersionID)
-			if !sameStrings(w.Prev.Compartments, w.Next.Compartments) {
+			if !slices.Equal(w.Prev.Compartments, w.Next.Compartments) {
 				jw.MovedUpTo, jw.Compartments = w.Prev.VersionID, w.Prev.Compartments
 			}
 		}
@@ -242,7 +244,9 @@ func (s *Store) putAllJournaled(ctx context.Context, ws []fhir.Write, docs []bso
 		if w.Prev == nil {
 			continue
 		}
-		if err := s.putLocked(ctx, w.Next, w.Prev, docs[i], putMode{step: step}); err != nil {
+		// Its version was checked above, under its lock, and nothing of the transaction
+		// wrote it since: each resource is written once in ws.
+		if err := s.putLocked(ctx, w.Next, w.Prev, docs[i], putMode{checked: true, step: step}); err != nil {
 			return fail(err)
 		}
 	}

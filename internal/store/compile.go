@@ -633,10 +633,6 @@ func toA(ds []bson.D) bson.A {
 // (their unit and value belong together); the filter narrows by unit and value range.
 func compileNumber(name string, prefix search.Prefix, n search.Decimal, system, code string) (bson.D, check) {
 	L, H := numberRange(prefix, n)
-	if prefix == search.PrefixAp {
-		tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
-		L, H = L-tol, H+tol
-	}
 	var cond bson.D
 	switch prefix {
 	case search.PrefixEq, search.PrefixAp:
@@ -746,13 +742,16 @@ func quantityBounds(e search.Element, prefix search.Prefix) (lo, hi float64, ok 
 }
 
 // numberRange is the range a number search value stands for: the range its precision
-// implies for eq, ne and ap, and the exact value for the other prefixes (search.html: "the
-// implicit precision of the number is ignored, and they are treated as if they have
-// arbitrarily high precision").
+// implies for eq, ne and ap (widened for ap), and the exact value for the other prefixes
+// (search.html: "the implicit precision of the number is ignored, and they are treated as
+// if they have arbitrarily high precision").
 func numberRange(prefix search.Prefix, n search.Decimal) (float64, float64) {
 	switch prefix {
-	case search.PrefixEq, search.PrefixNe, search.PrefixAp:
+	case search.PrefixEq, search.PrefixNe:
 		return n.Low, n.High
+	case search.PrefixAp:
+		tol := apTolerance(0, n.Low, n.High, func(a, b float64) float64 { return a - b })
+		return n.Low - tol, n.High + tol
 	}
 	return n.Value, n.Value
 }
@@ -791,40 +790,21 @@ func compileComposite(p *search.Param, name string, v search.Composite, o compil
 	case search.Quantity:
 		q := second
 		L, H := numberRange(q.Prefix, q.Number)
-		if q.Prefix == search.PrefixAp {
-			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
-			L, H = L-tol, H+tol
-		}
-		return eq(spField(name, "k"), k1), false, func(ix search.Index) bool {
-			vals := ix[name]
-			if vals == nil {
+		// Some value of the first part matches, for ne too.
+		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, false, func(e search.Element) bool {
+			if q.System != "" && q.Code != "" && !slices.Contains(e.QU, q.System+"|"+q.Code) {
 				return false
 			}
-			for _, e := range vals.V {
-				if !slices.Contains(e.K, k1) {
-					continue
-				}
-				if q.System != "" && q.Code != "" && !slices.Contains(e.QU, q.System+"|"+q.Code) {
-					continue
-				}
-				if q.System == "" && q.Code != "" && !slices.Contains(e.QC, q.Code) {
-					continue
-				}
-				if quantityMatch(q.Prefix, e, L, H) {
-					return true
-				}
+			if q.System == "" && q.Code != "" && !slices.Contains(e.QC, q.Code) {
+				return false
 			}
-			return false
-		}, nil
+			return quantityMatch(q.Prefix, e, L, H)
+		}), nil
 	case search.Number:
 		// linkId$number (item-answer-number): narrowed to the resources with a value of the
 		// first part, decided on that part's values in Go.
 		n := second
 		L, H := numberRange(n.Prefix, n.Number)
-		if n.Prefix == search.PrefixAp {
-			tol := apTolerance(0, L, H, func(a, b float64) float64 { return a - b })
-			L, H = L-tol, H+tol
-		}
 		return eq(spField(name, "k"), k1), false, elementCheck(name, k1, n.Prefix == search.PrefixNe, func(e search.Element) bool {
 			return quantityMatch(n.Prefix, e, L, H)
 		}), nil

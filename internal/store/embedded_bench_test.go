@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -238,25 +237,18 @@ func benchResponses(b *testing.B, size int) ([]*fhir.Resource, string) {
 	now := time.Now()
 	patient := ""
 	for i, line := range lines {
-		var head struct {
-			ID      string `json:"id"`
-			Subject struct {
-				Reference string `json:"reference"`
-			} `json:"subject"`
-		}
-		if err := json.Unmarshal(line, &head); err != nil {
-			b.Fatal(err)
-		}
 		if patient == "" {
+			var head struct {
+				Subject struct {
+					Reference string `json:"reference"`
+				} `json:"subject"`
+			}
+			if err := json.Unmarshal(line, &head); err != nil {
+				b.Fatal(err)
+			}
 			patient = head.Subject.Reference
 		}
-		body, err := fhir.ParseBody(line, "QuestionnaireResponse")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if out[i], err = body.Version(head.ID, 1, now, http.MethodPut); err != nil {
-			b.Fatal(err)
-		}
+		out[i] = version(b, line, "QuestionnaireResponse", now)
 	}
 	return out, patient
 }

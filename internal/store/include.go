@@ -184,7 +184,7 @@ func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.
 			continue
 		}
 		var params []paramKeys
-		var or bson.A
+		var or []bson.D
 		for _, d := range refParams(search.Include{SourceType: src, Param: inc.Param, Wildcard: inc.Wildcard}, src) {
 			var keys []string
 			for _, td := range to {
@@ -216,11 +216,7 @@ func (s *Store) revinclude(ctx context.Context, req *search.Request, inc search.
 		if len(or) == 0 {
 			continue
 		}
-		filter := bson.D{{Key: "$or", Value: or}}
-		if len(or) == 1 {
-			filter = or[0].(bson.D)
-		}
-		docs, more, err := s.findIncluded(ctx, req, src, filter, set.limit-len(set.included))
+		docs, more, err := s.findIncluded(ctx, req, src, orConds(or), set.limit-len(set.included))
 		if err != nil {
 			return err
 		}

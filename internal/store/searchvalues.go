@@ -66,13 +66,8 @@ func (ix *storedIndex) UnmarshalBSON(data []byte) error {
 			v = new(search.Values)
 			out[name] = v
 		}
-		for _, f := range fields {
-			if f.name == field {
-				if err := decodeValue(e.Value(), reflect.ValueOf(v).Elem().Field(f.index)); err != nil {
-					return fmt.Errorf("search values %s: %w", e.Key(), err)
-				}
-				break
-			}
+		if err := decodeField(fields, reflect.ValueOf(v).Elem(), field, e.Value()); err != nil {
+			return fmt.Errorf("search values %s: %w", e.Key(), err)
 		}
 	}
 	*ix = out
@@ -161,14 +156,19 @@ func decodeStruct(doc bson.Raw, v reflect.Value) error {
 	}
 	fields := storedFields[v.Type()]
 	for _, e := range elems {
-		key := e.Key()
-		for _, f := range fields {
-			if f.name == key {
-				if err := decodeValue(e.Value(), v.Field(f.index)); err != nil {
-					return fmt.Errorf("%s: %w", key, err)
-				}
-				break
-			}
+		if err := decodeField(fields, v, e.Key(), e.Value()); err != nil {
+			return fmt.Errorf("%s: %w", e.Key(), err)
+		}
+	}
+	return nil
+}
+
+// decodeField decodes rv into the field of v named name among fields (v's storedFields);
+// a name v has no field of is ignored.
+func decodeField(fields []structField, v reflect.Value, name string, rv bson.RawValue) error {
+	for _, f := range fields {
+		if f.name == name {
+			return decodeValue(rv, v.Field(f.index))
 		}
 	}
 	return nil
@@ -254,7 +254,7 @@ func (s *Store) dropStaleSearchIndexes(ctx context.Context) error {
 			return fmt.Errorf("list the indexes of %s: %w", t.Name, err)
 		}
 		for _, spec := range specs {
-			if len(spec.Key) == 0 || !strings.HasPrefix(spec.Key[0].Key, "sp.") || declared[t.Name+" "+indexKeyString(spec.Key)] {
+			if len(spec.Key) == 0 || !(Index{Keys: spec.Key}).onSearchValues() || declared[t.Name+" "+indexKeyString(spec.Key)] {
 				continue
 			}
 			if err := coll.Indexes().DropOne(ctx, spec.Name); err != nil {

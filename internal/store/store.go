@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,9 +333,8 @@ const indexVersion = 6
 func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	tree := r.Tree
 	if tree == nil {
-		dec := json.NewDecoder(bytes.NewReader(r.Raw))
-		dec.UseNumber()
-		if err := dec.Decode(&tree); err != nil {
+		var err error
+		if tree, err = decodeTree(r.Raw); err != nil {
 			return nil, s.wrap(err, "decode %s/%s to index it", r.Type, r.ID)
 		}
 	}
@@ -351,6 +351,15 @@ func (s *Store) index(r *fhir.Resource) (search.Index, error) {
 	delete(ix, "_id")
 	delete(ix, "_lastUpdated")
 	return ix, nil
+}
+
+// decodeTree decodes a stored body as fhir.Resource.Tree holds it: numbers as json.Number.
+func decodeTree(raw []byte) (map[string]any, error) {
+	var tree map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	err := dec.Decode(&tree)
+	return tree, err
 }
 
 func historyDoc(r *fhir.Resource) bson.D {
@@ -444,11 +453,14 @@ func (s *Store) Put(ctx context.Context, next, prev *fhir.Resource) (err error) 
 	return s.putLocked(ctx, next, prev, doc, putMode{})
 }
 
-// putMode says how putLocked runs: in a MongoDB transaction (inTxn), and what to call after
-// each database operation (step, inside a transaction on the embedded database).
+// putMode says how putLocked runs: in a MongoDB transaction (inTxn), whether the version
+// being replaced was read and checked already under the resource's lock (checked, inside a
+// transaction on the embedded database), and what to call after each database operation
+// (step, there too).
 type putMode struct {
-	inTxn bool
-	step  func()
+	inTxn   bool
+	checked bool
+	step    func()
 }
 
 func (m putMode) stepped() {
@@ -482,14 +494,14 @@ func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bs
 		return s.wrap(err, "keep %s/%s/_history/%d", prev.Type, prev.ID, prev.VersionID)
 	}
 	m.stepped()
-	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc); err != nil {
+	if err := s.replaceVersion(ctx, next.Type, next.ID, prev.VersionID, doc, m.checked); err != nil {
 		if errors.Is(err, fhir.ErrVersionConflict) {
 			return err
 		}
 		return s.wrap(err, "write %s/%s/_history/%d", next.Type, next.ID, next.VersionID)
 	}
 	m.stepped()
-	if !sameStrings(prev.Compartments, next.Compartments) {
+	if !slices.Equal(prev.Compartments, next.Compartments) {
 		// The resource moved to another patient: its earlier versions belong to whoever it
 		// belongs to now, so that the patient it left reads none of them. (A process that
 		// dies right here leaves them with the old patient until the resource is written
@@ -507,8 +519,9 @@ func (s *Store) putLocked(ctx context.Context, next, prev *fhir.Resource, doc bs
 
 // replaceVersion replaces the current document of typ/id with doc if it still holds version
 // vid, and reports fhir.ErrVersionConflict if it does not. The caller holds the resource's
-// lock.
-func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, doc bson.D) error {
+// lock. On the embedded database, checked says the caller read the current document under
+// that lock and found it is version vid, so it is not read again.
+func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, doc bson.D, checked bool) error {
 	if !s.idFiltersOnly {
 		// One atomic conditional replace, served by the _id index.
 		res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "vid", Value: vid}}, doc)
@@ -522,12 +535,14 @@ func (s *Store) replaceVersion(ctx context.Context, typ, id string, vid int64, d
 	}
 	// Under the lock nothing in this process writes the resource, and nothing else writes
 	// the database: reading the version and then replacing by _id is exact.
-	holds, err := s.holdsVersion(ctx, typ, id, vid)
-	if err != nil {
-		return err
-	}
-	if !holds {
-		return fhir.ErrVersionConflict
+	if !checked {
+		holds, err := s.holdsVersion(ctx, typ, id, vid)
+		if err != nil {
+			return err
+		}
+		if !holds {
+			return fhir.ErrVersionConflict
+		}
 	}
 	res, err := s.current(typ).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
 	if err != nil {
@@ -568,18 +583,6 @@ func (s *Store) moveHistory(ctx context.Context, typ, id string, upTo int64, cmp
 		}
 	}
 	return nil
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // InsertNew implements fhir.BatchStore: one unordered insert command per type and batch of
@@ -677,7 +680,7 @@ func (s *Store) Indexes() []Index {
 			)
 		}
 		for _, d := range search.Definitions(t.Name) {
-			if d.Type == search.TypeComposite || d.Name == "_id" || d.Name == "_lastUpdated" {
+			if d.Type == search.TypeComposite || documentFields[d.Name] != "" {
 				continue // composites do not sort; _id and _lastUpdated sort on _id and ts
 			}
 			out = append(out, Index{Collection: t.Name, Keys: bson.D{{Key: spField(d.Name, d.SortKey()), Value: 1}, {Key: "_id", Value: 1}}})
@@ -841,11 +844,11 @@ func (s *Store) reindexOne(ctx context.Context, r *fhir.Resource) error {
 	if s.deriver != nil {
 		// What was computed from the content when the version was written (scores) is
 		// computed again: it is not kept apart from the search values.
-		dec := json.NewDecoder(bytes.NewReader(r.Raw))
-		dec.UseNumber()
-		if err := dec.Decode(&r.Tree); err != nil {
+		tree, err := decodeTree(r.Raw)
+		if err != nil {
 			return fmt.Errorf("decode %s/%s to index it: %w", r.Type, r.ID, err)
 		}
+		r.Tree = tree
 		r.Derived = s.deriver.Derive(ctx, r.Type, r.Tree)
 	}
 	ix, err := s.index(r)
