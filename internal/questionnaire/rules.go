@@ -363,6 +363,7 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 // one that does gets the values derived from the Questionnaire it will be stored with.
 func (r *Rules) recheckResponses(ctx context.Context, ws, qs []fhir.Write) error {
 	urls := map[string]bool{}
+	byURL := map[string][]*Checker{} // the versions under each url, compiled once for all responses
 	var staged []*fhir.Resource
 	for _, w := range ws {
 		if w.Next.Type == "Questionnaire" {
@@ -392,11 +393,14 @@ func (r *Rules) recheckResponses(ctx context.Context, ws, qs []fhir.Write) error
 		if !urls[u] {
 			continue
 		}
-		entry, err := r.resolver.versions(ctx, u)
-		if err != nil {
-			return err
+		candidates, ok := byURL[u]
+		if !ok {
+			if candidates, err = r.resolver.versionsAmong(ctx, u, staged); err != nil {
+				return err
+			}
+			byURL[u] = candidates
 		}
-		c := match(withStaged(u, entry.versions, staged), version).Checker
+		c := match(candidates, version).Checker
 		if c == nil {
 			continue
 		}
