@@ -262,22 +262,9 @@ func hasErrors(issues []fhir.Issue) bool {
 
 // conflicts finds what a Questionnaire write contradicts among the stored resources.
 func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite) ([]fhir.Issue, error) {
-	var out []fhir.Issue
-	others, err := FindByURL(ctx, r.searcher, c.URL)
+	out, err := r.storedConflicts(ctx, c.URL, c.Version, map[string]bool{w.ID: true})
 	if err != nil {
 		return nil, err
-	}
-	for _, o := range others {
-		if o.ID == w.ID {
-			continue
-		}
-		tree, err := decodeTree(o.Raw)
-		if err != nil {
-			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
-		}
-		if str(tree, "url") == c.URL && str(tree, "version") == c.Version {
-			out = append(out, sharedCanonical(o.ID, "already has", c.URL, c.Version))
-		}
 	}
 	if w.Prev == nil {
 		return out, nil
@@ -286,7 +273,7 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 	if err != nil {
 		return nil, fhir.Wrap(err, "decode Questionnaire/%s", w.Prev.ID)
 	}
-	if str(prev, "status") != "active" || str(prev, "url") != c.URL || str(prev, "version") != c.Version || sameItems(prev["item"], w.Tree["item"]) {
+	if !changesActiveItems(prev, w.Tree, c.URL, c.Version) {
 		return out, nil
 	}
 	answered, err := r.answered(ctx, c.Canonical())
@@ -297,6 +284,36 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 		out = append(out, itemsFixed(c, answered))
 	}
 	return out, nil
+}
+
+// storedConflicts returns the conflicts of the stored Questionnaires that have url and
+// version too, but those with an id in except.
+func (r *Rules) storedConflicts(ctx context.Context, url, version string, except map[string]bool) ([]fhir.Issue, error) {
+	var out []fhir.Issue
+	stored, err := FindByURL(ctx, r.searcher, url)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range stored {
+		if except[o.ID] {
+			continue
+		}
+		tree, err := decodeTree(o.Raw)
+		if err != nil {
+			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
+		}
+		if str(tree, "url") == url && str(tree, "version") == version {
+			out = append(out, sharedCanonical(o.ID, "already has", url, version))
+		}
+	}
+	return out, nil
+}
+
+// changesActiveItems says whether next, a Questionnaire with url and version, changes the
+// items of prev, the version it replaces, while prev is active and has the same url and
+// version.
+func changesActiveItems(prev, next map[string]any, url, version string) bool {
+	return str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], next["item"])
 }
 
 // itemsFixed is the conflict of a write that changes the items of the active
@@ -457,8 +474,8 @@ func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed ma
 			if err != nil {
 				return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
 			}
-			c := &Checker{URL: url, Version: version}
-			if str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], tree["item"]) {
+			if changesActiveItems(prev, tree, url, version) {
+				c := &Checker{URL: url, Version: version}
 				if id, ok := answers[c.Canonical()]; ok {
 					out = append(out, itemsFixed(c, id))
 				}
@@ -469,22 +486,11 @@ func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed ma
 			continue
 		}
 		seen[url+"|"+version] = q.ID
-		stored, err := FindByURL(ctx, r.searcher, url)
+		stored, err := r.storedConflicts(ctx, url, version, changed)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range stored {
-			if changed[o.ID] {
-				continue
-			}
-			ot, err := decodeTree(o.Raw)
-			if err != nil {
-				return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
-			}
-			if str(ot, "url") == url && str(ot, "version") == version {
-				out = append(out, sharedCanonical(o.ID, "already has", url, version))
-			}
-		}
+		out = append(out, stored...)
 	}
 	return out, nil
 }
