@@ -1411,6 +1411,12 @@ type qty struct {
 	qu, qc   []string
 }
 
+// numberQty is the qty of the number d, without a unit: the range d's precision covers and
+// its exact value.
+func numberQty(d Decimal) qty {
+	return qty{lo: d.Low, hi: d.High, xlo: d.Value, xhi: d.Value}
+}
+
 func (a *acc) quantity(t elemType, v any) error {
 	q, ok, err := a.readQuantity(t, v)
 	if err != nil || !ok {
@@ -1446,7 +1452,7 @@ func (a *acc) readQuantity(t elemType, v any) (q qty, ok bool, err error) {
 		if err != nil {
 			return q, false, err
 		}
-		q.lo, q.hi, q.xlo, q.xhi = d.Low, d.High, d.Value, d.Value
+		q = numberQty(d)
 		err = a.units(m, &q)
 		return q, err == nil, err
 	}
@@ -1621,7 +1627,11 @@ func (a *acc) composite(p *program, v any) error {
 // addQuantityElement keeps one token$quantity value whole in V.
 func (a *acc) addQuantityElement(q qty, keys []string) {
 	lo, hi, xlo, xhi := q.lo, q.hi, q.xlo, q.xhi
-	e := Element{QLo: &lo, QHi: &hi, XLo: &xlo, XHi: &xhi, QU: q.qu, QC: q.qc, K: keys}
+	a.addElement(Element{QLo: &lo, QHi: &hi, XLo: &xlo, XHi: &xhi, QU: q.qu, QC: q.qc, K: keys})
+}
+
+// addElement keeps one whole value (token$quantity, token$date) in V, unless V has it.
+func (a *acc) addElement(e Element) {
 	for _, o := range a.v.V {
 		if sameElement(o, e) {
 			return
