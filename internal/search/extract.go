@@ -333,27 +333,29 @@ func (d *Definition) SortKey() string {
 // SortValue returns the value that sorts the resource by parameter d (see SortKey), nil
 // when it has none.
 func (v *Values) SortValue(d *Definition) any {
-	first := func(n int, at func(int) any) any {
-		if n == 0 {
-			return nil
-		}
-		return at(0)
-	}
 	switch d.SortKey() {
 	case "n":
-		return first(len(v.N), func(i int) any { return v.N[i] })
+		return firstOf(v.N)
 	case "c":
-		return first(len(v.C), func(i int) any { return v.C[i] })
+		return firstOf(v.C)
 	case "r":
-		return first(len(v.R), func(i int) any { return v.R[i] })
+		return firstOf(v.R)
 	case "u":
-		return first(len(v.U), func(i int) any { return v.U[i] })
+		return firstOf(v.U)
 	case "lo":
-		return first(len(v.Lo), func(i int) any { return v.Lo[i] })
+		return firstOf(v.Lo)
 	case "ql":
-		return first(len(v.QLo), func(i int) any { return v.QLo[i] })
+		return firstOf(v.QLo)
 	}
 	return v.O
+}
+
+// firstOf returns the first of values, nil when there is none.
+func firstOf[T any](values []T) any {
+	if len(values) == 0 {
+		return nil
+	}
+	return values[0]
 }
 
 // PlainCodes reports whether every value of a token parameter is a code without a system:
