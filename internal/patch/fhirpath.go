@@ -24,6 +24,7 @@ type operation struct {
 	n           int
 	typ         string
 	path        string
+	compiled    *fhirpath.Expression // path, compiled
 	name        string
 	value       json.RawMessage
 	index       *int
@@ -113,9 +114,11 @@ func readOperations(body []byte) ([]operation, error) {
 		if err := o.check(); err != nil {
 			return nil, fhir.Errorf(fhir.KindInvalid, "Operation %d (%s): %v", i, o.typ, err).At(at)
 		}
-		if _, err := fhirpath.Compile(o.path); err != nil {
+		compiled, err := fhirpath.Compile(o.path)
+		if err != nil {
 			return nil, fhir.Errorf(fhir.KindInvalid, "Operation %d: the path %q is not a FHIRPath expression: %v", i, o.path, err).At(at)
 		}
+		o.compiled = compiled
 		ops = append(ops, o)
 	}
 	return ops, nil
@@ -239,7 +242,7 @@ func (o *operation) apply(doc []byte) ([]byte, error) {
 	var ops []op
 	switch o.typ {
 	case "add":
-		ps, err := o.places(marked, tree, o.path)
+		ps, err := o.places(marked, tree)
 		if err != nil {
 			return nil, err
 		}
@@ -289,7 +292,7 @@ func (o *operation) apply(doc []byte) ([]byte, error) {
 			}
 		}
 	case "delete", "replace":
-		ps, err := o.places(marked, tree, o.path)
+		ps, err := o.places(marked, tree)
 		if err != nil {
 			return nil, err
 		}
@@ -354,7 +357,7 @@ func siblingOf(ptr string) string {
 // list resolves the path of insert and move to a list: the pointer of its array and its
 // length. The path selects the list's elements (none, for an empty list of insert).
 func (o *operation) list(marked []byte, tree any) (string, int, error) {
-	ps, err := o.places(marked, tree, o.path)
+	ps, err := o.places(marked, tree)
 	if err != nil {
 		return "", 0, err
 	}
@@ -375,10 +378,10 @@ func (o *operation) list(marked []byte, tree any) (string, int, error) {
 // "X.name[2]".
 var memberPath = regexp.MustCompile(`^(.+)\.([A-Za-z][A-Za-z0-9_]*)(?:\[(\d+)\])?$`)
 
-// places finds the elements expr selects. Objects carry their pointer; primitives are
+// places finds the elements the path selects. Objects carry their pointer; primitives are
 // found through the object holding them.
-func (o *operation) places(marked []byte, tree any, expr string) ([]place, error) {
-	res, err := fhirpath.Evaluate(marked, expr)
+func (o *operation) places(marked []byte, tree any) ([]place, error) {
+	res, err := o.compiled.Evaluate(marked)
 	if err != nil {
 		return nil, o.failf("the path cannot be evaluated: %v", err)
 	}
@@ -393,11 +396,11 @@ func (o *operation) places(marked []byte, tree any, expr string) ([]place, error
 		out = append(out, placeOf(ptr))
 	}
 	if allObjects {
-		if len(out) > 0 || !memberPath.MatchString(expr) {
+		if len(out) > 0 || !memberPath.MatchString(o.path) {
 			return out, nil
 		}
 	}
-	m := memberPath.FindStringSubmatch(expr)
+	m := memberPath.FindStringSubmatch(o.path)
 	if m == nil {
 		return nil, o.failf("the path selects primitive values; end it with the name of the element to change")
 	}

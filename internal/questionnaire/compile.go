@@ -191,9 +191,8 @@ func Compile(tree map[string]any) (c *Checker, issues []fhir.Issue) {
 		if r := recover(); r != nil {
 			// A Questionnaire this code cannot read is not the client's fault to pay for
 			// with a 500: it compiles to a checker of no items, and says so.
-			c = &Checker{URL: str(tree, "url"), Version: str(tree, "version"), Status: str(tree, "status"), ID: str(tree, "id"),
-				byLink: map[string]*Item{}, ordinals: map[string]float64{}, ordinalsByCode: map[string][]float64{},
-				unusable: fmt.Sprint(r)}
+			c = newChecker(tree)
+			c.unusable = fmt.Sprint(r)
 			issues = []fhir.Issue{{Severity: fhir.SeverityWarning, Code: fhir.IssueException,
 				Diagnostics: fmt.Sprintf("The Questionnaire could not be compiled for checking responses (%v): its responses are not checked", r)}}
 		}
@@ -201,12 +200,17 @@ func Compile(tree map[string]any) (c *Checker, issues []fhir.Issue) {
 	return compile(tree)
 }
 
-func compile(tree map[string]any) (*Checker, []fhir.Issue) {
-	c := &Checker{
+// newChecker returns the Checker of the Questionnaire tree with none of its items yet.
+func newChecker(tree map[string]any) *Checker {
+	return &Checker{
 		URL: str(tree, "url"), Version: str(tree, "version"), Status: str(tree, "status"), ID: str(tree, "id"),
 		byLink: map[string]*Item{}, ordinals: map[string]float64{}, ordinalsByCode: map[string][]float64{},
 		contained: map[string]map[string]any{},
 	}
+}
+
+func compile(tree map[string]any) (*Checker, []fhir.Issue) {
+	c := newChecker(tree)
 	cp := &compiler{c: c}
 	for _, r := range objects(tree, "contained") {
 		if str(r, "resourceType") == "ValueSet" && str(r, "id") != "" {

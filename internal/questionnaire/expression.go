@@ -20,17 +20,43 @@ type expression struct {
 	compiled *fhirpath.Expression
 }
 
-func compileFHIRPath(text, name string) (x *expression, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the parser failed: %v", r)
-		}
-	}()
-	c, err := fhirpath.Compile(text)
+func compileFHIRPath(text, name string) (*expression, error) {
+	c, err := CompileFHIRPath(text)
 	if err != nil {
 		return nil, err
 	}
 	return &expression{text: text, name: name, compiled: c}, nil
+}
+
+// CompileFHIRPath compiles a FHIRPath expression, reporting a panic of the parser as an
+// error instead of letting it through.
+func CompileFHIRPath(text string) (x *fhirpath.Expression, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			x, err = nil, fmt.Errorf("the parser failed: %v", r)
+		}
+	}()
+	return fhirpath.Compile(text)
+}
+
+// EvaluateFHIRPath evaluates a compiled FHIRPath expression on a resource's JSON with the
+// given options. A panic of the engine is reported as an error, and an evaluation error by
+// its message alone.
+func EvaluateFHIRPath(x *fhirpath.Expression, resource []byte, opts ...fhirpath.EvalOption) (out types.Collection, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("the FHIRPath engine failed: %v", r)
+		}
+	}()
+	out, err = x.EvaluateWithOptions(resource, opts...)
+	if err != nil {
+		var ee *eval.EvalError
+		if errors.As(err, &ee) {
+			return nil, errors.New(ee.Error())
+		}
+		return nil, err
+	}
+	return out, nil
 }
 
 // evalTimeout bounds the evaluation of one expression of a Questionnaire.
@@ -109,12 +135,7 @@ func (ev *evaluator) eval(x *expression, it *Item) (types.Collection, error) {
 	return ev.run(x, vs)
 }
 
-func (ev *evaluator) run(x *expression, vs map[string]types.Collection) (out types.Collection, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("the FHIRPath engine failed: %v", r)
-		}
-	}()
+func (ev *evaluator) run(x *expression, vs map[string]types.Collection) (types.Collection, error) {
 	opts := []fhirpath.EvalOption{fhirpath.WithContext(ev.ctx), fhirpath.WithTimeout(evalTimeout), fhirpath.WithMaxCollectionSize(10000)}
 	if ev.q != nil {
 		opts = append(opts, fhirpath.WithVariable("questionnaire", ev.q))
@@ -122,15 +143,7 @@ func (ev *evaluator) run(x *expression, vs map[string]types.Collection) (out typ
 	for k, v := range vs {
 		opts = append(opts, fhirpath.WithVariable(k, v))
 	}
-	out, err = x.compiled.EvaluateWithOptions(ev.qr, opts...)
-	if err != nil {
-		var ee *eval.EvalError
-		if errors.As(err, &ee) {
-			return nil, errors.New(ee.Error())
-		}
-		return nil, err
-	}
-	return out, nil
+	return EvaluateFHIRPath(x.compiled, ev.qr, opts...)
 }
 
 // The SDC functions the expressions of scored Questionnaires use (answers().sum(value.ordinal()),

@@ -73,15 +73,24 @@ type Resolution struct {
 // deletes do not: a response is resolved as it will be once the transaction is stored.
 func (r *Resolver) Resolve(ctx context.Context, canonical string) (*Resolution, error) {
 	u, version, _ := strings.Cut(canonical, "|")
-	entry, err := r.versions(ctx, u)
+	candidates, err := r.versionsAmong(ctx, u, fhir.Staged(ctx, "Questionnaire"))
 	if err != nil {
 		return nil, err
 	}
-	candidates := entry.versions
-	if staged := fhir.Staged(ctx, "Questionnaire"); len(staged) > 0 {
-		candidates = withStaged(u, candidates, staged)
-	}
 	return match(candidates, version), nil
+}
+
+// versionsAmong returns the versions under url once the Questionnaires a transaction staged
+// (none outside one) are stored: see withStaged.
+func (r *Resolver) versionsAmong(ctx context.Context, url string, staged []*fhir.Resource) ([]*Checker, error) {
+	entry, err := r.versions(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if len(staged) == 0 {
+		return entry.versions, nil
+	}
+	return withStaged(url, entry.versions, staged), nil
 }
 
 // withStaged returns the versions under url once staged is stored: the stored versions

@@ -262,22 +262,9 @@ func hasErrors(issues []fhir.Issue) bool {
 
 // conflicts finds what a Questionnaire write contradicts among the stored resources.
 func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite) ([]fhir.Issue, error) {
-	var out []fhir.Issue
-	others, err := FindByURL(ctx, r.searcher, c.URL)
+	out, err := r.storedConflicts(ctx, c.URL, c.Version, map[string]bool{w.ID: true})
 	if err != nil {
 		return nil, err
-	}
-	for _, o := range others {
-		if o.ID == w.ID {
-			continue
-		}
-		tree, err := decodeTree(o.Raw)
-		if err != nil {
-			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
-		}
-		if str(tree, "url") == c.URL && str(tree, "version") == c.Version {
-			out = append(out, sharedCanonical(o.ID, "already has", c.URL, c.Version))
-		}
 	}
 	if w.Prev == nil {
 		return out, nil
@@ -286,7 +273,7 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 	if err != nil {
 		return nil, fhir.Wrap(err, "decode Questionnaire/%s", w.Prev.ID)
 	}
-	if str(prev, "status") != "active" || str(prev, "url") != c.URL || str(prev, "version") != c.Version || sameItems(prev["item"], w.Tree["item"]) {
+	if !changesActiveItems(prev, w.Tree, c.URL, c.Version) {
 		return out, nil
 	}
 	answered, err := r.answered(ctx, c.Canonical())
@@ -297,6 +284,36 @@ func (r *Rules) conflicts(ctx context.Context, c *Checker, w *fhir.ContentWrite)
 		out = append(out, itemsFixed(c, answered))
 	}
 	return out, nil
+}
+
+// storedConflicts returns the conflicts of the stored Questionnaires that have url and
+// version too, but those with an id in except.
+func (r *Rules) storedConflicts(ctx context.Context, url, version string, except map[string]bool) ([]fhir.Issue, error) {
+	var out []fhir.Issue
+	stored, err := FindByURL(ctx, r.searcher, url)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range stored {
+		if except[o.ID] {
+			continue
+		}
+		tree, err := decodeTree(o.Raw)
+		if err != nil {
+			return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
+		}
+		if str(tree, "url") == url && str(tree, "version") == version {
+			out = append(out, sharedCanonical(o.ID, "already has", url, version))
+		}
+	}
+	return out, nil
+}
+
+// changesActiveItems says whether next, a Questionnaire with url and version, changes the
+// items of prev, the version it replaces, while prev is active and has the same url and
+// version.
+func changesActiveItems(prev, next map[string]any, url, version string) bool {
+	return str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], next["item"])
 }
 
 // itemsFixed is the conflict of a write that changes the items of the active
@@ -328,26 +345,38 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 	if r.mode == ModeOff {
 		return nil, nil
 	}
-	var qs []fhir.Write
+	var qs []questionnaireWrite
+	var staged []*fhir.Resource
 	changed := map[string]bool{}
 	for _, w := range ws {
 		if w.Next.Type == "Questionnaire" {
 			changed[w.Next.ID] = true
+			staged = append(staged, w.Next)
 			if !w.Next.Deleted {
-				qs = append(qs, w)
+				q := questionnaireWrite{next: decode(w.Next)}
+				if w.Prev != nil && !w.Prev.Deleted {
+					q.prev = decode(w.Prev)
+				}
+				qs = append(qs, q)
 			}
 		}
 	}
 	if len(qs) == 0 {
 		return nil, nil
 	}
+	var responses []decoded
+	for _, w := range ws {
+		if w.Next.Type == "QuestionnaireResponse" && !w.Next.Deleted {
+			responses = append(responses, decode(w.Next))
+		}
+	}
 	r.qmu.Lock()
-	issues, err := r.commitConflicts(ctx, qs, changed, stagedAnswers(ws))
+	issues, err := r.commitConflicts(ctx, qs, changed, stagedAnswers(responses))
 	if err == nil {
 		_, err = r.verdict(fhir.KindConflict, issues, nil)
 	}
 	if err == nil {
-		err = r.recheckResponses(ctx, ws, qs)
+		err = r.recheckResponses(ctx, qs, staged, responses)
 	}
 	if err != nil {
 		r.qmu.Unlock()
@@ -356,76 +385,83 @@ func (r *Rules) CheckCommit(ctx context.Context, ws []fhir.Write) (func(), error
 	return r.qmu.Unlock, nil
 }
 
-// recheckResponses checks once more each response of ws that names the url of one of the
-// Questionnaires qs write (or wrote before), against the Questionnaires as ws leave them: a
-// response served before the PUT or PATCH of its Questionnaire (POSTs come first) was
-// checked against the version before. A response that does not fit refuses the whole unit;
+// decoded is a resource a transaction writes with its JSON tree, decoded once for all the
+// checks of CheckCommit; err is the decoding's error.
+type decoded struct {
+	res  *fhir.Resource
+	tree map[string]any
+	err  error
+}
+
+func decode(res *fhir.Resource) decoded {
+	tree, err := decodeTree(res.Raw)
+	return decoded{res: res, tree: tree, err: err}
+}
+
+// questionnaireWrite is a Questionnaire a transaction writes and the version it replaces
+// (prev.res is nil when there is none or it is deleted), decoded.
+type questionnaireWrite struct{ next, prev decoded }
+
+// recheckResponses checks once more each of responses, the QuestionnaireResponses a
+// transaction writes, that names the url of one of the Questionnaires qs write (or wrote
+// before), against the Questionnaires as the transaction leaves them (staged: every
+// Questionnaire it writes or deletes): a response served before the PUT or PATCH of its
+// Questionnaire (POSTs come first) was checked against the version before. A response that does not fit refuses the whole unit;
 // one that does gets the values derived from the Questionnaire it will be stored with.
-func (r *Rules) recheckResponses(ctx context.Context, ws, qs []fhir.Write) error {
+func (r *Rules) recheckResponses(ctx context.Context, qs []questionnaireWrite, staged []*fhir.Resource, responses []decoded) error {
 	urls := map[string]bool{}
-	var staged []*fhir.Resource
-	for _, w := range ws {
-		if w.Next.Type == "Questionnaire" {
-			staged = append(staged, w.Next)
-		}
-	}
+	byURL := map[string][]*Checker{} // the versions under each url, compiled once for all responses
 	for _, w := range qs {
-		for _, res := range []*fhir.Resource{w.Next, w.Prev} {
-			if res == nil || res.Deleted {
-				continue
-			}
-			if tree, err := decodeTree(res.Raw); err == nil {
-				urls[str(tree, "url")] = true
+		for _, d := range []decoded{w.next, w.prev} {
+			if d.res != nil && d.err == nil {
+				urls[str(d.tree, "url")] = true
 			}
 		}
 	}
-	for _, w := range ws {
-		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
-			continue
+	for _, qr := range responses {
+		if qr.err != nil {
+			return fhir.Wrap(qr.err, "decode QuestionnaireResponse/%s", qr.res.ID)
 		}
-		tree, err := decodeTree(w.Next.Raw)
-		if err != nil {
-			return fhir.Wrap(err, "decode QuestionnaireResponse/%s", w.Next.ID)
-		}
-		canonical := str(tree, "questionnaire")
+		canonical := str(qr.tree, "questionnaire")
 		u, version, _ := strings.Cut(canonical, "|")
 		if !urls[u] {
 			continue
 		}
-		entry, err := r.resolver.versions(ctx, u)
-		if err != nil {
-			return err
+		candidates, ok := byURL[u]
+		if !ok {
+			var err error
+			if candidates, err = r.resolver.versionsAmong(ctx, u, staged); err != nil {
+				return err
+			}
+			byURL[u] = candidates
 		}
-		c := match(withStaged(u, entry.versions, staged), version).Checker
+		c := match(candidates, version).Checker
 		if c == nil {
 			continue
 		}
-		result := c.Check(ctx, tree)
+		result := c.Check(ctx, qr.tree)
 		rep, err := r.verdict(fhir.KindUnprocessable, result.Issues, result.Derived)
 		var fe *fhir.Error
 		if errors.As(err, &fe) {
 			fe.Issues = append([]fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.IssueBusinessRule,
-				Diagnostics: fmt.Sprintf("QuestionnaireResponse/%s does not fit Questionnaire %s as this transaction leaves it", w.Next.ID, canonical)}}, fe.Issues...)
+				Diagnostics: fmt.Sprintf("QuestionnaireResponse/%s does not fit Questionnaire %s as this transaction leaves it", qr.res.ID, canonical)}}, fe.Issues...)
 			return fe
 		}
 		if err != nil {
 			return err
 		}
-		w.Next.Derived = rep.Derived
+		qr.res.Derived = rep.Derived
 	}
 	return nil
 }
 
-// stagedAnswers maps the questionnaire each QuestionnaireResponse of ws names (url|version
-// as written) to the id of one of them.
-func stagedAnswers(ws []fhir.Write) map[string]string {
+// stagedAnswers maps the questionnaire each of responses names (url|version as written) to
+// the id of one of them.
+func stagedAnswers(responses []decoded) map[string]string {
 	out := map[string]string{}
-	for _, w := range ws {
-		if w.Next.Type != "QuestionnaireResponse" || w.Next.Deleted {
-			continue
-		}
-		if tree, err := decodeTree(w.Next.Raw); err == nil && str(tree, "questionnaire") != "" {
-			out[str(tree, "questionnaire")] = w.Next.ID
+	for _, qr := range responses {
+		if qr.err == nil && str(qr.tree, "questionnaire") != "" {
+			out[str(qr.tree, "questionnaire")] = qr.res.ID
 		}
 	}
 	return out
@@ -435,26 +471,24 @@ func stagedAnswers(ws []fhir.Write) map[string]string {
 // share with each other or with a stored Questionnaire that the same writes leave as it is
 // (those with an id in changed are replaced or deleted), and the items changed of an active
 // Questionnaire that a response of the same writes answers (answers, see stagedAnswers).
-func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed map[string]bool, answers map[string]string) ([]fhir.Issue, error) {
+func (r *Rules) commitConflicts(ctx context.Context, qs []questionnaireWrite, changed map[string]bool, answers map[string]string) ([]fhir.Issue, error) {
 	var out []fhir.Issue
 	seen := map[string]string{} // url|version: the id of the first Questionnaire with them
 	for _, w := range qs {
-		q := w.Next
-		tree, err := decodeTree(q.Raw)
-		if err != nil {
-			return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+		q, tree := w.next.res, w.next.tree
+		if w.next.err != nil {
+			return nil, fhir.Wrap(w.next.err, "decode Questionnaire/%s", q.ID)
 		}
 		url, version := str(tree, "url"), str(tree, "version")
 		if url == "" {
 			continue
 		}
-		if w.Prev != nil && !w.Prev.Deleted {
-			prev, err := decodeTree(w.Prev.Raw)
-			if err != nil {
-				return nil, fhir.Wrap(err, "decode Questionnaire/%s", q.ID)
+		if w.prev.res != nil {
+			if w.prev.err != nil {
+				return nil, fhir.Wrap(w.prev.err, "decode Questionnaire/%s", q.ID)
 			}
-			c := &Checker{URL: url, Version: version}
-			if str(prev, "status") == "active" && str(prev, "url") == url && str(prev, "version") == version && !sameItems(prev["item"], tree["item"]) {
+			if changesActiveItems(w.prev.tree, tree, url, version) {
+				c := &Checker{URL: url, Version: version}
 				if id, ok := answers[c.Canonical()]; ok {
 					out = append(out, itemsFixed(c, id))
 				}
@@ -465,22 +499,11 @@ func (r *Rules) commitConflicts(ctx context.Context, qs []fhir.Write, changed ma
 			continue
 		}
 		seen[url+"|"+version] = q.ID
-		stored, err := FindByURL(ctx, r.searcher, url)
+		stored, err := r.storedConflicts(ctx, url, version, changed)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range stored {
-			if changed[o.ID] {
-				continue
-			}
-			ot, err := decodeTree(o.Raw)
-			if err != nil {
-				return nil, fhir.Wrap(err, "decode Questionnaire/%s", o.ID)
-			}
-			if str(ot, "url") == url && str(ot, "version") == version {
-				out = append(out, sharedCanonical(o.ID, "already has", url, version))
-			}
-		}
+		out = append(out, stored...)
 	}
 	return out, nil
 }

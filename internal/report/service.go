@@ -3,13 +3,11 @@ package report
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gofhir/fhirpath"
-	"github.com/gofhir/fhirpath/eval"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
@@ -275,12 +273,12 @@ func (s *Service) stratifier(ctx context.Context, expr string) (func(*Row) (stri
 			return r.Unit, label, nil
 		}, false, nil
 	}
-	compiled, err := compileStratifier(expr)
+	compiled, err := questionnaire.CompileFHIRPath(expr)
 	if err != nil {
 		return nil, false, fhir.Errorf(fhir.KindInvalid, "The stratifier %q is neither care-unit, none nor a FHIRPath expression: %v", expr, err)
 	}
 	return func(r *Row) (string, string, error) {
-		out, err := evalStratifier(ctx, compiled, r.Body)
+		out, err := questionnaire.EvaluateFHIRPath(compiled, r.Body, fhirpath.WithContext(ctx), fhirpath.WithTimeout(stratifierTimeout), fhirpath.WithMaxCollectionSize(1000))
 		if err != nil {
 			return "", "", fhir.Errorf(fhir.KindUnprocessable, "The stratifier %q fails on a response: %v", expr, err)
 		}
@@ -297,36 +295,3 @@ const (
 	noUnit  = "(no care unit)"
 	noValue = "(no value)"
 )
-
-func compileStratifier(text string) (x *fhirpath.Expression, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the parser failed: %v", r)
-		}
-	}()
-	return fhirpath.Compile(text)
-}
-
-func evalStratifier(ctx context.Context, x *fhirpath.Expression, body []byte) (out []fhirValue, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("the FHIRPath engine failed: %v", r)
-		}
-	}()
-	col, err := x.EvaluateWithOptions(body, fhirpath.WithContext(ctx), fhirpath.WithTimeout(stratifierTimeout), fhirpath.WithMaxCollectionSize(1000))
-	if err != nil {
-		var ee *eval.EvalError
-		if errors.As(err, &ee) {
-			return nil, errors.New(ee.Error())
-		}
-		return nil, err
-	}
-	out = make([]fhirValue, len(col))
-	for i, v := range col {
-		out[i] = v
-	}
-	return out, nil
-}
-
-// fhirValue is a FHIRPath result value.
-type fhirValue interface{ String() string }

@@ -2,7 +2,6 @@ package search
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 )
@@ -119,7 +118,7 @@ func (a *acc) answer(linkID string, ans map[string]any) {
 			if n, ok := ans[k]; ok {
 				if d, ok, err := a.decimal(n); ok && err == nil {
 					a.v.K = appendUnique(a.v.K, linkID)
-					a.addQuantityElement(qty{lo: d.Low, hi: d.High, xlo: d.Value, xhi: d.Value}, keys)
+					a.addQuantityElement(numberQty(d), keys)
 				}
 			}
 		}
@@ -134,22 +133,11 @@ func (a *acc) answer(linkID string, ans map[string]any) {
 			if s, ok := ans[k]; ok {
 				if lo, hi, err := a.dateValue(s); err == nil {
 					a.v.K = appendUnique(a.v.K, linkID)
-					a.addDateElement(lo, hi, keys)
+					a.addElement(Element{Lo: lo, Hi: hi, K: keys})
 				}
 			}
 		}
 	}
-}
-
-// addDateElement keeps one token$date value whole in V.
-func (a *acc) addDateElement(lo, hi time.Time, keys []string) {
-	e := Element{Lo: lo, Hi: hi, K: keys}
-	for _, o := range a.v.V {
-		if sameElement(o, e) {
-			return
-		}
-	}
-	a.v.V = append(a.v.V, e)
 }
 
 // AddDerived adds to a QuestionnaireResponse's search values the numbers the content
@@ -171,7 +159,7 @@ func AddDerived(ix Index, derived []fhir.Derived) {
 		}
 		a := acc{v: *v}
 		a.v.K = appendUnique(a.v.K, d.Key)
-		a.addQuantityElement(qty{lo: n.Low, hi: n.High, xlo: n.Value, xhi: n.Value}, []string{d.Key})
+		a.addQuantityElement(numberQty(n), []string{d.Key})
 		*v = a.v
 	}
 }

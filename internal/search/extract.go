@@ -333,27 +333,29 @@ func (d *Definition) SortKey() string {
 // SortValue returns the value that sorts the resource by parameter d (see SortKey), nil
 // when it has none.
 func (v *Values) SortValue(d *Definition) any {
-	first := func(n int, at func(int) any) any {
-		if n == 0 {
-			return nil
-		}
-		return at(0)
-	}
 	switch d.SortKey() {
 	case "n":
-		return first(len(v.N), func(i int) any { return v.N[i] })
+		return firstOf(v.N)
 	case "c":
-		return first(len(v.C), func(i int) any { return v.C[i] })
+		return firstOf(v.C)
 	case "r":
-		return first(len(v.R), func(i int) any { return v.R[i] })
+		return firstOf(v.R)
 	case "u":
-		return first(len(v.U), func(i int) any { return v.U[i] })
+		return firstOf(v.U)
 	case "lo":
-		return first(len(v.Lo), func(i int) any { return v.Lo[i] })
+		return firstOf(v.Lo)
 	case "ql":
-		return first(len(v.QLo), func(i int) any { return v.QLo[i] })
+		return firstOf(v.QLo)
 	}
 	return v.O
+}
+
+// firstOf returns the first of values, nil when there is none.
+func firstOf[T any](values []T) any {
+	if len(values) == 0 {
+		return nil
+	}
+	return values[0]
 }
 
 // PlainCodes reports whether every value of a token parameter is a code without a system:
@@ -1411,6 +1413,12 @@ type qty struct {
 	qu, qc   []string
 }
 
+// numberQty is the qty of the number d, without a unit: the range d's precision covers and
+// its exact value.
+func numberQty(d Decimal) qty {
+	return qty{lo: d.Low, hi: d.High, xlo: d.Value, xhi: d.Value}
+}
+
 func (a *acc) quantity(t elemType, v any) error {
 	q, ok, err := a.readQuantity(t, v)
 	if err != nil || !ok {
@@ -1446,7 +1454,7 @@ func (a *acc) readQuantity(t elemType, v any) (q qty, ok bool, err error) {
 		if err != nil {
 			return q, false, err
 		}
-		q.lo, q.hi, q.xlo, q.xhi = d.Low, d.High, d.Value, d.Value
+		q = numberQty(d)
 		err = a.units(m, &q)
 		return q, err == nil, err
 	}
@@ -1621,7 +1629,11 @@ func (a *acc) composite(p *program, v any) error {
 // addQuantityElement keeps one token$quantity value whole in V.
 func (a *acc) addQuantityElement(q qty, keys []string) {
 	lo, hi, xlo, xhi := q.lo, q.hi, q.xlo, q.xhi
-	e := Element{QLo: &lo, QHi: &hi, XLo: &xlo, XHi: &xhi, QU: q.qu, QC: q.qc, K: keys}
+	a.addElement(Element{QLo: &lo, QHi: &hi, XLo: &xlo, XHi: &xhi, QU: q.qu, QC: q.qc, K: keys})
+}
+
+// addElement keeps one whole value (token$quantity, token$date) in V, unless V has it.
+func (a *acc) addElement(e Element) {
 	for _, o := range a.v.V {
 		if sameElement(o, e) {
 			return
