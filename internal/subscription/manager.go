@@ -528,27 +528,22 @@ func (m *Manager) kick(s *sub) {
 // provided its newest version is still vid: a client's change meanwhile wins, and the
 // dispatcher looks again.
 func (m *Manager) setStatus(id string, vid int64, status, reason string) error {
-	cur, err := m.svc.Read(m.ctx, "Subscription", id)
-	if err != nil {
-		return err
-	}
-	if cur.VersionID != vid {
-		return nil
-	}
-	var tree map[string]any
-	dec := json.NewDecoder(bytes.NewReader(cur.Raw))
-	dec.UseNumber()
-	if err := dec.Decode(&tree); err != nil {
-		return err
-	}
-	tree["status"] = status
-	if reason != "" {
-		tree["error"] = reason
-	} else {
-		delete(tree, "error")
-	}
-	body, _ := json.Marshal(tree)
-	_, err = m.svc.Update(m.ctx, "Subscription", id, body, &vid)
+	_, err := m.svc.Patch(m.ctx, "Subscription", id, func(cur []byte) ([]byte, error) {
+		var tree map[string]any
+		dec := json.NewDecoder(bytes.NewReader(cur))
+		dec.UseNumber()
+		if err := dec.Decode(&tree); err != nil {
+			return nil, err
+		}
+		tree["status"] = status
+		if reason != "" {
+			tree["error"] = reason
+		} else {
+			delete(tree, "error")
+		}
+		body, _ := json.Marshal(tree)
+		return body, nil
+	}, &vid)
 	if fhir.IsKind(err, fhir.KindPreconditionFailed) {
 		return nil
 	}
