@@ -174,8 +174,13 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 // creators, the notifications not delivered yet and the last event numbers. The manager's
 // lock is held throughout, so a notification recorded meanwhile (its entry queued under
 // the lock, its record appended after) is either in the state written or appended after
-// it; one in both is read once (by its sequence number).
+// it; one in both is read once (by its sequence number). The outbox's size is looked at
+// first without the lock, which every write of a subscribed type waits for, so that the
+// deliveries that leave the outbox small do not take it.
 func (m *Manager) compact() {
+	if m.outbox.size.Load() < m.outbox.compactAt {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	err := m.outbox.compact(func() []record {
