@@ -187,13 +187,7 @@ func (m *Manager) compact() {
 		var recs []record
 		for _, id := range sortedKeys(m.subs) {
 			s := m.subs[id]
-			if s.owner != nil {
-				recs = append(recs, record{Kind: kindOwner, Sub: id, Owner: s.owner})
-			}
-			if s.number > 0 {
-				recs = append(recs, record{Kind: kindDone, Sub: id, Number: s.number})
-			}
-			recs = append(recs, eventRecords(id, s.queue)...)
+			recs = append(recs, subRecords(id, s.owner, s.number, s.queue)...)
 		}
 		return recs
 	})

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -110,23 +112,31 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, *replayed, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("subscriptions: open the outbox: %w", err)
 	}
+	subs := slices.Concat(slices.Collect(maps.Keys(st.owners)), slices.Collect(maps.Keys(st.numbers)), slices.Collect(maps.Keys(st.events)))
+	slices.Sort(subs)
 	var recs []record
-	for _, sub := range sortedKeys(st.owners) {
-		recs = append(recs, record{Kind: kindOwner, Sub: sub, Owner: st.owners[sub]})
-	}
-	for _, sub := range sortedKeys(st.numbers) {
-		if n := st.numbers[sub]; n > 0 {
-			recs = append(recs, record{Kind: kindDone, Sub: sub, Number: n})
-		}
-	}
-	for _, sub := range sortedKeys(st.events) {
-		recs = append(recs, eventRecords(sub, st.events[sub])...)
+	for _, sub := range slices.Compact(subs) {
+		recs = append(recs, subRecords(sub, st.owners[sub], st.numbers[sub], st.events[sub])...)
 	}
 	o := &outbox{dir: dir, compactAt: compactBytes}
 	if err := o.rewrite(recs); err != nil {
 		return nil, nil, err
 	}
 	return o, st, nil
+}
+
+// subRecords are the records a compacted outbox holds for one subscription: its creator
+// (when known), its last event number (when one was given) and the notifications not yet
+// delivered, in that order, so that the number leaves the notifications after it in place.
+func subRecords(sub string, owner *Owner, number int64, es []*entry) []record {
+	var recs []record
+	if owner != nil {
+		recs = append(recs, record{Kind: kindOwner, Sub: sub, Owner: owner})
+	}
+	if number > 0 {
+		recs = append(recs, record{Kind: kindDone, Sub: sub, Number: number})
+	}
+	return append(recs, eventRecords(sub, es)...)
 }
 
 // eventRecords are the records of a subscription's notifications not yet delivered.
