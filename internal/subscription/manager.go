@@ -345,7 +345,11 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	if !client {
 		return nil, nil
 	}
-	if err := m.checkSecrets(principal, w, p); err != nil {
+	var prev *parsed
+	if w.Prev != nil {
+		prev, _ = parse(w.Prev.Raw)
+	}
+	if err := m.checkSecrets(principal, w, raw, p, prev); err != nil {
 		return nil, err
 	}
 	// A subscription to what its writer may not read would only ever drop its
@@ -353,10 +357,6 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	// creator's scopes when it is delivered.)
 	if typ, _, _ := strings.Cut(p.Criteria, "?"); !principal.Allows(typ, auth.ActionRead) {
 		return nil, fhir.Errorf(fhir.KindForbidden, "This token may not read %s, so a Subscription of its on %s would never notify: it needs a read scope on %s", typ, typ, typ).At("Subscription.criteria")
-	}
-	var prev *parsed
-	if w.Prev != nil {
-		prev, _ = parse(w.Prev.Raw)
 	}
 	switch {
 	case p.Status == StatusRequested || p.Status == StatusOff:
