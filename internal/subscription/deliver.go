@@ -164,7 +164,7 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 		m.log.Error("subscriptions: a delivery could not be recorded; it will be sent again", "err", err)
 	}
 	m.mu.Lock()
-	s.queue = removeEntry(s.queue, e)
+	s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == e })
 	m.mu.Unlock()
 	m.compact()
 	return nil
@@ -210,7 +210,7 @@ func (m *Manager) drop(s *sub, e *entry, why string, r *fhir.Resource) error {
 		m.audit(s, owner, http.StatusForbidden, fmt.Sprintf("%s/%s/_history/%d", e.typ, e.id, e.vid), fmt.Errorf("not sent: %s", why), "notification")
 	}
 	m.mu.Lock()
-	s.queue = removeEntry(s.queue, e)
+	s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == e })
 	m.mu.Unlock()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -418,7 +419,7 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 	if err := m.outbox.append(recs...); err != nil {
 		m.mu.Lock()
 		for i, s := range subs {
-			s.queue = removeEntry(s.queue, entries[i])
+			s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == entries[i] })
 		}
 		m.mu.Unlock()
 		return nil, fhir.Errorf(fhir.KindUnavailable, "The notification of this write could not be recorded: %v", err)
@@ -432,16 +433,6 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 		}
 		m.mu.Unlock()
 	}, nil
-}
-
-func removeEntry(q []*entry, e *entry) []*entry {
-	out := q[:0]
-	for _, x := range q {
-		if x != e {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // subscriptionWrite records the creator of a new subscription, and once it is written

@@ -210,7 +210,7 @@ func (st *replayed) read(f io.Reader, log *slog.Logger) error {
 		case kindDone:
 			if r.Seq != 0 {
 				// A notification dropped before it had a number.
-				st.events[r.Sub] = removeSeq(st.events[r.Sub], r.Seq)
+				st.events[r.Sub] = slices.DeleteFunc(st.events[r.Sub], func(e *entry) bool { return e.seq == r.Seq })
 				continue
 			}
 			st.numbers[r.Sub] = max(st.numbers[r.Sub], r.Number)
@@ -231,16 +231,6 @@ func (st *replayed) read(f io.Reader, log *slog.Logger) error {
 		return fmt.Errorf("subscriptions: read the outbox: %w", err)
 	}
 	return nil
-}
-
-func removeSeq(es []*entry, seq int64) []*entry {
-	out := es[:0]
-	for _, e := range es {
-		if e.seq != seq {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
