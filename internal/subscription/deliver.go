@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -185,7 +186,7 @@ func (m *Manager) compact() {
 	defer m.mu.Unlock()
 	err := m.outbox.compact(func() []record {
 		var recs []record
-		for _, id := range sortedKeys(m.subs) {
+		for _, id := range slices.Sorted(maps.Keys(m.subs)) {
 			s := m.subs[id]
 			recs = append(recs, subRecords(id, s.owner, s.number, s.queue)...)
 		}
