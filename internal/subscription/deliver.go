@@ -125,7 +125,7 @@ func (m *Manager) count(outcome string) {
 func (m *Manager) deliver(s *sub, e *entry) error {
 	r, err := m.o.Store.Version(m.ctx, e.typ, e.id, e.vid)
 	if fhir.IsKind(err, fhir.KindNotFound) || err == nil && (r.Deleted || digest(r.Raw) != e.hash) {
-		return m.drop(s, e, "its write did not happen", nil)
+		return m.drop(s, e, "its write did not happen", false, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("read %s/%s/_history/%d: %w", e.typ, e.id, e.vid, err)
@@ -134,7 +134,7 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 	owner, endpoint, payload, headers := s.owner, s.endpoint, s.payload, s.headers
 	m.mu.RUnlock()
 	if !mayRead(owner, r) {
-		return m.drop(s, e, "the subscription's creator may not read it", r)
+		return m.drop(s, e, "the subscription's creator may not read it", true, owner)
 	}
 	if e.number == 0 {
 		m.mu.Lock()
@@ -197,17 +197,15 @@ func (m *Manager) compact() {
 	}
 }
 
-// drop removes a notification that is not to be delivered.
-func (m *Manager) drop(s *sub, e *entry, why string, r *fhir.Resource) error {
+// drop removes a notification that is not to be delivered. One refused because owner, the
+// creator deliver judged it for, may not read it (refused) is audited as theirs.
+func (m *Manager) drop(s *sub, e *entry, why string, refused bool, owner *Owner) error {
 	if err := m.outbox.append(record{Kind: kindDone, Sub: s.id, Seq: e.seq}); err != nil {
 		return err
 	}
 	m.count("dropped")
 	m.log.Info("subscriptions: notification not sent", "subscription", s.id, "resource", e.typ+"/"+e.id, "version", e.vid, "why", why)
-	if r != nil {
-		m.mu.RLock()
-		owner := s.owner
-		m.mu.RUnlock()
+	if refused {
 		m.audit(s, owner, http.StatusForbidden, fmt.Sprintf("%s/%s/_history/%d", e.typ, e.id, e.vid), fmt.Errorf("not sent: %s", why), "notification")
 	}
 	m.mu.Lock()
