@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/report"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 const reportUsage = `usage: fhir-server report --url QUESTIONNAIRE[|VERSION] --period PERIOD [--format html|csv|json]
@@ -151,6 +153,16 @@ func remoteReport(ctx context.Context, base, token, format string, q url.Values)
 	return body, nil
 }
 
+// newReports makes the reports of the server and of the report command, which read the
+// responses' stored search values straight from the store that searcher searches.
+func newReports(svc *fhir.Service, searcher search.Searcher, cfg *config.Config) (*report.Service, error) {
+	source, ok := searcher.(report.Source)
+	if !ok {
+		return nil, errors.New("the store cannot read responses for reports")
+	}
+	return report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+}
+
 // localReport makes the report from the configured database.
 func localReport(ctx context.Context, cfg *config.Config, format string, q url.Values, stderr io.Writer) ([]byte, error) {
 	svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "report", nil, false)
@@ -158,13 +170,9 @@ func localReport(ctx context.Context, cfg *config.Config, format string, q url.V
 		return nil, err
 	}
 	defer closeDB()
-	source, ok := searcher.(report.Source)
-	if !ok {
-		return nil, errors.New("report: the store cannot read responses for reports")
-	}
-	rs, err := report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+	rs, err := newReports(svc, searcher, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	req, err := report.ParseQuery(q, rs.Location())
 	if err != nil {
