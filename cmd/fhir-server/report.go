@@ -84,11 +84,7 @@ func runReport(ctx context.Context, args []string, env config.Lookup, stdout, st
 	case token != "" && server == "":
 		return fail("--token is only used with --url-of-server")
 	}
-	loc := cfg.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	start, end, err := report.ParsePeriod(period, loc)
+	start, end, err := report.ParsePeriod(period, cfg.Location) // set by ParseCommand
 	if err != nil {
 		return fail("%v", err)
 	}
