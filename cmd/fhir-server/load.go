@@ -88,7 +88,8 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		return err
 	}
 	if target == nil {
-		svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "load", nil, false)
+		log := newLogger(cfg, stderr)
+		svc, searcher, _, closeDB, err := openService(ctx, cfg, log, "load", nil, false)
 		if err != nil {
 			return err
 		}
@@ -103,7 +104,7 @@ func runLoad(ctx context.Context, args []string, env config.Lookup, stdout, stde
 		if err != nil {
 			return err
 		}
-		h, err := api.New(api.Options{Service: svc, Searcher: searcher, Logger: newLogger(cfg, stderr), Auth: verifier,
+		h, err := api.New(api.Options{Service: svc, Searcher: searcher, Logger: log, Auth: verifier,
 			MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxBundleEntries, Location: cfg.Location})
 		if err != nil {
 			return err

@@ -28,7 +28,6 @@ import (
 	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/loader"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
-	"github.com/patient-involvement/fhir-server/internal/report"
 )
 
 // auditJournalDir is the audit journal's directory in the data directory.
@@ -152,12 +151,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if reg != nil {
 		reg.WatchAudit(auditor)
 	}
-	// Reports read the responses' stored search values straight from the store.
-	source, ok := searcher.(report.Source)
-	if !ok {
-		return errors.New("the store cannot read responses for reports")
-	}
-	reports, err := report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+	reports, err := newReports(svc, searcher, cfg)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/patient-involvement/fhir-server/internal/config"
+	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/report"
+	"github.com/patient-involvement/fhir-server/internal/search"
 )
 
 const reportUsage = `usage: fhir-server report --url QUESTIONNAIRE[|VERSION] --period PERIOD [--format html|csv|json]
@@ -82,11 +84,7 @@ func runReport(ctx context.Context, args []string, env config.Lookup, stdout, st
 	case token != "" && server == "":
 		return fail("--token is only used with --url-of-server")
 	}
-	loc := cfg.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	start, end, err := report.ParsePeriod(period, loc)
+	start, end, err := report.ParsePeriod(period, cfg.Location) // set by ParseCommand
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -151,6 +149,16 @@ func remoteReport(ctx context.Context, base, token, format string, q url.Values)
 	return body, nil
 }
 
+// newReports makes the reports of the server and of the report command, which read the
+// responses' stored search values straight from the store that searcher searches.
+func newReports(svc *fhir.Service, searcher search.Searcher, cfg *config.Config) (*report.Service, error) {
+	source, ok := searcher.(report.Source)
+	if !ok {
+		return nil, errors.New("the store cannot read responses for reports")
+	}
+	return report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+}
+
 // localReport makes the report from the configured database.
 func localReport(ctx context.Context, cfg *config.Config, format string, q url.Values, stderr io.Writer) ([]byte, error) {
 	svc, searcher, _, closeDB, err := openService(ctx, cfg, newLogger(cfg, stderr), "report", nil, false)
@@ -158,13 +166,9 @@ func localReport(ctx context.Context, cfg *config.Config, format string, q url.V
 		return nil, err
 	}
 	defer closeDB()
-	source, ok := searcher.(report.Source)
-	if !ok {
-		return nil, errors.New("report: the store cannot read responses for reports")
-	}
-	rs, err := report.New(source, svc.Store(), searcher, report.Options{MinCount: cfg.ReportMinCount, Location: cfg.Location})
+	rs, err := newReports(svc, searcher, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	req, err := report.ParseQuery(q, rs.Location())
 	if err != nil {

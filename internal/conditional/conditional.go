@@ -311,14 +311,15 @@ func withID(body []byte, id string) ([]byte, error) {
 // fhir.KindNotFound error, more matches a fhir.KindTooManyMatches error. ifMatch, when not
 // nil, is the version the patch must apply to.
 func (s *Service) Patch(ctx context.Context, criteria *search.Criteria, scope Scope, patch fhir.Patcher, ifMatch *int64) (*fhir.WriteResult, error) {
-	m, err := s.one(ctx, criteria, scope, "Conditional patch")
+	m, err := s.one(ctx, criteria, scope, "patch")
 	if err != nil {
 		return nil, err
 	}
 	return s.svc.Patch(ctx, criteria.Type, m.ID, patch, ifMatch)
 }
 
-// one returns the one typ that criteria match; what names the interaction in errors.
+// one returns the one typ that criteria match; what names the conditional interaction in
+// errors.
 func (s *Service) one(ctx context.Context, criteria *search.Criteria, scope Scope, what string) (*fhir.Resource, error) {
 	matches, err := s.match(ctx, criteria, scope, 2)
 	if err != nil {
@@ -326,16 +327,16 @@ func (s *Service) one(ctx context.Context, criteria *search.Criteria, scope Scop
 	}
 	switch len(matches) {
 	case 0:
-		return nil, fhir.Errorf(fhir.KindNotFound, "%s: no %s matches %s", what, criteria.Type, criteria.Encode())
+		return nil, fhir.Errorf(fhir.KindNotFound, "Conditional %s: no %s matches %s", what, criteria.Type, criteria.Encode())
 	case 1:
 		return matches[0], nil
 	}
-	return nil, fhir.Errorf(fhir.KindTooManyMatches, "%s: more than one %s matches %s; make the criteria select one resource", what, criteria.Type, criteria.Encode())
+	return nil, tooMany(what, criteria)
 }
 
 // Resolve returns the one typ that criteria match, for a conditional reference in a
 // transaction (Bundle "QuestionnaireResponse?identifier=…"): no match is a
 // fhir.KindNotFound error, more a fhir.KindTooManyMatches error.
 func (s *Service) Resolve(ctx context.Context, criteria *search.Criteria, scope Scope) (*fhir.Resource, error) {
-	return s.one(ctx, criteria, scope, "Conditional reference")
+	return s.one(ctx, criteria, scope, "reference")
 }

@@ -38,16 +38,7 @@ type jsonChecker struct {
 	maxValues int
 }
 
-func (c *jsonChecker) skipSpace() {
-	for c.i < len(c.data) {
-		switch c.data[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
+func (c *jsonChecker) skipSpace() { c.i = skipSpace(c.data, c.i) }
 
 // fail builds the error for the position c.i.
 func (c *jsonChecker) fail(format string, args ...any) error {

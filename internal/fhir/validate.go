@@ -125,13 +125,9 @@ func (v *validator) contained(obj map[string]any, val any, path string, allowed 
 				}
 			}
 		}
-		if v.scope != nil {
-			v.scope.inContained = i
-		}
+		v.scope.inContained = i // the container's, set by resource since contained is allowed
 		v.inlineResource(item, ip, false)
-		if v.scope != nil {
-			v.scope.inContained = -1
-		}
+		v.scope.inContained = -1
 	}
 }
 

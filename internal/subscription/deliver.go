@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -124,7 +125,7 @@ func (m *Manager) count(outcome string) {
 func (m *Manager) deliver(s *sub, e *entry) error {
 	r, err := m.o.Store.Version(m.ctx, e.typ, e.id, e.vid)
 	if fhir.IsKind(err, fhir.KindNotFound) || err == nil && (r.Deleted || digest(r.Raw) != e.hash) {
-		return m.drop(s, e, "its write did not happen", nil)
+		return m.drop(s, e, "its write did not happen", false, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("read %s/%s/_history/%d: %w", e.typ, e.id, e.vid, err)
@@ -133,7 +134,7 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 	owner, endpoint, payload, headers := s.owner, s.endpoint, s.payload, s.headers
 	m.mu.RUnlock()
 	if !mayRead(owner, r) {
-		return m.drop(s, e, "the subscription's creator may not read it", r)
+		return m.drop(s, e, "the subscription's creator may not read it", true, owner)
 	}
 	if e.number == 0 {
 		m.mu.Lock()
@@ -164,7 +165,7 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 		m.log.Error("subscriptions: a delivery could not be recorded; it will be sent again", "err", err)
 	}
 	m.mu.Lock()
-	s.queue = removeEntry(s.queue, e)
+	s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == e })
 	m.mu.Unlock()
 	m.compact()
 	return nil
@@ -174,21 +175,20 @@ func (m *Manager) deliver(s *sub, e *entry) error {
 // creators, the notifications not delivered yet and the last event numbers. The manager's
 // lock is held throughout, so a notification recorded meanwhile (its entry queued under
 // the lock, its record appended after) is either in the state written or appended after
-// it; one in both is read once (by its sequence number).
+// it; one in both is read once (by its sequence number). The outbox's size is looked at
+// first without the lock, which every write of a subscribed type waits for, so that the
+// deliveries that leave the outbox small do not take it.
 func (m *Manager) compact() {
+	if m.outbox.size.Load() < m.outbox.compactAt {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	err := m.outbox.compact(func() []record {
 		var recs []record
-		for _, id := range sortedKeys(m.subs) {
+		for _, id := range slices.Sorted(maps.Keys(m.subs)) {
 			s := m.subs[id]
-			if s.owner != nil {
-				recs = append(recs, record{Kind: kindOwner, Sub: id, Owner: s.owner})
-			}
-			if s.number > 0 {
-				recs = append(recs, record{Kind: kindDone, Sub: id, Number: s.number})
-			}
-			recs = append(recs, eventRecords(id, s.queue)...)
+			recs = append(recs, subRecords(id, s.owner, s.number, s.queue)...)
 		}
 		return recs
 	})
@@ -197,21 +197,19 @@ func (m *Manager) compact() {
 	}
 }
 
-// drop removes a notification that is not to be delivered.
-func (m *Manager) drop(s *sub, e *entry, why string, r *fhir.Resource) error {
+// drop removes a notification that is not to be delivered. One refused because owner, the
+// creator deliver judged it for, may not read it (refused) is audited as theirs.
+func (m *Manager) drop(s *sub, e *entry, why string, refused bool, owner *Owner) error {
 	if err := m.outbox.append(record{Kind: kindDone, Sub: s.id, Seq: e.seq}); err != nil {
 		return err
 	}
 	m.count("dropped")
 	m.log.Info("subscriptions: notification not sent", "subscription", s.id, "resource", e.typ+"/"+e.id, "version", e.vid, "why", why)
-	if r != nil {
-		m.mu.RLock()
-		owner := s.owner
-		m.mu.RUnlock()
+	if refused {
 		m.audit(s, owner, http.StatusForbidden, fmt.Sprintf("%s/%s/_history/%d", e.typ, e.id, e.vid), fmt.Errorf("not sent: %s", why), "notification")
 	}
 	m.mu.Lock()
-	s.queue = removeEntry(s.queue, e)
+	s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == e })
 	m.mu.Unlock()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -345,7 +346,11 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	if !client {
 		return nil, nil
 	}
-	if err := m.checkSecrets(principal, w, p); err != nil {
+	var prev *parsed
+	if w.Prev != nil {
+		prev, _ = parse(w.Prev.Raw)
+	}
+	if err := m.checkSecrets(principal, w, raw, p, prev); err != nil {
 		return nil, err
 	}
 	// A subscription to what its writer may not read would only ever drop its
@@ -353,10 +358,6 @@ func (m *Manager) Check(ctx context.Context, w *fhir.ContentWrite) (*fhir.Conten
 	// creator's scopes when it is delivered.)
 	if typ, _, _ := strings.Cut(p.Criteria, "?"); !principal.Allows(typ, auth.ActionRead) {
 		return nil, fhir.Errorf(fhir.KindForbidden, "This token may not read %s, so a Subscription of its on %s would never notify: it needs a read scope on %s", typ, typ, typ).At("Subscription.criteria")
-	}
-	var prev *parsed
-	if w.Prev != nil {
-		prev, _ = parse(w.Prev.Raw)
 	}
 	switch {
 	case p.Status == StatusRequested || p.Status == StatusOff:
@@ -418,7 +419,7 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 	if err := m.outbox.append(recs...); err != nil {
 		m.mu.Lock()
 		for i, s := range subs {
-			s.queue = removeEntry(s.queue, entries[i])
+			s.queue = slices.DeleteFunc(s.queue, func(x *entry) bool { return x == entries[i] })
 		}
 		m.mu.Unlock()
 		return nil, fhir.Errorf(fhir.KindUnavailable, "The notification of this write could not be recorded: %v", err)
@@ -432,16 +433,6 @@ func (m *Manager) BeforeWrite(ctx context.Context, next *fhir.Resource, ix searc
 		}
 		m.mu.Unlock()
 	}, nil
-}
-
-func removeEntry(q []*entry, e *entry) []*entry {
-	out := q[:0]
-	for _, x := range q {
-		if x != e {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // subscriptionWrite records the creator of a new subscription, and once it is written
@@ -528,27 +519,22 @@ func (m *Manager) kick(s *sub) {
 // provided its newest version is still vid: a client's change meanwhile wins, and the
 // dispatcher looks again.
 func (m *Manager) setStatus(id string, vid int64, status, reason string) error {
-	cur, err := m.svc.Read(m.ctx, "Subscription", id)
-	if err != nil {
-		return err
-	}
-	if cur.VersionID != vid {
-		return nil
-	}
-	var tree map[string]any
-	dec := json.NewDecoder(bytes.NewReader(cur.Raw))
-	dec.UseNumber()
-	if err := dec.Decode(&tree); err != nil {
-		return err
-	}
-	tree["status"] = status
-	if reason != "" {
-		tree["error"] = reason
-	} else {
-		delete(tree, "error")
-	}
-	body, _ := json.Marshal(tree)
-	_, err = m.svc.Update(m.ctx, "Subscription", id, body, &vid)
+	_, err := m.svc.Patch(m.ctx, "Subscription", id, func(cur []byte) ([]byte, error) {
+		var tree map[string]any
+		dec := json.NewDecoder(bytes.NewReader(cur))
+		dec.UseNumber()
+		if err := dec.Decode(&tree); err != nil {
+			return nil, err
+		}
+		tree["status"] = status
+		if reason != "" {
+			tree["error"] = reason
+		} else {
+			delete(tree, "error")
+		}
+		body, _ := json.Marshal(tree)
+		return body, nil
+	}, &vid)
 	if fhir.IsKind(err, fhir.KindPreconditionFailed) {
 		return nil
 	}

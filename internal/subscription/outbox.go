@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -110,23 +111,31 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, *replayed, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("subscriptions: open the outbox: %w", err)
 	}
+	subs := slices.Concat(slices.Collect(maps.Keys(st.owners)), slices.Collect(maps.Keys(st.numbers)), slices.Collect(maps.Keys(st.events)))
+	slices.Sort(subs)
 	var recs []record
-	for _, sub := range sortedKeys(st.owners) {
-		recs = append(recs, record{Kind: kindOwner, Sub: sub, Owner: st.owners[sub]})
-	}
-	for _, sub := range sortedKeys(st.numbers) {
-		if n := st.numbers[sub]; n > 0 {
-			recs = append(recs, record{Kind: kindDone, Sub: sub, Number: n})
-		}
-	}
-	for _, sub := range sortedKeys(st.events) {
-		recs = append(recs, eventRecords(sub, st.events[sub])...)
+	for _, sub := range slices.Compact(subs) {
+		recs = append(recs, subRecords(sub, st.owners[sub], st.numbers[sub], st.events[sub])...)
 	}
 	o := &outbox{dir: dir, compactAt: compactBytes}
 	if err := o.rewrite(recs); err != nil {
 		return nil, nil, err
 	}
 	return o, st, nil
+}
+
+// subRecords are the records a compacted outbox holds for one subscription: its creator
+// (when known), its last event number (when one was given) and the notifications not yet
+// delivered, in that order, so that the number leaves the notifications after it in place.
+func subRecords(sub string, owner *Owner, number int64, es []*entry) []record {
+	var recs []record
+	if owner != nil {
+		recs = append(recs, record{Kind: kindOwner, Sub: sub, Owner: owner})
+	}
+	if number > 0 {
+		recs = append(recs, record{Kind: kindDone, Sub: sub, Number: number})
+	}
+	return append(recs, eventRecords(sub, es)...)
 }
 
 // eventRecords are the records of a subscription's notifications not yet delivered.
@@ -200,7 +209,7 @@ func (st *replayed) read(f io.Reader, log *slog.Logger) error {
 		case kindDone:
 			if r.Seq != 0 {
 				// A notification dropped before it had a number.
-				st.events[r.Sub] = removeSeq(st.events[r.Sub], r.Seq)
+				st.events[r.Sub] = slices.DeleteFunc(st.events[r.Sub], func(e *entry) bool { return e.seq == r.Seq })
 				continue
 			}
 			st.numbers[r.Sub] = max(st.numbers[r.Sub], r.Number)
@@ -221,25 +230,6 @@ func (st *replayed) read(f io.Reader, log *slog.Logger) error {
 		return fmt.Errorf("subscriptions: read the outbox: %w", err)
 	}
 	return nil
-}
-
-func removeSeq(es []*entry, seq int64) []*entry {
-	out := es[:0]
-	for _, e := range es {
-		if e.seq != seq {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // append writes records durably, in one write and fsync.

@@ -54,8 +54,7 @@ func TestOutboxReplaysWhatIsLeft(t *testing.T) {
 	// Compacting while running: the state the manager holds replaces the file.
 	o.compactAt = 1
 	if err := o.compact(func() []record {
-		return append([]record{{Kind: kindOwner, Sub: "s", Owner: st.owners["s"]}, {Kind: kindDone, Sub: "s", Number: 2}},
-			eventRecords("s", st.events["s"])...)
+		return subRecords("s", st.owners["s"], 2, st.events["s"])
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -48,15 +48,16 @@ func systemToken(p *auth.Principal) bool {
 // checkSecrets refuses a write by p, who may not read the previous version's header values,
 // that would reveal them: one that writes back a masked (SUBSETTED) Subscription, that sends
 // a kept header to another endpoint, or that copies a header value into another element.
-func (m *Manager) checkSecrets(p *auth.Principal, w *fhir.ContentWrite, next *parsed) error {
+// raw is the JSON of w.Tree, next what it holds, prev the previous version's (nil when
+// there is none or it cannot be read).
+func (m *Manager) checkSecrets(p *auth.Principal, w *fhir.ContentWrite, raw []byte, next, prev *parsed) error {
 	if subsetted(w.Tree) {
 		return fhir.Errorf(fhir.KindUnprocessable, "This Subscription was read with its channel.header values masked (meta.tag %s): writing it back would replace them. Change it with PATCH, or send it without the tag and with every header value in full", SubsettedCode).At("Subscription.meta.tag")
 	}
 	if w.Prev == nil || m.MaySeeHeaders(w.ID, p) {
 		return nil
 	}
-	prev, err := parse(w.Prev.Raw)
-	if err != nil || len(prev.Channel.Header) == 0 {
+	if prev == nil || len(prev.Channel.Header) == 0 {
 		return nil
 	}
 	kept := false
@@ -70,7 +71,6 @@ func (m *Manager) checkSecrets(p *auth.Principal, w *fhir.ContentWrite, next *pa
 	if kept && next.Channel.Endpoint != prev.Channel.Endpoint {
 		return fhir.Errorf(fhir.KindForbidden, "Only the Subscription's creator or a system/ token may send its channel.header to another endpoint: send new header values with the new endpoint").At("Subscription.channel.endpoint")
 	}
-	raw, _ := json.Marshal(w.Tree)
 	body := string(raw)
 	for _, h := range prev.Channel.Header {
 		_, value, _ := strings.Cut(h, ":")
