@@ -130,6 +130,7 @@ func TestPatchRefusals(t *testing.T) {
 		{"not Parameters", "/fhir/CarePlan/" + id, "application/fhir+json", patchPlan, nil, 400, "Parameters resource"},
 		{"fhirpath bad type", "/fhir/CarePlan/" + id, "application/fhir+json", fhirPathPatch(fpOp("squash", "CarePlan.status")), nil, 400, "squash"},
 		{"fhirpath bad expression", "/fhir/CarePlan/" + id, "application/fhir+json", fhirPathPatch(fpOp("delete", "CarePlan.(((")), nil, 400, "not a FHIRPath expression"},
+		{"fhirpath path the engine fails on", "/fhir/CarePlan/" + id, "application/fhir+json", fhirPathPatch(fpOp("delete", "CarePlan.status.substring(1,-5)")), nil, 422, "the path cannot be evaluated: the FHIRPath engine failed"},
 		{"fhirpath replace nothing", "/fhir/CarePlan/" + id, "application/fhir+json", fhirPathPatch(fpOp("replace", "CarePlan.period", `{"name":"value","valuePeriod":{"start":"2025-01-01"}}`)), nil, 422, "selects nothing"},
 		{"fhirpath add to a single element", "/fhir/CarePlan/" + id, "application/fhir+json", fhirPathPatch(fpOp("add", "CarePlan", `{"name":"name","valueString":"status"}`, `{"name":"value","valueCode":"draft"}`)), nil, 422, "use replace"},
 		{"media type", "/fhir/CarePlan/" + id, "text/plain", `x`, nil, 415, "not accepted"},

@@ -12,6 +12,7 @@ import (
 	"github.com/gofhir/fhirpath/types"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/pathexpr"
 )
 
 // locKey is the member added to every object of a copy of the resource before a path is
@@ -114,7 +115,7 @@ func readOperations(body []byte) ([]operation, error) {
 		if err := o.check(); err != nil {
 			return nil, fhir.Errorf(fhir.KindInvalid, "Operation %d (%s): %v", i, o.typ, err).At(at)
 		}
-		compiled, err := fhirpath.Compile(o.path)
+		compiled, err := pathexpr.Compile(o.path)
 		if err != nil {
 			return nil, fhir.Errorf(fhir.KindInvalid, "Operation %d: the path %q is not a FHIRPath expression: %v", i, o.path, err).At(at)
 		}
@@ -381,7 +382,7 @@ var memberPath = regexp.MustCompile(`^(.+)\.([A-Za-z][A-Za-z0-9_]*)(?:\[(\d+)\])
 // places finds the elements the path selects. Objects carry their pointer; primitives are
 // found through the object holding them.
 func (o *operation) places(marked []byte, tree any) ([]place, error) {
-	res, err := o.compiled.Evaluate(marked)
+	res, err := pathexpr.Evaluate(o.compiled, marked)
 	if err != nil {
 		return nil, o.failf("the path cannot be evaluated: %v", err)
 	}
@@ -404,7 +405,11 @@ func (o *operation) places(marked []byte, tree any) ([]place, error) {
 	if m == nil {
 		return nil, o.failf("the path selects primitive values; end it with the name of the element to change")
 	}
-	parents, err := fhirpath.Evaluate(marked, m[1])
+	parent, err := pathexpr.Compile(m[1])
+	if err != nil {
+		return nil, o.failf("the path cannot be evaluated: %v", err)
+	}
+	parents, err := pathexpr.Evaluate(parent, marked)
 	if err != nil {
 		return nil, o.failf("the path cannot be evaluated: %v", err)
 	}

@@ -2,7 +2,6 @@ package questionnaire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,8 @@ import (
 	"github.com/gofhir/fhirpath/eval"
 	"github.com/gofhir/fhirpath/funcs"
 	"github.com/gofhir/fhirpath/types"
+
+	"github.com/patient-involvement/fhir-server/internal/pathexpr"
 )
 
 // expression is a compiled FHIRPath expression of a Questionnaire: an enableWhenExpression,
@@ -21,42 +22,11 @@ type expression struct {
 }
 
 func compileFHIRPath(text, name string) (*expression, error) {
-	c, err := CompileFHIRPath(text)
+	c, err := pathexpr.Compile(text)
 	if err != nil {
 		return nil, err
 	}
 	return &expression{text: text, name: name, compiled: c}, nil
-}
-
-// CompileFHIRPath compiles a FHIRPath expression, reporting a panic of the parser as an
-// error instead of letting it through.
-func CompileFHIRPath(text string) (x *fhirpath.Expression, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			x, err = nil, fmt.Errorf("the parser failed: %v", r)
-		}
-	}()
-	return fhirpath.Compile(text)
-}
-
-// EvaluateFHIRPath evaluates a compiled FHIRPath expression on a resource's JSON with the
-// given options. A panic of the engine is reported as an error, and an evaluation error by
-// its message alone.
-func EvaluateFHIRPath(x *fhirpath.Expression, resource []byte, opts ...fhirpath.EvalOption) (out types.Collection, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("the FHIRPath engine failed: %v", r)
-		}
-	}()
-	out, err = x.EvaluateWithOptions(resource, opts...)
-	if err != nil {
-		var ee *eval.EvalError
-		if errors.As(err, &ee) {
-			return nil, errors.New(ee.Error())
-		}
-		return nil, err
-	}
-	return out, nil
 }
 
 // evalTimeout bounds the evaluation of one expression of a Questionnaire.
@@ -143,7 +113,7 @@ func (ev *evaluator) run(x *expression, vs map[string]types.Collection) (types.C
 	for k, v := range vs {
 		opts = append(opts, fhirpath.WithVariable(k, v))
 	}
-	return EvaluateFHIRPath(x.compiled, ev.qr, opts...)
+	return pathexpr.Evaluate(x.compiled, ev.qr, opts...)
 }
 
 // The SDC functions the expressions of scored Questionnaires use (answers().sum(value.ordinal()),

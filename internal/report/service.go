@@ -10,6 +10,7 @@ import (
 	"github.com/gofhir/fhirpath"
 
 	"github.com/patient-involvement/fhir-server/internal/fhir"
+	"github.com/patient-involvement/fhir-server/internal/pathexpr"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/search"
 )
@@ -273,12 +274,12 @@ func (s *Service) stratifier(ctx context.Context, expr string) (func(*Row) (stri
 			return r.Unit, label, nil
 		}, false, nil
 	}
-	compiled, err := questionnaire.CompileFHIRPath(expr)
+	compiled, err := pathexpr.Compile(expr)
 	if err != nil {
 		return nil, false, fhir.Errorf(fhir.KindInvalid, "The stratifier %q is neither care-unit, none nor a FHIRPath expression: %v", expr, err)
 	}
 	return func(r *Row) (string, string, error) {
-		out, err := questionnaire.EvaluateFHIRPath(compiled, r.Body, fhirpath.WithContext(ctx), fhirpath.WithTimeout(stratifierTimeout), fhirpath.WithMaxCollectionSize(1000))
+		out, err := pathexpr.Evaluate(compiled, r.Body, fhirpath.WithContext(ctx), fhirpath.WithTimeout(stratifierTimeout), fhirpath.WithMaxCollectionSize(1000))
 		if err != nil {
 			return "", "", fhir.Errorf(fhir.KindUnprocessable, "The stratifier %q fails on a response: %v", expr, err)
 		}
