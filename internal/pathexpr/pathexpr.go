@@ -1,7 +1,9 @@
 // Package pathexpr compiles and evaluates FHIRPath expressions with gofhir for the packages
 // that take expressions from outside the server (Questionnaires, report stratifiers,
 // FHIRPath Patch): a panic inside gofhir's parser or engine becomes an error, never a crash
-// of the request, and an evaluation error is reported by its message alone.
+// of the request, and an evaluation error is reported by its message alone. FHIRPath's
+// trace() writes nothing: what it would write is health data, chosen by whoever sent the
+// expression, and gofhir writes it to standard error, that is the server's log.
 package pathexpr
 
 import (
@@ -10,8 +12,11 @@ import (
 
 	"github.com/gofhir/fhirpath"
 	"github.com/gofhir/fhirpath/eval"
+	"github.com/gofhir/fhirpath/funcs"
 	"github.com/gofhir/fhirpath/types"
 )
+
+func init() { funcs.SetTraceLogger(funcs.NullTraceLogger{}) }
 
 // Compile compiles a FHIRPath expression, reporting a panic of the parser as an error
 // instead of letting it through.
