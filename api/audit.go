@@ -50,7 +50,7 @@ func noteQuery(c *gin.Context, q string) { c.Set(auditQueryKey, q) }
 // sees an answer the trail does not show.
 func (s *Server) auditTrail(c *gin.Context) {
 	path := c.Request.URL.Path
-	if s.opts.Audit == nil || (path != "/fhir" && !strings.HasPrefix(path, "/fhir/")) || isPreflight(c.Request) {
+	if s.opts.Audit == nil || !isFHIRPath(path) || isPreflight(c.Request) {
 		c.Next()
 		return
 	}
@@ -81,8 +81,9 @@ func (s *Server) auditRecord(c *gin.Context) (rec audit.Record, ok bool) {
 			ok = false
 		}
 	}()
-	interaction := string(s.endpointOf(c).interaction)
-	if interaction == "" && s.endpointOf(c).name == "capabilities" {
+	ep := s.endpointOf(c)
+	interaction := string(ep.interaction)
+	if interaction == "" && ep.name == "capabilities" {
 		interaction = "capabilities"
 	}
 	if in := c.GetString(auditInteractionKey); in != "" {

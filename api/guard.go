@@ -17,13 +17,16 @@ var publicFHIRPaths = map[string]bool{
 	"/fhir" + smartConfigPath: true,
 }
 
+// isFHIRPath reports whether a request path is under the FHIR base, /fhir.
+func isFHIRPath(path string) bool { return path == "/fhir" || strings.HasPrefix(path, "/fhir/") }
+
 // guard authenticates every /fhir request but the public ones and CORS preflights, before
 // any other check: a request without a valid token learns nothing else (401, never a 404,
 // 405, 406, 413 or 415 first). Its answers are never stored by caches (Cache-Control:
 // no-store). Every answer, a 401 included, is recorded by auditTrail, which runs before.
 func (s *Server) guard(c *gin.Context) {
 	path := c.Request.URL.Path
-	if (path != "/fhir" && !strings.HasPrefix(path, "/fhir/")) || publicFHIRPaths[path] || isPreflight(c.Request) {
+	if !isFHIRPath(path) || publicFHIRPaths[path] || isPreflight(c.Request) {
 		c.Next()
 		return
 	}
