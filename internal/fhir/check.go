@@ -127,11 +127,22 @@ func (r *ContentReport) done() {
 func ContentCheckers(cs ...ContentChecker) ContentChecker {
 	var some checkers
 	for _, c := range cs {
-		if c != nil && !reflect.ValueOf(c).IsNil() {
+		if c != nil && !isNilPointer(c) {
 			some = append(some, c)
 		}
 	}
 	return some
+}
+
+// isNilPointer reports whether c holds a nil pointer (a *Rules left nil when the rules are
+// off); a checker held by value, a struct, is never nil.
+func isNilPointer(c ContentChecker) bool {
+	v := reflect.ValueOf(c)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
 }
 
 type checkers []ContentChecker
