@@ -176,32 +176,19 @@ func (b *BatchTarget) send(calls []*batchCall) {
 	}
 }
 
-func (b *BatchTarget) path(typ, id string) string {
-	return url.PathEscape(typ) + "/" + url.PathEscape(id)
-}
-
 // Current reads typ/id in a batch.
 func (b *BatchTarget) Current(ctx context.Context, typ, id string) (*Stored, error) {
-	a, err := b.submit(ctx, map[string]any{"request": map[string]any{"method": "GET", "url": b.path(typ, id)}})
+	a, err := b.submit(ctx, map[string]any{"request": map[string]any{"method": "GET", "url": resourcePath(typ, id)}})
 	if err != nil {
 		return nil, err
 	}
-	switch a.Status {
-	case http.StatusOK:
-		vid, err := versionFromETag(a.Etag)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s/%s answered without a version", typ, id)
-		}
-		return &Stored{Raw: a.Resource, Version: vid}, nil
-	case http.StatusNotFound, http.StatusGone:
-		return nil, nil
-	}
-	return nil, answerError(a.answer())
+	resp, body := a.answer()
+	return currentAnswer(typ, id, resp, body)
 }
 
 // Put writes typ/id in a batch.
 func (b *BatchTarget) Put(ctx context.Context, typ, id string, body []byte, ifMatch int64) (bool, error) {
-	req := map[string]any{"method": "PUT", "url": b.path(typ, id)}
+	req := map[string]any{"method": "PUT", "url": resourcePath(typ, id)}
 	if ifMatch > 0 {
 		req["ifMatch"] = `W/"` + strconv.FormatInt(ifMatch, 10) + `"`
 	}
@@ -209,13 +196,7 @@ func (b *BatchTarget) Put(ctx context.Context, typ, id string, body []byte, ifMa
 	if err != nil {
 		return false, err
 	}
-	switch a.Status {
-	case http.StatusCreated:
-		return true, nil
-	case http.StatusOK:
-		return false, nil
-	}
-	return false, answerError(a.answer())
+	return putAnswer(a.answer())
 }
 
 // Create creates typ unless criteria match, in a batch.
@@ -225,22 +206,6 @@ func (b *BatchTarget) Create(ctx context.Context, typ string, criteria url.Value
 	if err != nil {
 		return nil, err
 	}
-	if a.Status != http.StatusCreated && a.Status != http.StatusOK {
-		return nil, answerError(a.answer())
-	}
-	var res struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(a.Resource, &res); err != nil || res.ID == "" {
-		return nil, fmt.Errorf("POST %s with If-None-Exist answered %d without the resource", typ, a.Status)
-	}
-	out := &CreateResult{ID: res.ID}
-	if a.Status == http.StatusOK {
-		vid, err := versionFromETag(a.Etag)
-		if err != nil {
-			return nil, fmt.Errorf("POST %s with If-None-Exist answered without a version", typ)
-		}
-		out.Existing = &Stored{Raw: a.Resource, Version: vid}
-	}
-	return out, nil
+	resp, answer := a.answer()
+	return createAnswer(typ, resp, answer)
 }

@@ -67,6 +67,12 @@ func (t *HTTPTarget) Current(ctx context.Context, typ, id string) (*Stored, erro
 	if err != nil {
 		return nil, err
 	}
+	return currentAnswer(typ, id, resp, body)
+}
+
+// currentAnswer reads the answer to GET typ/id: the resource with its version from the ETag
+// (or meta.versionId), nil for 404 and 410.
+func currentAnswer(typ, id string, resp *http.Response, body []byte) (*Stored, error) {
 	switch resp.StatusCode {
 	case http.StatusOK:
 		vid, err := versionFromETag(resp.Header.Get("ETag"))
@@ -100,13 +106,18 @@ func (t *HTTPTarget) Put(ctx context.Context, typ, id string, body []byte, ifMat
 	if err != nil {
 		return false, err
 	}
+	return putAnswer(resp, answer)
+}
+
+// putAnswer reads the answer to PUT typ/id: whether it created the resource.
+func putAnswer(resp *http.Response, body []byte) (bool, error) {
 	switch resp.StatusCode {
 	case http.StatusCreated:
 		return true, nil
 	case http.StatusOK, http.StatusNoContent:
 		return false, nil
 	}
-	return false, answerError(resp, answer)
+	return false, answerError(resp, body)
 }
 
 // Create sends POST [base]/typ with If-None-Exist: 201 created it, 200 found one match.
@@ -119,8 +130,15 @@ func (t *HTTPTarget) Create(ctx context.Context, typ string, criteria url.Values
 	if err != nil {
 		return nil, err
 	}
+	return createAnswer(typ, resp, answer)
+}
+
+// createAnswer reads the answer to POST typ with If-None-Exist: the id of the resource
+// created (201) or, with its version from the ETag (or meta.versionId), the one that
+// matched (200).
+func createAnswer(typ string, resp *http.Response, body []byte) (*CreateResult, error) {
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return nil, answerError(resp, answer)
+		return nil, answerError(resp, body)
 	}
 	var res struct {
 		ID   string `json:"id"`
@@ -128,7 +146,7 @@ func (t *HTTPTarget) Create(ctx context.Context, typ string, criteria url.Values
 			VersionID string `json:"versionId"`
 		} `json:"meta"`
 	}
-	if err := json.Unmarshal(answer, &res); err != nil || res.ID == "" {
+	if err := json.Unmarshal(body, &res); err != nil || res.ID == "" {
 		return nil, fmt.Errorf("POST %s with If-None-Exist answered HTTP %d without the resource", typ, resp.StatusCode)
 	}
 	out := &CreateResult{ID: res.ID}
@@ -139,13 +157,18 @@ func (t *HTTPTarget) Create(ctx context.Context, typ string, criteria url.Values
 				return nil, fmt.Errorf("POST %s with If-None-Exist answered without a version (no ETag, no meta.versionId)", typ)
 			}
 		}
-		out.Existing = &Stored{Raw: answer, Version: vid}
+		out.Existing = &Stored{Raw: body, Version: vid}
 	}
 	return out, nil
 }
 
 func (t *HTTPTarget) resourceURL(typ, id string) string {
-	return t.base + "/" + url.PathEscape(typ) + "/" + url.PathEscape(id)
+	return t.base + "/" + resourcePath(typ, id)
+}
+
+// resourcePath is typ/id, escaped, relative to the FHIR base.
+func resourcePath(typ, id string) string {
+	return url.PathEscape(typ) + "/" + url.PathEscape(id)
 }
 
 // do sends one request and reads the whole answer. It fails only when no answer came.
