@@ -28,7 +28,8 @@ type ContentChecker interface {
 type CommitChecker interface {
 	ContentChecker
 	// CheckCommit judges ws, the writes of one unit, against what is stored now and against
-	// each other; an error (of the kinds Check returns) refuses the whole unit. done, when
+	// each other; an error (of the kinds Check returns) refuses the whole unit. ctx carries
+	// the unit (see Memo), but a write through it would be staged, not stored. done, when
 	// not nil, is called once the unit is stored or not: until then the checker keeps the
 	// other writes it serialises waiting.
 	CheckCommit(ctx context.Context, ws []Write) (done func(), err error)

@@ -34,6 +34,7 @@ type UnitOfWork struct {
 	staged  map[string]staged
 	writes  []Write
 	pending []*Resource
+	memo    map[any]any // see Memo
 }
 
 type staged struct {
@@ -69,6 +70,37 @@ func Staged(ctx context.Context, typ string) []*Resource {
 		}
 	}
 	return out
+}
+
+// Memo returns the value the unit of work of ctx keeps under key: on first use the one build
+// returns, kept until the unit is dropped; outside a unit of work it returns build(), keeping
+// nothing. A content checker keeps there what it derives from a version the unit staged
+// (keyed by the *Resource, which the unit stages once and never changes), so that the checks
+// of one transaction derive it once and nothing of it outlives the transaction, whether it is
+// stored or not. key must be comparable and of a type of the caller's own; build runs without
+// the unit's lock held, and when two calls race the value kept first is the one returned.
+func Memo[T any](ctx context.Context, key any, build func() T) T {
+	u := unitOf(ctx)
+	if u == nil {
+		return build()
+	}
+	u.mu.Lock()
+	v, ok := u.memo[key]
+	u.mu.Unlock()
+	if ok {
+		return v.(T)
+	}
+	made := build()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if v, ok := u.memo[key]; ok {
+		return v.(T)
+	}
+	if u.memo == nil {
+		u.memo = map[any]any{}
+	}
+	u.memo[key] = made
+	return made
 }
 
 type unitKey struct{}
@@ -145,7 +177,8 @@ func (s *unitStore) Put(ctx context.Context, next, prev *Resource) error {
 
 // Commit stores every write staged in u as one unit (AtomicStore.PutAll) and then tells the
 // content checker of them. When the content checker is a CommitChecker it judges the writes
-// once more first, and holds what it needs held until they are stored. A store that cannot
+// once more first, with u in its context (what it kept in u's Memo while they were staged
+// serves it again), and holds what it needs held until they are stored. A store that cannot
 // store a unit is KindNotSupported.
 func (s *Service) Commit(ctx context.Context, u *UnitOfWork) error {
 	ws := u.Writes()
@@ -155,7 +188,7 @@ func (s *Service) Commit(ctx context.Context, u *UnitOfWork) error {
 			return Errorf(KindNotSupported, "This server's database cannot store several writes as one transaction")
 		}
 		if cc, ok := s.checker.(CommitChecker); ok {
-			done, err := cc.CheckCommit(ctx, ws)
+			done, err := cc.CheckCommit(WithUnitOfWork(ctx, u), ws)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,10 @@ package questionnaire_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,45 @@ func BenchmarkHotPath(b *testing.B) {
 				check(parsed)
 			}
 		})
+	}
+}
+
+// BenchmarkTransaction measures, over HTTP, a transaction Bundle that creates a LUP
+// Questionnaire (82 KB) and 100 responses to it: each response is checked against the
+// Questionnaire as the transaction stages it, and once more as it is stored. Every iteration
+// creates the Questionnaire under a url of its own.
+func BenchmarkTransaction(b *testing.B) {
+	const n = 100
+	s := newTestServer(b, questionnaire.ModeStrict)
+	q, err := decode(readFile(b, "../../fixtures/Questionnaire/lup-outpatient-v1.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	qr, err := decode(readFile(b, "../../fixtures/QuestionnaireResponse/qr-lup-005.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	delete(q, "id")
+	delete(qr, "id")
+	post := func(typ string, res map[string]any) string {
+		return `{"resource":` + string(encode(b, res)) + `,"request":{"method":"POST","url":"` + typ + `"}}`
+	}
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		url := fmt.Sprintf("https://example.org/Questionnaire/bench-%d", i)
+		q["url"] = url
+		qr["questionnaire"] = url + "|1.0"
+		entries := []string{post("Questionnaire", q)}
+		response := post("QuestionnaireResponse", qr)
+		for range n {
+			entries = append(entries, response)
+		}
+		bundle := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`)
+		b.StartTimer()
+		if r := s.do(http.MethodPost, "/fhir", bundle, "Prefer", "return=minimal"); r.status != http.StatusOK || strings.Count(string(r.body), `"201 Created"`) != n+1 {
+			b.Fatalf("transaction: %d %.500s", r.status, r.body)
+		}
 	}
 }

@@ -90,13 +90,14 @@ func (r *Resolver) versionsAmong(ctx context.Context, url string, staged []*fhir
 	if len(staged) == 0 {
 		return entry.versions, nil
 	}
-	return withStaged(url, entry.versions, staged), nil
+	return withStaged(ctx, url, entry.versions, staged), nil
 }
 
 // withStaged returns the versions under url once staged is stored: the stored versions
 // whose resources staged does not change, and the staged ones under url. Staged versions are
-// compiled but not cached: they may never be stored.
-func withStaged(url string, stored []*Checker, staged []*fhir.Resource) []*Checker {
+// compiled once for the unit of work of ctx (see stagedOf), and not cached beyond it: they
+// may never be stored.
+func withStaged(ctx context.Context, url string, stored []*Checker, staged []*fhir.Resource) []*Checker {
 	changed := make(map[string]bool, len(staged))
 	for _, res := range staged {
 		changed[res.ID] = true
@@ -111,18 +112,40 @@ func withStaged(url string, stored []*Checker, staged []*fhir.Resource) []*Check
 		if res.Deleted {
 			continue
 		}
-		tree, err := decodeTree(res.Raw)
-		if err != nil {
-			continue // the Service staged it after parsing it: not reached
-		}
-		if str(tree, "url") != url {
+		q := stagedOf(ctx, res)
+		if q.checker == nil || q.url != url {
 			continue
 		}
-		c, _ := Compile(tree)
-		c.ID, c.VersionID = res.ID, res.VersionID
-		out = append(out, c)
+		out = append(out, q.checker())
 	}
 	return out
+}
+
+// stagedKey keys the stagedVersion of a staged Questionnaire in its unit of work's Memo.
+type stagedKey struct{ res *fhir.Resource }
+
+// stagedVersion is a Questionnaire a unit of work staged, decoded once for all the checks of
+// the unit: its url, and checker, which compiles it on its first call (only a Questionnaire
+// whose url a response names is compiled). checker is nil when it does not decode.
+type stagedVersion struct {
+	url     string
+	checker func() *Checker
+}
+
+// stagedOf returns the stagedVersion of res, a Questionnaire staged by the unit of work of
+// ctx, made once per unit.
+func stagedOf(ctx context.Context, res *fhir.Resource) stagedVersion {
+	return fhir.Memo(ctx, stagedKey{res}, func() stagedVersion {
+		tree, err := decodeTree(res.Raw)
+		if err != nil {
+			return stagedVersion{} // the Service staged it after parsing it: not reached
+		}
+		return stagedVersion{url: str(tree, "url"), checker: sync.OnceValue(func() *Checker {
+			c, _ := Compile(tree)
+			c.ID, c.VersionID = res.ID, res.VersionID
+			return c
+		})}
+	})
 }
 
 // match picks among the versions of one url the one version names (the highest when
