@@ -332,7 +332,12 @@ func (w *Writer) Lag() time.Duration {
 }
 
 // appendLoop writes what Record sends to the journal: everything that has arrived in one
-// write and one fsync, then answers each record.
+// write and one fsync, then answers each record. It is a group commit like journal.Appender,
+// kept apart on purpose: it caps a write at 1 MiB, counts each file's durable bytes before
+// the records are answered (Flush relies on it), rotates files after answering them, lets
+// Close give up on a write that hangs, and writes on its own goroutine, so that no request
+// that audits writes the records of others (with journal.Appender the caller that starts a
+// write writes every batch that arrives meanwhile).
 func (w *Writer) appendLoop(f *os.File, seg *segment) {
 	defer func() {
 		_ = f.Close()
