@@ -93,13 +93,13 @@ func BenchmarkAuditKeepsPace(b *testing.B) {
 // and a token for all its data; the audit writer is closed when b ends.
 func newAuditedServer(b *testing.B) (*testServer, string) {
 	dir := b.TempDir()
-	verifier, err := auth.NewVerifier(context.Background(), auth.Options{Mode: auth.ModeDev, Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev", DataDir: dir})
+	verifier, err := auth.NewVerifier(context.Background(), auth.Options{Mode: auth.ModeDev, Issuer: auth.DevIssuer, Audience: auth.DevAudience, DataDir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var w *audit.Writer
 	s := newTestServer(b, func(o *api.Options) { o.Auth = verifier }, withAudit(b, &w, audit.WriterOptions{Dir: b.TempDir()}))
-	token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: "urn:fhir-server:dev", Audience: "urn:fhir-server:dev"})
+	token, err := auth.MintDevToken(dir, auth.TokenOptions{Scope: "system/*.*", Issuer: auth.DevIssuer, Audience: auth.DevAudience})
 	if err != nil {
 		b.Fatal(err)
 	}

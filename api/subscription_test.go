@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,14 +15,11 @@ import (
 	"time"
 
 	"github.com/patient-involvement/fhir-server/api"
-	"github.com/patient-involvement/fhir-server/internal/audit"
 	"github.com/patient-involvement/fhir-server/internal/auth"
-	"github.com/patient-involvement/fhir-server/internal/config"
 	"github.com/patient-involvement/fhir-server/internal/fhir"
 	"github.com/patient-involvement/fhir-server/internal/metrics"
 	"github.com/patient-involvement/fhir-server/internal/questionnaire"
 	"github.com/patient-involvement/fhir-server/internal/store"
-	"github.com/patient-involvement/fhir-server/internal/store/storetest"
 	"github.com/patient-involvement/fhir-server/internal/subscription"
 )
 
@@ -99,62 +94,37 @@ func (rc *receiver) await(t *testing.T, id string, n int) []notification {
 	}
 }
 
-// newSubscriptionServer is the server with the Questionnaire rules and subscriptions, in dev
-// auth mode, with retries fast enough for a test (the budget is retryFor).
+// newSubscriptionServer is newAuthServer with the Questionnaire rules and subscriptions, with
+// retries fast enough for a test (the budget is retryFor).
 func newSubscriptionServer(t *testing.T, retryFor time.Duration, allowed ...string) (*authServer, *metrics.Metrics) {
 	t.Helper()
-	dir := t.TempDir()
-	registry := fhir.DefaultRegistry()
-	st, err := store.New(storetest.NewDatabase(t), registry, store.Options{IDFiltersOnly: storetest.IsEmbedded(t), JournalDir: filepath.Join(dir, "transactions")})
-	if err == nil {
-		err = st.EnsureIndexes(t.Context())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := questionnaire.New(st, questionnaire.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.DeriveWith(rules)
 	reg := metrics.New()
-	subs, err := subscription.New(subscription.Options{
-		Dir: filepath.Join(dir, "subscriptions"), Store: st, Compile: st.Matcher, AllowedHosts: allowed,
-		RetryFor: retryFor, RetryBase: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Timeout: 2 * time.Second,
-		Logger: slog.New(slog.DiscardHandler), Metrics: reg,
+	s := newAuthServer(t, func(o *api.Options) {
+		st := o.Searcher.(*store.Store)
+		rules, err := questionnaire.New(st, questionnaire.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.DeriveWith(rules)
+		subs, err := subscription.New(subscription.Options{
+			Dir: t.TempDir(), Store: st, Compile: st.Matcher, AllowedHosts: allowed,
+			RetryFor: retryFor, RetryBase: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Timeout: 2 * time.Second,
+			Logger: slog.New(slog.DiscardHandler), Metrics: reg,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.ObserveWrites(subs)
+		// The service serves nothing yet: the rules and subscriptions check its writes from the first.
+		fhir.WithContentChecker(fhir.ContentCheckers(rules, subs))(o.Service)
+		subs.AuditWith(o.Audit)
+		if err := subs.Start(t.Context(), o.Service); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = subs.Close() }) // after the server closes, before the audit writer
+		o.Subscriptions, o.Metrics = subs, reg
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.ObserveWrites(subs)
-	svc, err := fhir.NewService(st, registry, fhir.WithContentChecker(fhir.ContentCheckers(rules, subs)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(t.Context(), auth.Options{Mode: auth.ModeDev, Issuer: config.DevIssuer, Audience: config.DevAudience, DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := audit.NewWriter(audit.WriterOptions{Source: audit.Source{Observer: "fhir-server-test"}, Logger: slog.New(slog.DiscardHandler),
-		Sink: audit.ServiceSink(svc, nil), Dir: filepath.Join(dir, "audit-journal")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subs.AuditWith(w)
-	if err := subs.Start(t.Context(), svc); err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Service: svc, Searcher: st, Logger: slog.New(slog.DiscardHandler), Auth: verifier, Audit: w, Subscriptions: subs, Metrics: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = subs.Close()
-		_ = w.Close(context.Background())
-	})
-	return &authServer{testServer: &testServer{Server: srv, t: t, base: srv.URL + "/fhir"}, dataDir: dir, audit: w}, reg
+	return s, reg
 }
 
 // phq9Response is a fixture PHQ-9 response of patient, item 9 answered with code.
